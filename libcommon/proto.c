@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * proto.c: control message (un)packing and field checks (see proto.h).
+ * Everything here treats its input as hostile: sizes are checked before
+ * anything is unpacked, unpacking allocates only from a bounded arena,
+ * and every field is checked against DESIGN 4.4 before a caller acts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "proto.h"
+#include "protocol.h"
+
+#define ARENA_ALIGN	16
+
+int
+proto_arena_init(struct proto_arena *a, size_t size)
+{
+	memset(a, 0, sizeof(*a));
+	if ((a->mem = malloc(size)) == NULL)
+		return -1;
+	a->size = size;
+	return 0;
+}
+
+void
+proto_arena_reset(struct proto_arena *a)
+{
+	a->used = 0;
+	a->exhausted = 0;
+}
+
+void
+proto_arena_free(struct proto_arena *a)
+{
+	free(a->mem);
+	memset(a, 0, sizeof(*a));
+}
+
+static void *
+arena_alloc(void *data, size_t len)
+{
+	struct proto_arena	*a = data;
+	size_t			 off;
+
+	off = (a->used + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (off > a->size || len > a->size - off) {
+		a->exhausted = 1;
+		return NULL;
+	}
+	a->used = off + len;
+	return a->mem + off;
+}
+
+static void
+arena_free(void *data, void *p)
+{
+	/* released all at once by proto_arena_reset() */
+}
+
+static ProtobufCMessage *
+proto_unpack(const ProtobufCMessageDescriptor *d, struct proto_arena *a,
+    const uint8_t *in, size_t len)
+{
+	ProtobufCAllocator	 alloc = { arena_alloc, arena_free, a };
+
+	proto_arena_reset(a);
+	if (len > REC_MAX_PAYLOAD) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	return protobuf_c_message_unpack(d, &alloc, len, in);
+}
+
+ClientMessage *
+proto_unpack_client(struct proto_arena *a, const uint8_t *in, size_t len)
+{
+	return (ClientMessage *)proto_unpack(
+	    &relay__v1__client_message__descriptor, a, in, len);
+}
+
+RelayMessage *
+proto_unpack_relay(struct proto_arena *a, const uint8_t *in, size_t len)
+{
+	return (RelayMessage *)proto_unpack(
+	    &relay__v1__relay_message__descriptor, a, in, len);
+}
+
+static ssize_t
+proto_pack(const ProtobufCMessage *m, uint8_t *out, size_t outlen)
+{
+	size_t	 n = protobuf_c_message_get_packed_size(m);
+
+	if (n > REC_MAX_PAYLOAD || n > outlen) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return (ssize_t)protobuf_c_message_pack(m, out);
+}
+
+ssize_t
+proto_pack_client(const ClientMessage *m, uint8_t *out, size_t outlen)
+{
+	return proto_pack(&m->base, out, outlen);
+}
+
+ssize_t
+proto_pack_relay(const RelayMessage *m, uint8_t *out, size_t outlen)
+{
+	return proto_pack(&m->base, out, outlen);
+}
+
+/* 1-63 of [a-z0-9-], not starting or ending with '-'. */
+int
+proto_name_valid(const char *s)
+{
+	size_t	 i, len;
+
+	if (s == NULL)
+		return 0;
+	len = strnlen(s, NAME_MAX_LEN + 1);
+	if (len == 0 || len > NAME_MAX_LEN || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* 1-32 bytes of 0x21-0x7e. */
+int
+proto_alpn_valid(const char *s)
+{
+	size_t	 i, len;
+
+	if (s == NULL)
+		return 0;
+	len = strnlen(s, ALPN_MAX_LEN + 1);
+	if (len == 0 || len > ALPN_MAX_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* At most max bytes of well-formed UTF-8 (no overlongs, no surrogates). */
+int
+proto_text_valid(const char *str, size_t max)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 i = 0, len, need, k;
+	uint32_t		 cp;
+
+	if (str == NULL)
+		return 1;
+	len = strnlen(str, max + 1);
+	if (len > max)
+		return 0;
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		} else if ((s[i] & 0xe0) == 0xc0) {
+			need = 1;
+			cp = s[i] & 0x1f;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			need = 2;
+			cp = s[i] & 0x0f;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			need = 3;
+			cp = s[i] & 0x07;
+		} else
+			return 0;
+		if (need > len - i - 1)
+			return 0;
+		for (k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
+		    (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+int
+proto_addr_valid(const Relay__V1__Address *a)
+{
+	if (a == NULL)
+		return 0;
+	if (a->ip.len != 4 && a->ip.len != 16)
+		return 0;
+	return a->port >= 1 && a->port <= 65535;
+}
+
+static int
+bad(char *err, size_t errlen, const char *why)
+{
+	snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
+static int
+id_text_valid(const char *s)
+{
+	char	 norm[ID_BUFSZ];
+
+	return s != NULL && id_normalize(s, norm) == 0;
+}
+
+static int
+check_addrs(Relay__V1__Address **a, size_t n)
+{
+	size_t	 i;
+
+	if (n > ADDR_MAX_COUNT)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!proto_addr_valid(a[i]))
+			return 0;
+	return 1;
+}
+
+#define BYTES_LEN_IS(f, n)	((f).len == (n))
+
+int
+proto_check_client(const ClientMessage *m, char *err, size_t errlen)
+{
+	size_t	 i;
+
+	switch (m->msg_case) {
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER: {
+		const Relay__V1__Register	*r = m->register_;
+
+		if (!proto_name_valid(r->name))
+			return bad(err, errlen, "name must be 1-63 of [a-z0-9-], "
+			    "not starting or ending with '-'");
+		if (r->n_alpn < 1 || r->n_alpn > ALPN_MAX_COUNT)
+			return bad(err, errlen, "a lease needs 1-8 ALPN names");
+		for (i = 0; i < r->n_alpn; i++)
+			if (!proto_alpn_valid(r->alpn[i]))
+				return bad(err, errlen, "an ALPN name must be "
+				    "1-32 bytes of 0x21-0x7e");
+		if (!proto_text_valid(r->description, DESC_MAX_LEN))
+			return bad(err, errlen, "description must be at most "
+			    "256 bytes of UTF-8");
+		if (!check_addrs(r->local_addrs, r->n_local_addrs))
+			return bad(err, errlen, "bad local address");
+		return 0;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+		if (!BYTES_LEN_IS(m->renew->lease_id, LEASE_ID_LEN))
+			return bad(err, errlen, "lease_id must be 16 bytes");
+		return 0;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+		if (!BYTES_LEN_IS(m->unregister->lease_id, LEASE_ID_LEN))
+			return bad(err, errlen, "lease_id must be 16 bytes");
+		return 0;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT: {
+		const Relay__V1__Connect	*c = m->connect;
+
+		if (c->target_case == RELAY__V1__CONNECT__TARGET_ID) {
+			if (!id_text_valid(c->id))
+				return bad(err, errlen, "id must be a "
+				    "32-character relay ID");
+		} else if (c->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
+			if (!proto_name_valid(c->name))
+				return bad(err, errlen, "bad lease name");
+		} else
+			return bad(err, errlen, "connect needs an id or a name");
+		if (!proto_alpn_valid(c->alpn))
+			return bad(err, errlen, "an ALPN name must be 1-32 "
+			    "bytes of 0x21-0x7e");
+		return 0;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
+		if (!BYTES_LEN_IS(m->accept->session_id, SESSION_ID_LEN))
+			return bad(err, errlen, "session_id must be 16 bytes");
+		return 0;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
+		if (!BYTES_LEN_IS(m->reject->session_id, SESSION_ID_LEN))
+			return bad(err, errlen, "session_id must be 16 bytes");
+		if (!proto_text_valid(m->reject->reason, REASON_MAX_LEN))
+			return bad(err, errlen, "reason must be at most 256 "
+			    "bytes of UTF-8");
+		return 0;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
+		return 0;
+	default:
+		return bad(err, errlen, "no message in the envelope");
+	}
+}
+
+int
+proto_check_relay(const RelayMessage *m, char *err, size_t errlen)
+{
+	size_t	 i, j;
+
+	switch (m->msg_case) {
+	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED: {
+		const Relay__V1__Registered	*r = m->registered;
+
+		if (!BYTES_LEN_IS(r->lease_id, LEASE_ID_LEN))
+			return bad(err, errlen, "lease_id must be 16 bytes");
+		if (!proto_name_valid(r->name))
+			return bad(err, errlen, "bad lease name");
+		if (r->observed_addr != NULL &&
+		    !proto_addr_valid(r->observed_addr))
+			return bad(err, errlen, "bad observed address");
+		return 0;
+	}
+	case RELAY__V1__RELAY_MESSAGE__MSG_ACK:
+	case RELAY__V1__RELAY_MESSAGE__MSG_PONG:
+		return 0;
+	case RELAY__V1__RELAY_MESSAGE__MSG_INCOMING: {
+		const Relay__V1__Incoming	*in = m->incoming;
+
+		if (!BYTES_LEN_IS(in->session_id, SESSION_ID_LEN) ||
+		    !BYTES_LEN_IS(in->lease_id, LEASE_ID_LEN) ||
+		    !BYTES_LEN_IS(in->token, TOKEN_LEN))
+			return bad(err, errlen, "bad id or token length");
+		if (!proto_alpn_valid(in->alpn) || !id_text_valid(in->from_id))
+			return bad(err, errlen, "bad alpn or from_id");
+		if ((in->from_addr != NULL &&
+		    !proto_addr_valid(in->from_addr)) ||
+		    !check_addrs(in->from_local_addrs, in->n_from_local_addrs))
+			return bad(err, errlen, "bad address");
+		return 0;
+	}
+	case RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED: {
+		const Relay__V1__Connected	*c = m->connected;
+
+		if (!BYTES_LEN_IS(c->session_id, SESSION_ID_LEN) ||
+		    !BYTES_LEN_IS(c->token, TOKEN_LEN))
+			return bad(err, errlen, "bad id or token length");
+		if (!id_text_valid(c->id))
+			return bad(err, errlen, "bad peer id");
+		if ((c->peer_addr != NULL && !proto_addr_valid(c->peer_addr)) ||
+		    !check_addrs(c->peer_local_addrs, c->n_peer_local_addrs))
+			return bad(err, errlen, "bad address");
+		return 0;
+	}
+	case RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST:
+		for (i = 0; i < m->lease_list->n_leases; i++) {
+			const Relay__V1__LeaseInfo *l = m->lease_list->leases[i];
+
+			if (!proto_name_valid(l->name) || !id_text_valid(l->id) ||
+			    !proto_text_valid(l->description, DESC_MAX_LEN) ||
+			    l->n_alpn > ALPN_MAX_COUNT)
+				return bad(err, errlen, "bad lease entry");
+			for (j = 0; j < l->n_alpn; j++)
+				if (!proto_alpn_valid(l->alpn[j]))
+					return bad(err, errlen, "bad lease alpn");
+		}
+		return 0;
+	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
+		if (!proto_text_valid(m->error->message, REASON_MAX_LEN))
+			return bad(err, errlen, "bad error message text");
+		return 0;
+	case RELAY__V1__RELAY_MESSAGE__MSG_NOTICE:
+		if (!proto_text_valid(m->notice->message, REASON_MAX_LEN))
+			return bad(err, errlen, "bad notice text");
+		if (m->notice->lease_id.len != 0 &&
+		    !BYTES_LEN_IS(m->notice->lease_id, LEASE_ID_LEN))
+			return bad(err, errlen, "lease_id must be 16 bytes");
+		return 0;
+	default:
+		return bad(err, errlen, "no message in the envelope");
+	}
+}
+
+const char *
+proto_error_name(int code)
+{
+	static const char *names[] = {
+		"ERR_NONE", "ERR_NOT_FOUND", "ERR_ALPN_MISMATCH",
+		"ERR_REJECTED", "ERR_NAME_TAKEN", "ERR_LIMIT",
+		"ERR_RATE_LIMITED", "ERR_BAD_REQUEST", "ERR_UNAUTHORIZED",
+		"ERR_TIMEOUT", "ERR_SHUTTING_DOWN", "ERR_INTERNAL"
+	};
+
+	if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))
+		return "ERR_UNKNOWN";
+	return names[code];
+}
+
+const char *
+proto_client_msg_name(int which)
+{
+	static const char *names[] = {
+		"none", "register", "renew", "unregister", "connect", "accept",
+		"reject", "list_leases", "ping"
+	};
+
+	if (which < 0 || (size_t)which >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[which];
+}
+
+const char *
+proto_relay_msg_name(int which)
+{
+	static const char *names[] = {
+		"none", "registered", "ack", "incoming", "connected",
+		"lease_list", "pong", "error", "notice"
+	};
+
+	if (which < 0 || (size_t)which >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[which];
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * record.c: the record layer of DESIGN 4.3. A record is u16 length ||
+ * ChaCha20-Poly1305(type || payload) with a per-direction counter nonce
+ * and the length bytes as associated data.
+ *
+ * Every error is final: after one, the layer refuses all further work,
+ * so a caller cannot continue past a forged, reordered or truncated
+ * stream by mistake. A counter is never reused: at its end, sealing fails.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "buffer.h"
+#include "crypto.h"
+
+static int
+rec_fail(struct rec_layer *rl, const char *why)
+{
+	rl->failed = 1;
+	if (rl->error == NULL)
+		rl->error = why;
+	return REC_ERR;
+}
+
+static int
+rec_dir_init(struct rec_dir *d, const uint8_t key[HS_KEY_LEN], int enc)
+{
+	EVP_CIPHER_CTX	*c;
+
+	memset(d, 0, sizeof(*d));
+	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, NULL,
+	    enc) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return -1;
+	}
+	d->ctx = c;
+	return 0;
+}
+
+int
+rec_init(struct rec_layer *rl, const uint8_t send_key[HS_KEY_LEN],
+    const uint8_t recv_key[HS_KEY_LEN])
+{
+	memset(rl, 0, sizeof(*rl));
+	if (rec_dir_init(&rl->send, send_key, 1) == -1 ||
+	    rec_dir_init(&rl->recv, recv_key, 0) == -1) {
+		rec_clear(rl);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take the traffic keys of a finished handshake and wipe them there. */
+int
+rec_init_from_hs(struct rec_layer *rl, struct handshake *hs)
+{
+	int	 r;
+
+	if (hs->state != HS_S_DONE)
+		return -1;
+	r = rec_init(rl, hs->key_send, hs->key_recv);
+	crypto_wipe(hs->key_send, sizeof(hs->key_send));
+	crypto_wipe(hs->key_recv, sizeof(hs->key_recv));
+	return r;
+}
+
+void
+rec_clear(struct rec_layer *rl)
+{
+	/* EVP_CIPHER_CTX_free cleanses the key schedule. */
+	EVP_CIPHER_CTX_free(rl->send.ctx);
+	EVP_CIPHER_CTX_free(rl->recv.ctx);
+	memset(rl, 0, sizeof(*rl));
+}
+
+static void
+rec_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	put_be64(nonce + 4, counter);
+}
+
+/*
+ * Seal one record of the given type into out. Returns the frame length
+ * (2 + 1 + len + 16) or REC_ERR. After a close record nothing more may
+ * be sent in this direction.
+ */
+ssize_t
+rec_seal(struct rec_layer *rl, int type, const uint8_t *payload, size_t len,
+    uint8_t *out, size_t outlen)
+{
+	EVP_CIPHER_CTX	*c = rl->send.ctx;
+	uint8_t		 nonce[AEAD_NONCE_LEN], tb;
+	size_t		 ctlen = 1 + len + AEAD_TAG_LEN;
+	int		 n;
+
+	if (rl->failed)
+		return REC_ERR;
+	if (rl->send.closed)
+		return rec_fail(rl, "record sent after close");
+	if (type != REC_TYPE_DATA && type != REC_TYPE_CLOSE)
+		return rec_fail(rl, "unknown record type");
+	if (type == REC_TYPE_CLOSE && len != 0)
+		return rec_fail(rl, "close record with payload");
+	if (len > REC_MAX_PAYLOAD)
+		return rec_fail(rl, "record payload too long");
+	if (outlen < FRAME_HDR_LEN + ctlen)
+		return rec_fail(rl, "record buffer too small");
+	if (rl->send.counter == UINT64_MAX)
+		return rec_fail(rl, "record counter exhausted");
+
+	put_be16(out, (uint16_t)ctlen);
+	rec_nonce(nonce, rl->send.counter);
+	tb = (uint8_t)type;
+	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &n, out, FRAME_HDR_LEN) != 1 ||
+	    EVP_EncryptUpdate(c, out + FRAME_HDR_LEN, &n, &tb, 1) != 1 ||
+	    (len > 0 && EVP_EncryptUpdate(c, out + FRAME_HDR_LEN + 1, &n,
+	    payload, (int)len) != 1) ||
+	    EVP_EncryptFinal_ex(c, out + FRAME_HDR_LEN + 1 + len, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN,
+	    out + FRAME_HDR_LEN + 1 + len) != 1)
+		return rec_fail(rl, "encryption failed");
+	rl->send.counter++;
+	if (type == REC_TYPE_CLOSE)
+		rl->send.closed = 1;
+	return (ssize_t)(FRAME_HDR_LEN + ctlen);
+}
+
+/*
+ * Given the first bytes of a frame: its whole length, 0 if the length
+ * bytes have not arrived, or REC_ERR if the length is out of range.
+ */
+ssize_t
+rec_frame_len(const uint8_t *p, size_t avail)
+{
+	uint16_t	 len;
+
+	if (avail < FRAME_HDR_LEN)
+		return 0;
+	len = get_be16(p);
+	if (len < REC_MIN_CIPHERTEXT || len > REC_MAX_CIPHERTEXT)
+		return REC_ERR;
+	return FRAME_HDR_LEN + len;
+}
+
+/*
+ * Open one whole frame. Returns REC_DATA with the payload in out and its
+ * length in *plen, REC_CLOSE for the peer's close, or REC_ERR. Nothing of
+ * a record that fails its tag is left in out.
+ */
+int
+rec_open(struct rec_layer *rl, const uint8_t *frame, size_t framelen,
+    uint8_t *out, size_t outlen, size_t *plen)
+{
+	EVP_CIPHER_CTX	*c = rl->recv.ctx;
+	uint8_t		 nonce[AEAD_NONCE_LEN], tag[AEAD_TAG_LEN], tb;
+	ssize_t		 flen;
+	size_t		 len;
+	int		 n;
+
+	*plen = 0;
+	if (rl->failed)
+		return REC_ERR;
+	if ((flen = rec_frame_len(frame, framelen)) <= 0 ||
+	    (size_t)flen != framelen)
+		return rec_fail(rl, "record has a bad length");
+	if (rl->recv.closed)
+		return rec_fail(rl, "record after close");
+	if (rl->recv.counter == UINT64_MAX)
+		return rec_fail(rl, "record counter exhausted");
+	len = framelen - FRAME_HDR_LEN - 1 - AEAD_TAG_LEN;
+	if (outlen < len)
+		return rec_fail(rl, "record buffer too small");
+
+	rec_nonce(nonce, rl->recv.counter);
+	memcpy(tag, frame + framelen - AEAD_TAG_LEN, AEAD_TAG_LEN);
+	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &n, frame, FRAME_HDR_LEN) != 1 ||
+	    EVP_DecryptUpdate(c, &tb, &n, frame + FRAME_HDR_LEN, 1) != 1 ||
+	    (len > 0 && EVP_DecryptUpdate(c, out, &n,
+	    frame + FRAME_HDR_LEN + 1, (int)len) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN,
+	    tag) != 1 ||
+	    EVP_DecryptFinal_ex(c, out + len, &n) != 1) {
+		crypto_wipe(out, len);
+		return rec_fail(rl, "record authentication failed");
+	}
+	rl->recv.counter++;
+	switch (tb) {
+	case REC_TYPE_DATA:
+		*plen = len;
+		return REC_DATA;
+	case REC_TYPE_CLOSE:
+		if (len != 0) {
+			crypto_wipe(out, len);
+			return rec_fail(rl, "close record with payload");
+		}
+		rl->recv.closed = 1;
+		return REC_CLOSE;
+	default:
+		crypto_wipe(out, len);
+		return rec_fail(rl, "unknown record type");
+	}
+}
+
+/*
+ * The transport ended. Clean only if the peer's close record came first;
+ * otherwise the stream was truncated.
+ */
+int
+rec_eof(struct rec_layer *rl)
+{
+	if (rl->failed)
+		return REC_ERR;
+	if (!rl->recv.closed)
+		return rec_fail(rl, "truncated: connection ended before close");
+	return 0;
+}
