@@ -98,7 +98,7 @@ buf_reserve(struct buf *b, size_t len, uint8_t **p)
 		return -1;
 	}
 	if (b->wpos + len > b->size) {
-		nsize = b->size ? b->size : 256;
+		nsize = b->size ? b->size : (b->max < 256 ? b->max : 256);
 		while (nsize < b->wpos + len)
 			nsize = nsize > b->max / 2 ? b->max : nsize * 2;
 		if ((n = realloc(b->data, nsize)) == NULL)
@@ -107,7 +107,7 @@ buf_reserve(struct buf *b, size_t len, uint8_t **p)
 		b->size = nsize;
 	}
 	if (p != NULL)
-		*p = b->data + b->wpos;
+		*p = b->data != NULL ? b->data + b->wpos : NULL;
 	b->wpos += len;
 	return 0;
 }
@@ -163,7 +163,8 @@ buf_peek(const struct buf *b, size_t off, void *dst, size_t len)
 		errno = EBADMSG;
 		return -1;
 	}
-	memcpy(dst, b->data + b->rpos + off, len);
+	if (len > 0)
+		memcpy(dst, b->data + b->rpos + off, len);
 	return 0;
 }
 

@@ -33,6 +33,7 @@ proto_arena_reset(struct proto_arena *a)
 {
 	a->used = 0;
 	a->exhausted = 0;
+	a->bad_string = 0;
 }
 
 void
@@ -42,6 +43,11 @@ proto_arena_free(struct proto_arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/*
+ * Each allocation is preceded by its size, so that strings can be checked
+ * after unpacking: protobuf-c allocates len + 1 bytes for a string of
+ * len bytes, and a NUL inside would make the C string shorter.
+ */
 static void *
 arena_alloc(void *data, size_t len)
 {
@@ -49,12 +55,79 @@ arena_alloc(void *data, size_t len)
 	size_t			 off;
 
 	off = (a->used + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-	if (off > a->size || len > a->size - off) {
+	if (off > a->size || ARENA_ALIGN > a->size - off ||
+	    len > a->size - off - ARENA_ALIGN) {
 		a->exhausted = 1;
 		return NULL;
 	}
-	a->used = off + len;
-	return a->mem + off;
+	memcpy(a->mem + off, &len, sizeof(len));
+	a->used = off + ARENA_ALIGN + len;
+	return a->mem + off + ARENA_ALIGN;
+}
+
+static int
+arena_owns(const struct proto_arena *a, const void *p)
+{
+	const uint8_t	*u = p;
+
+	return u >= a->mem + ARENA_ALIGN && u < a->mem + a->size;
+}
+
+/* A string from the arena must be exactly as long as what was sent. */
+static int
+arena_string_ok(const struct proto_arena *a, const char *s)
+{
+	size_t	 len;
+
+	if (s == NULL || !arena_owns(a, s))
+		return 1;	/* protobuf-c's shared empty string */
+	memcpy(&len, s - ARENA_ALIGN, sizeof(len));
+	return len >= 1 && strnlen(s, len) == len - 1;
+}
+
+/* Walk every string field, nested messages and repeated fields included. */
+static int
+strings_ok(const struct proto_arena *a, const ProtobufCMessage *m, int depth)
+{
+	const ProtobufCMessageDescriptor	*d = m->descriptor;
+	const ProtobufCFieldDescriptor		*f;
+	const uint8_t				*base = (const uint8_t *)m;
+	unsigned int				 i;
+	size_t					 n, k;
+	void * const				*vals;
+
+	if (depth > 8)
+		return 0;
+	for (i = 0; i < d->n_fields; i++) {
+		f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_STRING &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t	 qc;
+
+			memcpy(&qc, base + f->quantifier_offset, sizeof(qc));
+			if (qc != f->id)
+				continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			memcpy(&n, base + f->quantifier_offset, sizeof(n));
+			memcpy(&vals, base + f->offset, sizeof(vals));
+		} else {
+			n = 1;
+			vals = (void * const *)(base + f->offset);
+		}
+		for (k = 0; k < n; k++) {
+			if (vals[k] == NULL)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (!arena_string_ok(a, vals[k]))
+					return 0;
+			} else if (!strings_ok(a, vals[k], depth + 1))
+				return 0;
+		}
+	}
+	return 1;
 }
 
 static void
@@ -63,18 +136,32 @@ arena_free(void *data, void *p)
 	/* released all at once by proto_arena_reset() */
 }
 
+/*
+ * Unpack within the arena. Fails on malformed input, on input that needs
+ * more memory than the arena has (a->exhausted), and on a string field
+ * with a NUL byte inside (a->bad_string).
+ */
 static ProtobufCMessage *
 proto_unpack(const ProtobufCMessageDescriptor *d, struct proto_arena *a,
     const uint8_t *in, size_t len)
 {
 	ProtobufCAllocator	 alloc = { arena_alloc, arena_free, a };
+	ProtobufCMessage	*m;
 
 	proto_arena_reset(a);
 	if (len > REC_MAX_PAYLOAD) {
 		errno = EMSGSIZE;
 		return NULL;
 	}
-	return protobuf_c_message_unpack(d, &alloc, len, in);
+	if ((m = protobuf_c_message_unpack(d, &alloc, len, in)) == NULL)
+		return NULL;
+	if (!strings_ok(a, m, 0)) {
+		a->bad_string = 1;
+		proto_arena_reset(a);
+		a->bad_string = 1;
+		return NULL;
+	}
+	return m;
 }
 
 ClientMessage *

@@ -25,7 +25,8 @@ struct proto_arena {
 	uint8_t		*mem;
 	size_t		 size;
 	size_t		 used;
-	int		 exhausted;
+	int		 exhausted;	/* the last unpack ran out of room */
+	int		 bad_string;	/* ... or met a NUL inside a string */
 };
 
 int		 proto_arena_init(struct proto_arena *, size_t);

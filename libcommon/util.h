@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * util.h: small helpers shared by relayd, relay-ctl and relay-client:
+ * default paths and hex encoding.
+ */
+#ifndef RELAY_UTIL_H
+#define RELAY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int	 default_socket_path(char *, size_t, int as_root, const char *root_path);
+int	 default_state_path(char *, size_t, const char *file);
+void	 hex_encode(const uint8_t *, size_t, char *, size_t);
+int	 hex_parse(const char *, uint8_t *, size_t);
+
+#endif /* RELAY_UTIL_H */

@@ -1,0 +1,93 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+#
+# quickstart.sh: the README's two commands on a fresh Debian 12 machine.
+#   ./quickstart.sh run    install build dependencies, build, start relayd
+#                          in the foreground with its built-in defaults
+#   ./quickstart.sh test   install build and test dependencies, build with
+#                          warnings as errors, run the whole test suite and
+#                          make distcheck
+# It installs packages with apt-get when run as root; otherwise it expects
+# them to be installed already and says which are missing.
+set -eu
+
+cd "$(dirname "$0")"
+top=$(pwd)
+build="$top/build"
+
+BUILD_DEPS="build-essential autoconf automake pkg-config bison \
+libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
+libseccomp-dev check"
+TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
+iproute2"
+
+usage() {
+	echo "usage: $0 run|test" >&2
+	exit 2
+}
+
+install_deps() {
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		# shellcheck disable=SC2086
+		apt-get install -y -qq --no-install-recommends $BUILD_DEPS "$@" \
+		    >/dev/null
+	else
+		missing=""
+		for p in $BUILD_DEPS "$@"; do
+			dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+		done
+		if [ -n "$missing" ]; then
+			echo "missing packages:$missing" >&2
+			echo "run as root, or: sudo apt-get install$missing" >&2
+			exit 1
+		fi
+	fi
+}
+
+configure_build() {
+	./autogen.sh >/dev/null 2>&1 || { ./autogen.sh; exit 1; }
+	mkdir -p "$build"
+	(cd "$build" && "$top/configure" "$@" >/dev/null) || {
+		echo "configure failed: see $build/config.log" >&2
+		exit 1
+	}
+	make -C "$build" -j"$(nproc)" >/dev/null
+}
+
+case "${1:-}" in
+run)
+	install_deps
+	configure_build --enable-werror
+	cat <<EOT
+relayd is starting in the foreground on 127.0.0.1:7420 (Ctrl-C stops it).
+In another shell:
+  $build/relay-ctl/relay-ctl show summary
+  $build/relay-client/relay-client keygen
+  $build/relay-client/relay-client expose -r 127.0.0.1 -n myssh 127.0.0.1:22
+  ssh -o ProxyCommand='$build/relay-client/relay-client connect -r 127.0.0.1 myssh' localhost
+EOT
+	exec "$build/relayd/relayd" -d
+	;;
+test)
+	# shellcheck disable=SC2086
+	install_deps $TEST_DEPS
+	configure_build --enable-werror
+	make -C "$build" -j"$(nproc)" check || {
+		find "$build/tests" -name '*.log' -newer "$build/config.status" \
+		    -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
+		    while read -r f; do echo "==== $f"; cat "$f"; done
+		exit 1
+	}
+	make -C "$build" -j"$(nproc)" distcheck >/dev/null 2>"$build/distcheck.err" || {
+		tail -50 "$build/distcheck.err"
+		echo "make distcheck failed" >&2
+		exit 1
+	}
+	echo "distcheck: $(ls "$build"/relayd-*.tar.gz) builds and passes its tests"
+	;;
+*)
+	usage
+	;;
+esac

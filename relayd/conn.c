@@ -1,0 +1,1186 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conn.c: the conn worker, the only process that parses untrusted remote
+ * input. It accepts on the listeners it was given, reads each preamble,
+ * runs the relay side of the control handshake (the parent signs: this
+ * process never holds the relay key), turns control records into
+ * requests to the lease worker and its answers back into records, and
+ * hands data connections (preamble + token, nothing more read) to the fwd
+ * worker that the token names.
+ *
+ * Every length is checked before use, every client has a deadline, and a
+ * misbehaving client is closed without disturbing the others.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "buffer.h"
+#include "compat.h"
+#include "log.h"
+#include "proto.h"
+#include "relayd.h"
+
+#define CONN_OUT_MAX	(1024 * 1024)	/* queued output before we give up */
+#define CONN_IN_MAX	(REC_MAX_FRAME + 64)
+#define ACCEPT_BATCH	64
+
+enum client_state {
+	CL_PREAMBLE,
+	CL_DATA_TOKEN,
+	CL_HS_M1,
+	CL_HS_SIGN,
+	CL_HS_M3,
+	CL_ESTABLISHED,
+	CL_CLOSING
+};
+
+struct addr_count {
+	RB_ENTRY(addr_count)	 entry;
+	uint8_t			 key[17];	/* family byte + address */
+	uint32_t		 count;
+};
+
+struct client {
+	RB_ENTRY(client)	 entry;
+	uint32_t		 cid;
+	int			 fd;
+	enum client_state	 state;
+	struct sockaddr_storage	 ss;
+	char			 addr[64];
+	struct addr_count	*ac;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timer;
+	uint8_t			 in[CONN_IN_MAX];
+	size_t			 inlen;
+	struct evbuffer		*out;
+	struct handshake	 hs;
+	struct rec_layer	 rec;
+	int			 rec_ready;
+	char			 id[ID_BUFSZ];
+	int			 hello_sent;
+	int			 bad_requests;
+	time_t			 last_active;
+	/* a LeaseList being assembled from the lease worker's entries */
+	struct l_leaseinfo	*list;
+	size_t			 nlist;
+	uint32_t		 list_request;
+};
+
+struct listener {
+	struct event		*ev;
+	int			 fd;
+	char			 name[64];
+};
+
+RB_HEAD(client_tree, client);
+RB_HEAD(addr_tree, addr_count);
+
+static int	client_cmp(struct client *, struct client *);
+static int	addr_cmp(struct addr_count *, struct addr_count *);
+RB_GENERATE_LOCAL(client_tree, client, entry, client_cmp)
+RB_GENERATE_LOCAL(addr_tree, addr_count, entry, addr_cmp)
+
+static struct {
+	struct client_tree	 clients;
+	struct addr_tree	 addrs;
+	uint32_t		 nclients;
+	uint32_t		 next_cid;
+	struct listener		 listeners[CTL_MAX_LISTENERS];
+	int			 nlisteners;
+	int			 paused;
+	struct event		*ev_resume;
+	struct proto_arena	 arena;
+	time_t			 last_log[8];
+} cs;
+
+static void	client_close(struct client *, const char *);
+static void	client_read(int, short, void *);
+static void	client_write(int, short, void *);
+static void	client_process(struct client *);
+static void	conn_listeners_enable(int);
+
+static int
+client_cmp(struct client *a, struct client *b)
+{
+	return a->cid < b->cid ? -1 : a->cid > b->cid;
+}
+
+static int
+addr_cmp(struct addr_count *a, struct addr_count *b)
+{
+	return memcmp(a->key, b->key, sizeof(a->key));
+}
+
+/* At most one line a second per kind of refusal. */
+static void
+conn_log_limited(int kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+conn_log_limited(int kind, const char *fmt, ...)
+{
+	time_t	 now = time(NULL);
+	va_list	 ap;
+
+	if (cs.last_log[kind] == now)
+		return;
+	cs.last_log[kind] = now;
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+static struct client *
+client_find(uint32_t cid)
+{
+	struct client	 key;
+
+	key.cid = cid;
+	return RB_FIND(client_tree, &cs.clients, &key);
+}
+
+void
+conn_init(void)
+{
+	RB_INIT(&cs.clients);
+	RB_INIT(&cs.addrs);
+	cs.next_cid = 1;
+	if (proto_arena_init(&cs.arena, PROTO_ARENA_RELAY) == -1)
+		fatal("arena");
+}
+
+void
+conn_configured(void)
+{
+	conn_listeners_enable(1);
+	log_debug("serving %d listeners", cs.nlisteners);
+}
+
+/* ---- per-address accounting ---- */
+
+static void
+addr_key(const struct sockaddr_storage *ss, uint8_t key[17])
+{
+	memset(key, 0, 17);
+	if (ss->ss_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		key[0] = 6;
+		memcpy(key + 1, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    16);
+	}
+}
+
+static struct addr_count *
+addr_take(const struct sockaddr_storage *ss)
+{
+	struct addr_count	 key, *ac;
+
+	addr_key(ss, key.key);
+	if ((ac = RB_FIND(addr_tree, &cs.addrs, &key)) == NULL) {
+		if ((ac = calloc(1, sizeof(*ac))) == NULL)
+			return NULL;
+		memcpy(ac->key, key.key, sizeof(ac->key));
+		RB_INSERT(addr_tree, &cs.addrs, ac);
+	}
+	if (ac->count >= worker->lim.conns_per_addr)
+		return NULL;
+	ac->count++;
+	return ac;
+}
+
+static void
+addr_release(struct addr_count *ac)
+{
+	if (ac == NULL)
+		return;
+	if (--ac->count == 0) {
+		RB_REMOVE(addr_tree, &cs.addrs, ac);
+		free(ac);
+	}
+}
+
+/* ---- accepting ---- */
+
+static void
+conn_resume(int fd, short ev, void *arg)
+{
+	cs.paused = 0;
+	conn_listeners_enable(1);
+}
+
+static void
+conn_accept(int lfd, short ev, void *arg)
+{
+	struct sockaddr_storage	 ss;
+	struct client		*c;
+	struct addr_count	*ac;
+	socklen_t		 sslen;
+	struct timeval		 tv;
+	int			 fd, i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		sslen = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* out of descriptors: pause a second */
+				conn_log_limited(0, "accept: %s; pausing",
+				    strerror(errno));
+				conn_listeners_enable(0);
+				cs.paused = 1;
+				tv.tv_sec = 1;
+				tv.tv_usec = 0;
+				if (cs.ev_resume == NULL)
+					cs.ev_resume = evtimer_new(worker->base,
+					    conn_resume, NULL);
+				evtimer_add(cs.ev_resume, &tv);
+				return;
+			}
+			log_warn("accept");
+			return;
+		}
+		worker->stats.conn_accepted++;
+		if (cs.nclients >= worker->lim.conns_total) {
+			worker->stats.conn_refused_limit++;
+			conn_log_limited(1, "connection limit (%u total) "
+			    "reached: refusing", worker->lim.conns_total);
+			close(fd);
+			continue;
+		}
+		if ((ac = addr_take(&ss)) == NULL) {
+			char	 a[64];
+
+			worker->stats.conn_refused_limit++;
+			sockaddr_str((struct sockaddr *)&ss, a, sizeof(a));
+			conn_log_limited(2, "%s: per-address connection limit "
+			    "(%u) reached: refusing", a,
+			    worker->lim.conns_per_addr);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->out = evbuffer_new()) == NULL) {
+			free(c);
+			addr_release(ac);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->ac = ac;
+		c->ss = ss;
+		sockaddr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
+		c->state = CL_PREAMBLE;
+		c->last_active = time(NULL);
+		do {
+			c->cid = cs.next_cid++;
+		} while (c->cid == 0 || client_find(c->cid) != NULL);
+		c->ev_read = event_new(worker->base, fd, EV_READ | EV_PERSIST,
+		    client_read, c);
+		c->ev_write = event_new(worker->base, fd, EV_WRITE,
+		    client_write, c);
+		c->ev_timer = evtimer_new(worker->base, client_read, c);
+		RB_INSERT(client_tree, &cs.clients, c);
+		cs.nclients++;
+		if (c->ev_read == NULL || c->ev_write == NULL ||
+		    c->ev_timer == NULL) {
+			client_close(c, "out of memory");
+			continue;
+		}
+		event_add(c->ev_read, NULL);
+		tv.tv_sec = worker->lim.timeout_handshake;
+		tv.tv_usec = 0;
+		evtimer_add(c->ev_timer, &tv);
+	}
+}
+
+static void
+conn_listeners_enable(int on)
+{
+	int	 i;
+
+	for (i = 0; i < cs.nlisteners; i++) {
+		if (on && !cs.paused)
+			event_add(cs.listeners[i].ev, NULL);
+		else
+			event_del(cs.listeners[i].ev);
+	}
+}
+
+/* ---- output ---- */
+
+static void
+client_flush_later(struct client *c)
+{
+	if (evbuffer_get_length(c->out) > 0)
+		event_add(c->ev_write, NULL);
+}
+
+static int
+client_send_raw(struct client *c, const void *p, size_t len)
+{
+	if (evbuffer_get_length(c->out) + len > CONN_OUT_MAX) {
+		client_close(c, "client does not read its data");
+		return -1;
+	}
+	if (evbuffer_add(c->out, p, len) == -1) {
+		client_close(c, "out of memory");
+		return -1;
+	}
+	client_flush_later(c);
+	return 0;
+}
+
+static int
+client_send(struct client *c, const RelayMessage *m)
+{
+	uint8_t		 pt[REC_MAX_PAYLOAD], frame[REC_MAX_FRAME];
+	ssize_t		 n, f;
+
+	if (c->state != CL_ESTABLISHED)
+		return -1;
+	if ((n = proto_pack_relay(m, pt, sizeof(pt))) == -1) {
+		log_warnx("%s: reply too large for one record", c->addr);
+		return -1;
+	}
+	if ((f = rec_seal(&c->rec, REC_TYPE_DATA, pt, n, frame,
+	    sizeof(frame))) < 0) {
+		client_close(c, c->rec.error);
+		return -1;
+	}
+	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR &&
+	    m->error->code >= 0 && m->error->code < CTL_NERR)
+		worker->stats.errors_sent[m->error->code]++;
+	return client_send_raw(c, frame, f);
+}
+
+static void
+client_send_error(struct client *c, uint32_t request_id, int code,
+    const char *msg)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Error	 e = RELAY__V1__ERROR__INIT;
+
+	e.request_id = request_id;
+	e.code = code;
+	e.message = (char *)msg;
+	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
+	m.error = &e;
+	client_send(c, &m);
+}
+
+static void
+client_write(int fd, short ev, void *arg)
+{
+	struct client	*c = arg;
+	int		 n;
+
+	n = evbuffer_write(c->out, c->fd);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		client_close(c, "write error");
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		event_add(c->ev_write, NULL);
+		return;
+	}
+	if (c->state == CL_CLOSING)
+		client_close(c, NULL);
+}
+
+/* Send our close record, flush, then close. */
+static void
+client_finish(struct client *c)
+{
+	uint8_t	 frame[64];
+	ssize_t	 f;
+
+	if (c->state == CL_ESTABLISHED && !c->rec.send.closed &&
+	    (f = rec_seal(&c->rec, REC_TYPE_CLOSE, NULL, 0, frame,
+	    sizeof(frame))) > 0)
+		evbuffer_add(c->out, frame, f);
+	c->state = CL_CLOSING;
+	event_del(c->ev_read);
+	if (evbuffer_get_length(c->out) == 0)
+		client_close(c, NULL);
+	else
+		client_flush_later(c);
+}
+
+static void
+client_close(struct client *c, const char *why)
+{
+	struct l_client	 lc;
+
+	if (why != NULL)
+		log_debug("%s%s%s: closed: %s", c->addr, c->id[0] ? " " : "",
+		    c->id, why);
+	if (c->hello_sent) {
+		memset(&lc, 0, sizeof(lc));
+		lc.cid = c->cid;
+		peer_compose(worker->lease, IMSG_L_GONE, -1, &lc, sizeof(lc));
+	}
+	RB_REMOVE(client_tree, &cs.clients, c);
+	cs.nclients--;
+	addr_release(c->ac);
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->fd != -1)
+		close(c->fd);
+	evbuffer_free(c->out);
+	hs_clear(&c->hs);
+	if (c->rec_ready)
+		rec_clear(&c->rec);
+	free(c->list);
+	free(c);
+}
+
+/* ---- input ---- */
+
+static void
+client_timeout(struct client *c)
+{
+	struct timeval	 tv;
+	time_t		 idle;
+
+	if (c->state == CL_ESTABLISHED) {
+		idle = time(NULL) - c->last_active;
+		if (idle < (time_t)worker->lim.timeout_idle) {
+			tv.tv_sec = worker->lim.timeout_idle - idle;
+			tv.tv_usec = 0;
+			evtimer_add(c->ev_timer, &tv);
+			return;
+		}
+		worker->stats.idle_timeouts++;
+		client_finish(c);
+		log_debug("%s %s: idle for %lds", c->addr, c->id, (long)idle);
+		return;
+	}
+	if (c->state == CL_CLOSING) {
+		client_close(c, "could not flush before closing");
+		return;
+	}
+	worker->stats.handshake_timeouts++;
+	if (c->state >= CL_HS_M1)
+		worker->stats.handshakes_failed++;
+	client_close(c, "handshake deadline passed");
+}
+
+static void
+client_read(int fd, short ev, void *arg)
+{
+	struct client	*c = arg;
+	size_t		 want;
+	ssize_t		 n;
+
+	if (ev & EV_TIMEOUT) {
+		client_timeout(c);
+		return;
+	}
+	/* Before the kind is known, read exactly the preamble (and a data
+	 * connection's token): what follows belongs to the peer. */
+	switch (c->state) {
+	case CL_PREAMBLE:
+		want = PREAMBLE_LEN - c->inlen;
+		break;
+	case CL_DATA_TOKEN:
+		want = DATA_PREAMBLE_TOTAL - c->inlen;
+		break;
+	default:
+		want = sizeof(c->in) - c->inlen;
+		break;
+	}
+	if (want == 0) {
+		/* a full buffer that could not be processed: a bug or abuse */
+		client_close(c, "input buffer full");
+		return;
+	}
+	n = read(c->fd, c->in + c->inlen, want);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		client_close(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		if (c->state == CL_ESTABLISHED) {
+			if (rec_eof(&c->rec) == -1)
+				log_debug("%s %s: %s", c->addr, c->id,
+				    c->rec.error);
+		} else if (c->state >= CL_HS_M1 && c->state < CL_ESTABLISHED)
+			worker->stats.handshakes_failed++;
+		client_close(c, "connection closed by peer");
+		return;
+	}
+	c->inlen += n;
+	client_process(c);
+}
+
+static void
+client_consume(struct client *c, size_t len)
+{
+	memmove(c->in, c->in + len, c->inlen - len);
+	c->inlen -= len;
+}
+
+static void
+client_hand_to_fwd(struct client *c)
+{
+	struct f_data	 fd;
+	struct peer	*p;
+	int		 idx;
+
+	memset(&fd, 0, sizeof(fd));
+	memcpy(fd.token, c->in + PREAMBLE_LEN, TOKEN_LEN);
+	strlcpy(fd.addr, c->addr, sizeof(fd.addr));
+	idx = fd.token[0] % worker->lim.workers_fwd;
+	if ((p = worker->fwd[idx]) == NULL)
+		fatalx("no fwd worker %d", idx);
+	worker->stats.data_conns++;
+	/* the descriptor travels to the fwd worker, which closes it */
+	peer_compose(p, IMSG_F_DATA_FD, c->fd, &fd, sizeof(fd));
+	c->fd = -1;
+	client_close(c, NULL);
+}
+
+/* A handshake frame: u16 length, which must be exactly the expected one. */
+static int
+client_hs_frame(struct client *c, size_t expect, const uint8_t **body)
+{
+	if (c->inlen < FRAME_HDR_LEN)
+		return 0;
+	if (get_be16(c->in) != expect) {
+		worker->stats.handshakes_failed++;
+		client_close(c, "handshake frame with a bad length");
+		return -1;
+	}
+	if (c->inlen < FRAME_HDR_LEN + expect)
+		return 0;
+	*body = c->in + FRAME_HDR_LEN;
+	return 1;
+}
+
+static void	client_record(struct client *, const uint8_t *, size_t);
+
+static void
+client_process(struct client *c)
+{
+	const uint8_t	*body;
+	struct sign_req	 sr;
+	struct l_hello	 hello;
+	struct timeval	 tv;
+	ssize_t		 flen;
+	uint32_t	 cid = c->cid;
+	int		 r;
+
+	for (;;) {
+		switch (c->state) {
+		case CL_PREAMBLE:
+			if (c->inlen < PREAMBLE_LEN)
+				return;
+			if (memcmp(c->in, PREAMBLE_MAGIC,
+			    PREAMBLE_MAGIC_LEN) != 0 ||
+			    (c->in[4] != PREAMBLE_CONTROL &&
+			    c->in[4] != PREAMBLE_DATA)) {
+				worker->stats.conn_bad_preamble++;
+				client_close(c, "bad preamble");
+				return;
+			}
+			if (c->in[4] == PREAMBLE_DATA) {
+				c->state = CL_DATA_TOKEN;
+				return;		/* read the token next */
+			}
+			worker->stats.control_conns++;
+			client_consume(c, PREAMBLE_LEN);
+			if (hs_init(&c->hs, HS_RESPONDER,
+			    (const uint8_t *)HS_CTX_CONTROL,
+			    sizeof(HS_CTX_CONTROL) - 1, relay_pk, NULL) == -1) {
+				client_close(c, c->hs.error);
+				return;
+			}
+			c->state = CL_HS_M1;
+			break;
+		case CL_DATA_TOKEN:
+			if (c->inlen < DATA_PREAMBLE_TOTAL)
+				return;
+			client_hand_to_fwd(c);
+			return;
+		case CL_HS_M1:
+			if ((r = client_hs_frame(c, HS_M1_LEN, &body)) <= 0)
+				return;
+			if (hs_read_m1(&c->hs, body, HS_M1_LEN) == -1) {
+				worker->stats.handshakes_failed++;
+				client_close(c, c->hs.error);
+				return;
+			}
+			client_consume(c, HS_FRAME_M1);
+			memset(&sr, 0, sizeof(sr));
+			sr.reqid = c->cid;
+			memcpy(sr.h, c->hs.h, sizeof(sr.h));
+			peer_compose(&worker->parent, IMSG_SIGN_REQ, -1, &sr,
+			    sizeof(sr));
+			c->state = CL_HS_SIGN;
+			return;
+		case CL_HS_SIGN:
+			return;		/* wait for the parent */
+		case CL_HS_M3:
+			if ((r = client_hs_frame(c, HS_M3_LEN, &body)) <= 0)
+				return;
+			if (hs_read_m3(&c->hs, body, HS_M3_LEN) == -1) {
+				worker->stats.handshakes_failed++;
+				client_close(c, c->hs.error);
+				return;
+			}
+			client_consume(c, HS_FRAME_M3);
+			if (rec_init_from_hs(&c->rec, &c->hs) == -1) {
+				client_close(c, "record layer");
+				return;
+			}
+			c->rec_ready = 1;
+			strlcpy(c->id, c->hs.peer_id, sizeof(c->id));
+			hs_clear(&c->hs);
+			worker->stats.handshakes_ok++;
+			c->state = CL_ESTABLISHED;
+			c->last_active = time(NULL);
+			memset(&hello, 0, sizeof(hello));
+			hello.cid = c->cid;
+			strlcpy(hello.id, c->id, sizeof(hello.id));
+			strlcpy(hello.addr, c->addr, sizeof(hello.addr));
+			wire_addr_from_sockaddr(&hello.waddr,
+			    (struct sockaddr *)&c->ss);
+			peer_compose(worker->lease, IMSG_L_HELLO, -1, &hello,
+			    sizeof(hello));
+			c->hello_sent = 1;
+			tv.tv_sec = worker->lim.timeout_idle;
+			tv.tv_usec = 0;
+			evtimer_add(c->ev_timer, &tv);
+			log_debug("%s: control client %s", c->addr, c->id);
+			break;
+		case CL_ESTABLISHED:
+			if ((flen = rec_frame_len(c->in, c->inlen)) < 0) {
+				worker->stats.records_bad++;
+				client_close(c, "record with a bad length");
+				return;
+			}
+			if (flen == 0 || (size_t)flen > c->inlen)
+				return;
+			client_record(c, c->in, flen);
+			/* the client may be gone now */
+			if ((c = client_find(cid)) == NULL ||
+			    c->state != CL_ESTABLISHED)
+				return;
+			client_consume(c, flen);
+			break;
+		case CL_CLOSING:
+			c->inlen = 0;
+			return;
+		}
+	}
+}
+
+/* The parent's signature over this client's handshake hash. */
+static void
+conn_signed(struct peer *p, struct imsg *imsg)
+{
+	struct sign_resp	 resp;
+	struct client		*c;
+	uint8_t			 m2[HS_FRAME_M2];
+
+	if (imsg_get_data(imsg, &resp, sizeof(resp)) == -1)
+		bad_imsg(p, imsg, "size");
+	worker->stats.signatures++;
+	if ((c = client_find(resp.reqid)) == NULL || c->state != CL_HS_SIGN)
+		return;		/* gone meanwhile */
+	if (hs_set_sig(&c->hs, resp.sig) == -1 ||
+	    hs_write_m2(&c->hs, m2, sizeof(m2)) < 0) {
+		worker->stats.handshakes_failed++;
+		client_close(c, c->hs.error);
+		return;
+	}
+	c->state = CL_HS_M3;
+	if (client_send_raw(c, m2, sizeof(m2)) == -1)
+		return;
+	client_process(c);
+}
+
+/* ---- control requests ---- */
+
+static void
+wire_addrs_copy(struct wire_addr *dst, uint32_t *n,
+    Relay__V1__Address **src, size_t nsrc)
+{
+	size_t	 i;
+
+	*n = 0;
+	for (i = 0; i < nsrc && i < ADDR_MAX_COUNT; i++) {
+		memset(&dst[i], 0, sizeof(dst[i]));
+		memcpy(dst[i].ip, src[i]->ip.data, src[i]->ip.len);
+		dst[i].len = src[i]->ip.len;
+		dst[i].port = src[i]->port;
+		(*n)++;
+	}
+}
+
+static void
+client_request(struct client *c, const ClientMessage *m)
+{
+	RelayMessage		 rm = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Pong		 pong = RELAY__V1__PONG__INIT;
+	size_t			 i;
+
+	switch (m->msg_case) {
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER: {
+		const Relay__V1__Register	*r = m->register_;
+		struct l_register		 lr;
+
+		memset(&lr, 0, sizeof(lr));
+		lr.cid = c->cid;
+		lr.request_id = r->request_id;
+		strlcpy(lr.name, r->name, sizeof(lr.name));
+		for (i = 0; i < r->n_alpn; i++)
+			strlcpy(lr.alpn[i], r->alpn[i], sizeof(lr.alpn[i]));
+		lr.nalpn = r->n_alpn;
+		lr.ttl = r->ttl_seconds;
+		strlcpy(lr.description, r->description,
+		    sizeof(lr.description));
+		lr.hidden = r->hidden;
+		wire_addrs_copy(lr.local, &lr.nlocal, r->local_addrs,
+		    r->n_local_addrs);
+		peer_compose(worker->lease, IMSG_L_REGISTER, -1, &lr,
+		    sizeof(lr));
+		break;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER: {
+		struct l_lease_op	 op;
+		int			 renew = m->msg_case ==
+		    RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
+
+		memset(&op, 0, sizeof(op));
+		op.cid = c->cid;
+		op.request_id = renew ? m->renew->request_id :
+		    m->unregister->request_id;
+		memcpy(op.lease_id, renew ? m->renew->lease_id.data :
+		    m->unregister->lease_id.data, LEASE_ID_LEN);
+		peer_compose(worker->lease, renew ? IMSG_L_RENEW :
+		    IMSG_L_UNREGISTER, -1, &op, sizeof(op));
+		break;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT: {
+		const Relay__V1__Connect	*cn = m->connect;
+		struct l_connect		 lc;
+
+		memset(&lc, 0, sizeof(lc));
+		lc.cid = c->cid;
+		lc.request_id = cn->request_id;
+		if (cn->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
+			lc.by_name = 1;
+			strlcpy(lc.target, cn->name, sizeof(lc.target));
+		} else if (id_normalize(cn->id, lc.target) == -1) {
+			client_send_error(c, cn->request_id,
+			    RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST, "bad id");
+			return;
+		}
+		strlcpy(lc.alpn, cn->alpn, sizeof(lc.alpn));
+		worker->stats.connects++;
+		peer_compose(worker->lease, IMSG_L_CONNECT, -1, &lc,
+		    sizeof(lc));
+		break;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT: {
+		struct l_session_op	 op;
+
+		memset(&op, 0, sizeof(op));
+		op.cid = c->cid;
+		memcpy(op.session_id, m->accept->session_id.data,
+		    SESSION_ID_LEN);
+		peer_compose(worker->lease, IMSG_L_ACCEPT, -1, &op, sizeof(op));
+		break;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT: {
+		struct l_reject		 rj;
+
+		memset(&rj, 0, sizeof(rj));
+		rj.cid = c->cid;
+		memcpy(rj.session_id, m->reject->session_id.data,
+		    SESSION_ID_LEN);
+		strlcpy(rj.reason, m->reject->reason, sizeof(rj.reason));
+		peer_compose(worker->lease, IMSG_L_REJECT, -1, &rj, sizeof(rj));
+		break;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES: {
+		struct l_list		 ll;
+
+		memset(&ll, 0, sizeof(ll));
+		ll.cid = c->cid;
+		ll.request_id = m->list_leases->request_id;
+		ll.offset = m->list_leases->offset;
+		peer_compose(worker->lease, IMSG_L_LIST, -1, &ll, sizeof(ll));
+		break;
+	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
+		pong.nonce = m->ping->nonce;
+		rm.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_PONG;
+		rm.pong = &pong;
+		client_send(c, &rm);
+		break;
+	default:
+		break;
+	}
+}
+
+static uint32_t
+client_msg_request_id(const ClientMessage *m)
+{
+	switch (m->msg_case) {
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
+		return m->register_->request_id;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+		return m->renew->request_id;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+		return m->unregister->request_id;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
+		return m->connect->request_id;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
+		return m->list_leases->request_id;
+	default:
+		return 0;
+	}
+}
+
+static void
+client_bad_request(struct client *c, uint32_t request_id, const char *why)
+{
+	worker->stats.bad_requests++;
+	conn_log_limited(3, "%s %s: bad request: %s", c->addr, c->id, why);
+	client_send_error(c, request_id, RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST,
+	    why);
+	if (++c->bad_requests >= BAD_REQUESTS_MAX)
+		client_finish(c);
+}
+
+static void
+client_record(struct client *c, const uint8_t *frame, size_t flen)
+{
+	uint8_t		 pt[REC_MAX_PAYLOAD];
+	ClientMessage	*m;
+	size_t		 plen;
+	char		 err[128];
+	int		 r;
+
+	r = rec_open(&c->rec, frame, flen, pt, sizeof(pt), &plen);
+	if (r == REC_ERR) {
+		worker->stats.records_bad++;
+		client_close(c, c->rec.error);
+		return;
+	}
+	c->last_active = time(NULL);
+	if (r == REC_CLOSE) {
+		client_finish(c);
+		return;
+	}
+	if ((m = proto_unpack_client(&cs.arena, pt, plen)) == NULL) {
+		client_bad_request(c, 0, cs.arena.exhausted ?
+		    "message needs too much memory" : cs.arena.bad_string ?
+		    "a string field holds a NUL byte" :
+		    "message does not unpack");
+		return;
+	}
+	if (proto_check_client(m, err, sizeof(err)) == -1) {
+		client_bad_request(c, client_msg_request_id(m), err);
+		proto_arena_reset(&cs.arena);
+		return;
+	}
+	c->bad_requests = 0;
+	client_request(c, m);
+	proto_arena_reset(&cs.arena);
+}
+
+/* ---- answers from the lease worker ---- */
+
+static void
+wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
+{
+	relay__v1__address__init(a);
+	a->ip.data = (uint8_t *)wa->ip;
+	a->ip.len = wa->len;
+	a->port = wa->port;
+}
+
+static void
+conn_send_lease_list(struct client *c, uint32_t request_id, int more)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__LeaseList	 ll = RELAY__V1__LEASE_LIST__INIT;
+	Relay__V1__LeaseInfo	 info[LIST_PAGE], *pinfo[LIST_PAGE];
+	char			*alpn[LIST_PAGE][ALPN_MAX_COUNT];
+	size_t			 i, j;
+
+	for (i = 0; i < c->nlist && i < LIST_PAGE; i++) {
+		relay__v1__lease_info__init(&info[i]);
+		info[i].name = c->list[i].name;
+		info[i].id = c->list[i].id;
+		for (j = 0; j < c->list[i].nalpn && j < ALPN_MAX_COUNT; j++)
+			alpn[i][j] = c->list[i].alpn[j];
+		info[i].alpn = alpn[i];
+		info[i].n_alpn = j;
+		info[i].description = c->list[i].description;
+		info[i].expires_unix = c->list[i].expires;
+		pinfo[i] = &info[i];
+	}
+	ll.request_id = request_id;
+	ll.leases = pinfo;
+	ll.n_leases = i;
+	ll.more = more;
+	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST;
+	m.lease_list = &ll;
+	client_send(c, &m);
+	free(c->list);
+	c->list = NULL;
+	c->nlist = 0;
+}
+
+#define LEASE_MSG(type, var)						\
+	if (imsg_get_data(imsg, &(var), sizeof(var)) == -1)		\
+		bad_imsg(p, imsg, "size");				\
+	if ((c = client_find((var).cid)) == NULL ||			\
+	    c->state != CL_ESTABLISHED)					\
+		break;
+
+static void
+conn_dispatch_lease(struct peer *p, struct imsg *imsg)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	struct client		*c;
+	struct timeval		 tv;
+
+	switch (imsg->hdr.type) {
+	case IMSG_L_REGISTERED: {
+		struct l_registered		 lr;
+		Relay__V1__Registered		 r = RELAY__V1__REGISTERED__INIT;
+		Relay__V1__Address		 obs;
+		struct wire_addr		 wa;
+
+		LEASE_MSG(IMSG_L_REGISTERED, lr);
+		if (!str_terminated(lr.name, sizeof(lr.name)))
+			bad_imsg(p, imsg, "string");
+		r.request_id = lr.request_id;
+		r.lease_id.data = lr.lease_id;
+		r.lease_id.len = LEASE_ID_LEN;
+		r.name = lr.name;
+		r.ttl_seconds = lr.ttl;
+		r.expires_unix = lr.expires;
+		wire_addr_from_sockaddr(&wa, (struct sockaddr *)&c->ss);
+		wire_addr_to_proto(&wa, &obs);
+		r.observed_addr = &obs;
+		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
+		m.registered = &r;
+		client_send(c, &m);
+		break;
+	}
+	case IMSG_L_ACK: {
+		struct l_ack		 la;
+		Relay__V1__Ack		 a = RELAY__V1__ACK__INIT;
+
+		LEASE_MSG(IMSG_L_ACK, la);
+		a.request_id = la.request_id;
+		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ACK;
+		m.ack = &a;
+		client_send(c, &m);
+		break;
+	}
+	case IMSG_L_ERROR: {
+		struct l_error		 le;
+
+		LEASE_MSG(IMSG_L_ERROR, le);
+		if (!str_terminated(le.message, sizeof(le.message)))
+			bad_imsg(p, imsg, "string");
+		client_send_error(c, le.request_id, le.code, le.message);
+		break;
+	}
+	case IMSG_L_INCOMING: {
+		struct l_incoming	 li;
+		Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
+		Relay__V1__Address	 from, loc[ADDR_MAX_COUNT], *ploc[ADDR_MAX_COUNT];
+		uint32_t		 i;
+
+		LEASE_MSG(IMSG_L_INCOMING, li);
+		if (!str_terminated(li.alpn, sizeof(li.alpn)) ||
+		    !str_terminated(li.from_id, sizeof(li.from_id)) ||
+		    li.nfrom_local > ADDR_MAX_COUNT)
+			bad_imsg(p, imsg, "fields");
+		in.session_id.data = li.session_id;
+		in.session_id.len = SESSION_ID_LEN;
+		in.lease_id.data = li.lease_id;
+		in.lease_id.len = LEASE_ID_LEN;
+		in.alpn = li.alpn;
+		in.from_id = li.from_id;
+		if (li.from_addr.len != 0) {
+			wire_addr_to_proto(&li.from_addr, &from);
+			in.from_addr = &from;
+		}
+		in.token.data = li.token;
+		in.token.len = TOKEN_LEN;
+		in.deadline_ms = li.deadline_ms;
+		for (i = 0; i < li.nfrom_local; i++) {
+			wire_addr_to_proto(&li.from_local[i], &loc[i]);
+			ploc[i] = &loc[i];
+		}
+		in.from_local_addrs = ploc;
+		in.n_from_local_addrs = li.nfrom_local;
+		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
+		m.incoming = &in;
+		client_send(c, &m);
+		break;
+	}
+	case IMSG_L_CONNECTED: {
+		struct l_connected	 lc;
+		Relay__V1__Connected	 cn = RELAY__V1__CONNECTED__INIT;
+		Relay__V1__Address	 peer, loc[ADDR_MAX_COUNT], *ploc[ADDR_MAX_COUNT];
+		uint32_t		 i;
+
+		LEASE_MSG(IMSG_L_CONNECTED, lc);
+		if (!str_terminated(lc.id, sizeof(lc.id)) ||
+		    lc.npeer_local > ADDR_MAX_COUNT)
+			bad_imsg(p, imsg, "fields");
+		cn.request_id = lc.request_id;
+		cn.session_id.data = lc.session_id;
+		cn.session_id.len = SESSION_ID_LEN;
+		cn.id = lc.id;
+		if (lc.peer_addr.len != 0) {
+			wire_addr_to_proto(&lc.peer_addr, &peer);
+			cn.peer_addr = &peer;
+		}
+		cn.token.data = lc.token;
+		cn.token.len = TOKEN_LEN;
+		for (i = 0; i < lc.npeer_local; i++) {
+			wire_addr_to_proto(&lc.peer_local[i], &loc[i]);
+			ploc[i] = &loc[i];
+		}
+		cn.peer_local_addrs = ploc;
+		cn.n_peer_local_addrs = lc.npeer_local;
+		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
+		m.connected = &cn;
+		client_send(c, &m);
+		break;
+	}
+	case IMSG_L_LEASEINFO: {
+		struct l_leaseinfo	 li, *nl;
+
+		LEASE_MSG(IMSG_L_LEASEINFO, li);
+		if (!str_terminated(li.name, sizeof(li.name)) ||
+		    !str_terminated(li.id, sizeof(li.id)) ||
+		    !str_terminated(li.description, sizeof(li.description)) ||
+		    li.nalpn > ALPN_MAX_COUNT)
+			bad_imsg(p, imsg, "fields");
+		for (uint32_t i = 0; i < li.nalpn; i++)
+			if (!str_terminated(li.alpn[i], sizeof(li.alpn[i])))
+				bad_imsg(p, imsg, "alpn");
+		if (c->nlist >= LIST_PAGE)
+			bad_imsg(p, imsg, "too many entries in one page");
+		nl = reallocarray(c->list, c->nlist + 1, sizeof(*c->list));
+		if (nl == NULL)
+			fatal("reallocarray");
+		c->list = nl;
+		c->list[c->nlist++] = li;
+		break;
+	}
+	case IMSG_L_LIST_END: {
+		struct l_list_end	 le;
+
+		LEASE_MSG(IMSG_L_LIST_END, le);
+		conn_send_lease_list(c, le.request_id, le.more);
+		break;
+	}
+	case IMSG_L_NOTICE: {
+		struct l_notice		 ln;
+		Relay__V1__Notice	 n = RELAY__V1__NOTICE__INIT;
+
+		LEASE_MSG(IMSG_L_NOTICE, ln);
+		if (!str_terminated(ln.message, sizeof(ln.message)))
+			bad_imsg(p, imsg, "string");
+		n.kind = ln.kind;
+		n.lease_id.data = ln.lease_id;
+		n.lease_id.len = LEASE_ID_LEN;
+		n.message = ln.message;
+		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
+		m.notice = &n;
+		client_send(c, &m);
+		break;
+	}
+	case IMSG_L_KICK: {
+		struct l_client		 lc;
+
+		LEASE_MSG(IMSG_L_KICK, lc);
+		client_finish(c);
+		break;
+	}
+	default:
+		bad_imsg(p, imsg, "unexpected from the lease worker");
+	}
+	(void)tv;
+}
+
+void
+conn_dispatch(struct peer *p, struct imsg *imsg)
+{
+	struct listener_msg	 lm;
+	struct listener		*l;
+
+	switch (p->role) {
+	case ROLE_PARENT:
+		switch (imsg->hdr.type) {
+		case IMSG_LISTENER_FD:
+			if (imsg_get_data(imsg, &lm, sizeof(lm)) == -1 ||
+			    !str_terminated(lm.name, sizeof(lm.name)))
+				bad_imsg(p, imsg, "size");
+			if (cs.nlisteners == CTL_MAX_LISTENERS ||
+			    imsg->fd == -1)
+				bad_imsg(p, imsg, "too many or no fd");
+			l = &cs.listeners[cs.nlisteners++];
+			l->fd = imsg_take_fd(imsg);
+			strlcpy(l->name, lm.name, sizeof(l->name));
+			l->ev = event_new(worker->base, l->fd,
+			    EV_READ | EV_PERSIST, conn_accept, l);
+			if (l->ev == NULL)
+				fatalx("event_new");
+			break;
+		case IMSG_SIGN_RESP:
+			conn_signed(p, imsg);
+			break;
+		case IMSG_CFG_LIMITS:
+		case IMSG_CFG_END:
+			break;
+		default:
+			bad_imsg(p, imsg, "unexpected from the parent");
+		}
+		break;
+	case ROLE_LEASE:
+		conn_dispatch_lease(p, imsg);
+		break;
+	default:
+		bad_imsg(p, imsg, "unexpected sender");
+	}
+}

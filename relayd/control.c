@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * control.c: relayd's control socket, served by the lease worker. The
+ * parent created the socket (mode 0660, the relay's group) and passed it
+ * here. Who may change things is decided from SO_PEERCRED, never from
+ * anything the client sends: read-only commands for anyone who could
+ * connect, changing commands for root or the uid relayd runs as.
+ *
+ * Requests and replies are imsgs with the fixed structs of ctl.h; every
+ * reply stream ends with CTL_END or CTL_RESULT.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "relayd.h"
+#include "util.h"
+
+#define CTL_MAX_CONNS		64
+#define CTL_MAX_QUEUED		4096	/* messages: a monitor that never reads */
+
+struct ctl_conn {
+	TAILQ_ENTRY(ctl_conn)	 entry;
+	uint32_t		 id;
+	struct imsgbuf		 ibuf;
+	struct event		*ev;
+	short			 events;
+	uid_t			 uid;
+	int			 privileged;
+	int			 monitor;
+	int			 closing;
+	int			 stats_pending;
+	struct ctl_stats	 stats;
+};
+
+static struct {
+	int			 fd;
+	struct event		*ev;
+	TAILQ_HEAD(, ctl_conn)	 conns;
+	int			 nconns;
+	uint32_t		 next_id;
+} ctl;
+
+static void	control_conn_event(int, short, void *);
+
+void
+control_init(int fd)
+{
+	ctl.fd = fd;
+	TAILQ_INIT(&ctl.conns);
+	ctl.next_id = 1;
+}
+
+static void
+control_close(struct ctl_conn *c)
+{
+	TAILQ_REMOVE(&ctl.conns, c, entry);
+	ctl.nconns--;
+	event_free(c->ev);
+	imsgbuf_clear(&c->ibuf);
+	close(c->ibuf.fd);
+	free(c);
+	if (ctl.nconns == CTL_MAX_CONNS - 1)
+		event_add(ctl.ev, NULL);
+}
+
+static void
+control_update(struct ctl_conn *c)
+{
+	short	 want = EV_READ | EV_PERSIST;
+
+	if (c->ibuf.queued > 0)
+		want |= EV_WRITE;
+	if (want == c->events)
+		return;
+	event_free(c->ev);
+	c->events = want;
+	c->ev = event_new(worker->base, c->ibuf.fd, want, control_conn_event, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) == -1)
+		fatalx("control event");
+}
+
+static void
+control_send(struct ctl_conn *c, int type, const void *p, size_t len)
+{
+	if (c->ibuf.queued > CTL_MAX_QUEUED) {
+		log_warnx("control client (uid %u) does not read: dropped",
+		    (unsigned)c->uid);
+		c->closing = 1;
+		return;
+	}
+	if (imsg_compose(&c->ibuf, type, 0, -1, p, len) == -1)
+		fatal("imsg_compose");
+	control_update(c);
+}
+
+static void
+control_result(struct ctl_conn *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+control_result(struct ctl_conn *c, int code, const char *fmt, ...)
+{
+	struct ctl_result	 r;
+	va_list			 ap;
+
+	memset(&r, 0, sizeof(r));
+	r.code = code;
+	va_start(ap, fmt);
+	vsnprintf(r.message, sizeof(r.message), fmt, ap);
+	va_end(ap);
+	control_send(c, CTL_RESULT, &r, sizeof(r));
+}
+
+static struct ctl_conn *
+control_find(uint32_t id)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &ctl.conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+control_accept(int fd, short ev, void *arg)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	struct ctl_conn	*c;
+	int		 s;
+
+	if ((s = accept4(ctl.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control accept");
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("SO_PEERCRED");
+		close(s);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(s);
+		return;
+	}
+	c->id = ctl.next_id++;
+	c->uid = cred.uid;
+	c->privileged = cred.uid == 0 || cred.uid == (uid_t)ls.info.relay_uid;
+	imsgbuf_init(&c->ibuf, s, 0);
+	c->ibuf.pid = 0;
+	c->ev = event_new(worker->base, s, EV_READ | EV_PERSIST,
+	    control_conn_event, c);
+	c->events = EV_READ | EV_PERSIST;
+	if (c->ev == NULL || event_add(c->ev, NULL) == -1)
+		fatalx("control event");
+	TAILQ_INSERT_TAIL(&ctl.conns, c, entry);
+	if (++ctl.nconns == CTL_MAX_CONNS)
+		event_del(ctl.ev);
+}
+
+void
+control_start(void)
+{
+	if ((ctl.ev = event_new(worker->base, ctl.fd, EV_READ | EV_PERSIST,
+	    control_accept, NULL)) == NULL || event_add(ctl.ev, NULL) == -1)
+		fatalx("control socket event");
+}
+
+static void
+control_summary(struct ctl_conn *c)
+{
+	struct ctl_summary	 s;
+	uint32_t		 i;
+
+	memset(&s, 0, sizeof(s));
+	strlcpy(s.version, PACKAGE_VERSION, sizeof(s.version));
+	s.protocol = RELAY_PROTOCOL_VERSION;
+	s.started = ls.info.started;
+	s.now = time(NULL);
+	strlcpy(s.relay_id, ls.info.relay_id, sizeof(s.relay_id));
+	s.parent_pid = ls.info.parent_pid;
+	s.nlisteners = ls.info.nlisteners;
+	for (i = 0; i < s.nlisteners; i++)
+		strlcpy(s.listeners[i], ls.info.listeners[i],
+		    sizeof(s.listeners[i]));
+	s.nworkers = ls.nworkers;
+	memcpy(s.workers, ls.workers, sizeof(s.workers));
+	s.leases = ls.nleases;
+	s.sessions = ls.nsessions;
+	s.control_conns = ls.nholders;
+	s.verbose = log_getverbose();
+	control_send(c, CTL_SUMMARY, &s, sizeof(s));
+	control_send(c, CTL_END, NULL, 0);
+}
+
+static void
+control_leases(struct ctl_conn *c, const char *filter)
+{
+	struct ctl_lease	 cl;
+	struct lease		*l;
+	char			 id[ID_BUFSZ];
+	uint32_t		 i;
+	int			 by_id;
+
+	by_id = id_normalize(filter, id) == 0;
+	TAILQ_FOREACH(l, &ls.all, all_entry) {
+		if (filter[0] != '\0' && (by_id ? strcmp(l->id, id) != 0 :
+		    strcmp(l->name, filter) != 0))
+			continue;
+		memset(&cl, 0, sizeof(cl));
+		memcpy(cl.lease_id, l->lease_id, LEASE_ID_LEN);
+		strlcpy(cl.name, l->name, sizeof(cl.name));
+		strlcpy(cl.id, l->id, sizeof(cl.id));
+		for (i = 0; i < l->nalpn; i++)
+			strlcpy(cl.alpn[i], l->alpn[i], sizeof(cl.alpn[i]));
+		cl.nalpn = l->nalpn;
+		strlcpy(cl.description, l->description,
+		    sizeof(cl.description));
+		cl.hidden = l->hidden;
+		cl.created = l->created;
+		cl.expires = l->expires;
+		cl.ttl = l->ttl;
+		cl.sessions = l->nsessions;
+		strlcpy(cl.addr, l->holder->addr, sizeof(cl.addr));
+		control_send(c, CTL_LEASE, &cl, sizeof(cl));
+	}
+	control_send(c, CTL_END, NULL, 0);
+}
+
+static void
+control_sessions(struct ctl_conn *c)
+{
+	static const char	*states[] = { "pending", "accepted", "paired" };
+	struct ctl_session	 cs;
+	struct session		*s;
+
+	RB_FOREACH(s, session_tree, &ls.sessions) {
+		memset(&cs, 0, sizeof(cs));
+		memcpy(cs.session_id, s->session_id, SESSION_ID_LEN);
+		strlcpy(cs.lease_name, s->lease_name, sizeof(cs.lease_name));
+		strlcpy(cs.from_id, s->from_id, sizeof(cs.from_id));
+		strlcpy(cs.to_id, s->to_id, sizeof(cs.to_id));
+		strlcpy(cs.alpn, s->alpn, sizeof(cs.alpn));
+		strlcpy(cs.state, states[s->state], sizeof(cs.state));
+		cs.created = s->created;
+		cs.fwd = s->fwd;
+		control_send(c, CTL_SESSION, &cs, sizeof(cs));
+	}
+	control_send(c, CTL_END, NULL, 0);
+}
+
+static void
+control_stats(struct ctl_conn *c)
+{
+	struct stats_req	 sr;
+	int			 i;
+
+	if (c->stats_pending > 0) {
+		control_result(c, EBUSY, "a stats request is already running");
+		return;
+	}
+	c->stats = worker->stats;
+	sr.ctlid = c->id;
+	for (i = 0; i < (int)worker->lim.workers_conn; i++) {
+		peer_compose(worker->conn[i], IMSG_STATS_REQ, -1, &sr,
+		    sizeof(sr));
+		c->stats_pending++;
+	}
+	for (i = 0; i < (int)worker->lim.workers_fwd; i++) {
+		peer_compose(worker->fwd[i], IMSG_STATS_REQ, -1, &sr,
+		    sizeof(sr));
+		c->stats_pending++;
+	}
+}
+
+void
+control_stats_reply(struct peer *p, struct imsg *imsg)
+{
+	struct stats_msg	 sm;
+	struct ctl_conn		*c;
+
+	if (imsg_get_data(imsg, &sm, sizeof(sm)) == -1)
+		bad_imsg(p, imsg, "size");
+	if ((c = control_find(sm.ctlid)) == NULL || c->stats_pending == 0)
+		return;
+	stats_add(&c->stats, &sm.stats);
+	if (--c->stats_pending == 0) {
+		control_send(c, CTL_STATS, &c->stats, sizeof(c->stats));
+		control_send(c, CTL_END, NULL, 0);
+	}
+}
+
+void
+control_reply_from_parent(const struct ctl_fwd_reply *r)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(r->ctlid)) == NULL)
+		return;
+	control_send(c, CTL_RESULT, &r->result, sizeof(r->result));
+}
+
+/* A live event for every monitor client. */
+void
+control_event(int kind, const char *name, const char *id,
+    const uint8_t *object_id, const char *detail)
+{
+	struct ctl_event	 ev;
+	struct ctl_conn		*c;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.time = time(NULL);
+	ev.kind = kind;
+	strlcpy(ev.name, name, sizeof(ev.name));
+	strlcpy(ev.id, id, sizeof(ev.id));
+	memcpy(ev.object_id, object_id, sizeof(ev.object_id));
+	strlcpy(ev.detail, detail != NULL ? detail : "", sizeof(ev.detail));
+	TAILQ_FOREACH(c, &ctl.conns, entry)
+		if (c->monitor && !c->closing)
+			control_send(c, CTL_EVENT, &ev, sizeof(ev));
+}
+
+static int
+control_need_priv(struct ctl_conn *c)
+{
+	if (c->privileged)
+		return 1;
+	control_result(c, EPERM, "permission denied: this command is for "
+	    "root or the user relayd runs as (uid %d)", ls.info.relay_uid);
+	return 0;
+}
+
+static void
+control_request(struct ctl_conn *c, struct imsg *imsg)
+{
+	struct ctl_request	 req;
+	struct ctl_fwd		 cf;
+	uint8_t			 sid[SESSION_ID_LEN];
+	int			 n;
+
+	if (imsg->hdr.type < CTL_SHOW_SUMMARY ||
+	    imsg->hdr.type > CTL_MONITOR ||
+	    imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
+	    !str_terminated(req.target, sizeof(req.target))) {
+		control_result(c, EINVAL, "malformed request");
+		c->closing = 1;
+		return;
+	}
+	if (req.version != CTL_VERSION) {
+		control_result(c, EPROTO, "relay-ctl speaks control version "
+		    "%u, relayd %u: use the relay-ctl of this relayd",
+		    req.version, CTL_VERSION);
+		c->closing = 1;
+		return;
+	}
+	memset(&cf, 0, sizeof(cf));
+	cf.ctlid = c->id;
+	switch (imsg->hdr.type) {
+	case CTL_SHOW_SUMMARY:
+		control_summary(c);
+		break;
+	case CTL_SHOW_LEASES:
+		control_leases(c, req.target);
+		break;
+	case CTL_SHOW_SESSIONS:
+		control_sessions(c);
+		break;
+	case CTL_SHOW_STATS:
+		control_stats(c);
+		break;
+	case CTL_LEASE_REVOKE:
+		if (!control_need_priv(c))
+			break;
+		if ((n = lease_revoke(req.target)) == 0)
+			control_result(c, ENOENT, "no lease named %s or held "
+			    "by that ID", req.target);
+		else
+			control_result(c, 0, "revoked %d lease%s", n,
+			    n == 1 ? "" : "s");
+		break;
+	case CTL_SESSION_KILL:
+		if (!control_need_priv(c))
+			break;
+		if (hex_parse(req.target, sid, sizeof(sid)) == -1)
+			control_result(c, EINVAL, "a session id is 32 hex "
+			    "digits (see relay-ctl show sessions)");
+		else if (session_kill(sid) == -1)
+			control_result(c, ENOENT, "no session %s", req.target);
+		else
+			control_result(c, 0, "session %s ended", req.target);
+		break;
+	case CTL_RELOAD:
+		if (!control_need_priv(c))
+			break;
+		peer_compose(&worker->parent, IMSG_CTL_RELOAD, -1, &cf,
+		    sizeof(cf));
+		break;
+	case CTL_LOG_VERBOSE:
+	case CTL_LOG_BRIEF:
+		if (!control_need_priv(c))
+			break;
+		cf.arg = imsg->hdr.type == CTL_LOG_VERBOSE;
+		peer_compose(&worker->parent, IMSG_CTL_LOG, -1, &cf,
+		    sizeof(cf));
+		break;
+	case CTL_MONITOR:
+		c->monitor = 1;
+		break;
+	}
+}
+
+static void
+control_conn_event(int fd, short ev, void *arg)
+{
+	struct ctl_conn	*c = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	if (ev & EV_WRITE) {
+		if (imsgbuf_flush(&c->ibuf) == -1) {
+			control_close(c);
+			return;
+		}
+	}
+	if ((ev & EV_READ) && !c->closing) {
+		n = imsgbuf_read(&c->ibuf);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			control_close(c);
+			return;
+		}
+		while (!c->closing) {
+			if ((r = imsg_get(&c->ibuf, &imsg)) == -1) {
+				control_close(c);
+				return;
+			}
+			if (r == 0)
+				break;
+			control_request(c, &imsg);
+			imsg_free(&imsg);
+		}
+	}
+	if (c->closing && c->ibuf.queued == 0) {
+		control_close(c);
+		return;
+	}
+	control_update(c);
+}

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fwd.c: the fwd worker. It learns each session's two tokens from the
+ * lease worker, receives the data connections from the conn workers
+ * (their preamble and token already read), pairs the two halves and
+ * forwards bytes both ways with splice(2) through one pipe per direction,
+ * passing half-closes on. It parses nothing the clients send: the bytes
+ * are end-to-end ciphertext it cannot read and does not look at.
+ *
+ * Tokens are single use. A half whose session does not exist yet waits a
+ * moment (the lease worker's message may still be on its way), then is
+ * closed; a session not paired by its deadline is closed and reported.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "compat.h"
+#include "log.h"
+#include "relayd.h"
+
+#define SPLICE_CHUNK	(256 * 1024)
+#define ORPHAN_WAIT_MS	2000
+#define ORPHAN_MAX	1024
+
+struct fsession;
+
+struct tokref {
+	RB_ENTRY(tokref)	 entry;
+	uint8_t			 token[TOKEN_LEN];
+	struct fsession		*s;
+	int			 side;		/* 0: requester (I), 1: holder (R) */
+	int			 inserted;
+};
+
+struct fdir {				/* one direction: src -> pipe -> dst */
+	struct fsession		*s;
+	int			 src;
+	int			 dst;
+	int			 pipe[2];
+	size_t			 inpipe;
+	int			 eof;
+	int			 done;
+	uint64_t		 bytes;
+	struct event		*ev_read;	/* src readable */
+	struct event		*ev_write;	/* dst writable */
+};
+
+struct fsession {
+	RB_ENTRY(fsession)	 entry;
+	uint8_t			 session_id[SESSION_ID_LEN];
+	struct tokref		 tok[2];
+	int			 fd[2];
+	int			 paired;
+	struct fdir		 dir[2];	/* 0: I -> R, 1: R -> I */
+	struct event		*ev_timer;
+	time_t			 last_active;
+};
+
+struct orphan {
+	TAILQ_ENTRY(orphan)	 entry;
+	uint8_t			 token[TOKEN_LEN];
+	int			 fd;
+	struct event		*ev;
+};
+
+RB_HEAD(tok_tree, tokref);
+RB_HEAD(fsession_tree, fsession);
+static int	tokref_cmp(struct tokref *, struct tokref *);
+static int	fsession_cmp(struct fsession *, struct fsession *);
+RB_GENERATE_LOCAL(tok_tree, tokref, entry, tokref_cmp)
+RB_GENERATE_LOCAL(fsession_tree, fsession, entry, fsession_cmp)
+
+static struct {
+	struct tok_tree		 tokens;
+	struct fsession_tree	 sessions;
+	TAILQ_HEAD(, orphan)	 orphans;
+	int			 norphans;
+} fw;
+
+static void	fwd_end(struct fsession *, const char *);
+static void	fdir_pump(struct fdir *);
+
+static int
+tokref_cmp(struct tokref *a, struct tokref *b)
+{
+	return memcmp(a->token, b->token, TOKEN_LEN);
+}
+
+static int
+fsession_cmp(struct fsession *a, struct fsession *b)
+{
+	return memcmp(a->session_id, b->session_id, SESSION_ID_LEN);
+}
+
+void
+fwd_init(void)
+{
+	RB_INIT(&fw.tokens);
+	RB_INIT(&fw.sessions);
+	TAILQ_INIT(&fw.orphans);
+}
+
+void
+fwd_configured(void)
+{
+}
+
+static struct fsession *
+fsession_find(const uint8_t *sid)
+{
+	struct fsession	 key;
+
+	memcpy(key.session_id, sid, SESSION_ID_LEN);
+	return RB_FIND(fsession_tree, &fw.sessions, &key);
+}
+
+static void
+tok_remove(struct tokref *t)
+{
+	if (t->inserted) {
+		RB_REMOVE(tok_tree, &fw.tokens, t);
+		t->inserted = 0;
+	}
+}
+
+static void
+fwd_report(struct fsession *s, const char *why)
+{
+	struct f_ended	 fe;
+
+	memset(&fe, 0, sizeof(fe));
+	memcpy(fe.session_id, s->session_id, SESSION_ID_LEN);
+	fe.bytes_i2r = s->dir[0].bytes;
+	fe.bytes_r2i = s->dir[1].bytes;
+	fe.paired = s->paired;
+	strlcpy(fe.reason, why, sizeof(fe.reason));
+	peer_compose(worker->lease, IMSG_F_ENDED, -1, &fe, sizeof(fe));
+}
+
+static void
+fsession_free(struct fsession *s)
+{
+	int	 i;
+
+	tok_remove(&s->tok[0]);
+	tok_remove(&s->tok[1]);
+	for (i = 0; i < 2; i++) {
+		struct fdir	*d = &s->dir[i];
+
+		if (d->ev_read != NULL)
+			event_free(d->ev_read);
+		if (d->ev_write != NULL)
+			event_free(d->ev_write);
+		if (d->pipe[0] != -1)
+			close(d->pipe[0]);
+		if (d->pipe[1] != -1)
+			close(d->pipe[1]);
+		if (s->fd[i] != -1)
+			close(s->fd[i]);
+	}
+	if (s->ev_timer != NULL)
+		event_free(s->ev_timer);
+	RB_REMOVE(fsession_tree, &fw.sessions, s);
+	free(s);
+}
+
+static void
+fwd_end(struct fsession *s, const char *why)
+{
+	log_debug("session ended: %s (%llu bytes I>R, %llu R>I)", why,
+	    (unsigned long long)s->dir[0].bytes,
+	    (unsigned long long)s->dir[1].bytes);
+	worker->stats.sessions_ended++;
+	fwd_report(s, why);
+	fsession_free(s);
+}
+
+static void
+fwd_timer(int fd, short ev, void *arg)
+{
+	struct fsession	*s = arg;
+	struct timeval	 tv;
+	time_t		 idle;
+
+	if (!s->paired) {
+		worker->stats.sessions_expired++;
+		fwd_end(s, "not paired before the deadline");
+		return;
+	}
+	idle = time(NULL) - s->last_active;
+	if (idle >= (time_t)worker->lim.timeout_session) {
+		fwd_end(s, "idle timeout");
+		return;
+	}
+	tv.tv_sec = worker->lim.timeout_session - idle;
+	tv.tv_usec = 0;
+	evtimer_add(s->ev_timer, &tv);
+}
+
+/* ---- forwarding ---- */
+
+static void
+fdir_read_cb(int fd, short ev, void *arg)
+{
+	fdir_pump(arg);
+}
+
+static void
+fdir_finish(struct fdir *d)
+{
+	struct fsession	*s = d->s;
+
+	d->done = 1;
+	event_del(d->ev_read);
+	event_del(d->ev_write);
+	/* pass the half-close on */
+	shutdown(d->dst, SHUT_WR);
+	if (s->dir[0].done && s->dir[1].done)
+		fwd_end(s, "closed by both ends");
+}
+
+/*
+ * Move what is in the pipe to dst, then what src has into the pipe,
+ * until one of them would block. Reading stops while the pipe is not
+ * empty: that is the backpressure from a slow receiver.
+ */
+static void
+fdir_pump(struct fdir *d)
+{
+	struct fsession	*s = d->s;
+	ssize_t		 n;
+
+	for (;;) {
+		while (d->inpipe > 0) {
+			n = splice(d->pipe[0], NULL, d->dst, NULL, d->inpipe,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN) {
+					event_del(d->ev_read);
+					event_add(d->ev_write, NULL);
+					return;
+				}
+				fwd_end(s, "write error");
+				return;
+			}
+			d->inpipe -= n;
+			d->bytes += n;
+			worker->stats.bytes_forwarded += n;
+			s->last_active = time(NULL);
+		}
+		event_del(d->ev_write);
+		if (d->eof) {
+			fdir_finish(d);
+			return;
+		}
+		n = splice(d->src, NULL, d->pipe[1], NULL, SPLICE_CHUNK,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				event_add(d->ev_read, NULL);
+				return;
+			}
+			fwd_end(s, errno == ECONNRESET ? "connection reset" :
+			    "read error");
+			return;
+		}
+		if (n == 0) {
+			d->eof = 1;
+			continue;
+		}
+		d->inpipe += n;
+	}
+}
+
+static void
+fdir_write_cb(int fd, short ev, void *arg)
+{
+	fdir_pump(arg);
+}
+
+static int
+fdir_setup(struct fsession *s, int i, int src, int dst)
+{
+	struct fdir	*d = &s->dir[i];
+
+	d->s = s;
+	d->src = src;
+	d->dst = dst;
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		d->pipe[0] = d->pipe[1] = -1;
+		return -1;
+	}
+	d->ev_read = event_new(worker->base, src, EV_READ, fdir_read_cb, d);
+	d->ev_write = event_new(worker->base, dst, EV_WRITE, fdir_write_cb, d);
+	if (d->ev_read == NULL || d->ev_write == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+fwd_pair(struct fsession *s)
+{
+	struct f_session_id	 fs;
+	struct timeval		 tv;
+
+	s->paired = 1;
+	s->last_active = time(NULL);
+	worker->stats.sessions_paired++;
+	evtimer_del(s->ev_timer);
+	if (fdir_setup(s, 0, s->fd[0], s->fd[1]) == -1 ||
+	    fdir_setup(s, 1, s->fd[1], s->fd[0]) == -1) {
+		log_warn("session setup");
+		fwd_end(s, "out of resources");
+		return;
+	}
+	memcpy(fs.session_id, s->session_id, SESSION_ID_LEN);
+	peer_compose(worker->lease, IMSG_F_PAIRED, -1, &fs, sizeof(fs));
+	if (worker->lim.timeout_session > 0) {
+		tv.tv_sec = worker->lim.timeout_session;
+		tv.tv_usec = 0;
+		evtimer_add(s->ev_timer, &tv);
+	}
+	event_add(s->dir[0].ev_read, NULL);
+	event_add(s->dir[1].ev_read, NULL);
+}
+
+/* A data connection with its token: attach it to its session. */
+static int
+fwd_attach(const uint8_t *token, int fd)
+{
+	struct tokref	 key, *t;
+	struct fsession	*s;
+
+	memcpy(key.token, token, TOKEN_LEN);
+	if ((t = RB_FIND(tok_tree, &fw.tokens, &key)) == NULL)
+		return -1;
+	s = t->s;
+	tok_remove(t);		/* single use */
+	s->fd[t->side] = fd;
+	if (s->fd[0] != -1 && s->fd[1] != -1)
+		fwd_pair(s);
+	return 0;
+}
+
+static void
+orphan_free(struct orphan *o, int close_fd)
+{
+	TAILQ_REMOVE(&fw.orphans, o, entry);
+	fw.norphans--;
+	if (close_fd)
+		close(o->fd);
+	event_free(o->ev);
+	free(o);
+}
+
+static void
+orphan_expire(int fd, short ev, void *arg)
+{
+	worker->stats.tokens_unknown++;
+	log_debug("data connection with an unknown or used token: closed");
+	orphan_free(arg, 1);
+}
+
+static void
+fwd_data_fd(struct peer *p, struct imsg *imsg)
+{
+	struct f_data	 fd;
+	struct orphan	*o;
+	struct timeval	 tv = { 0, ORPHAN_WAIT_MS * 1000 };
+	int		 s;
+
+	if (imsg_get_data(imsg, &fd, sizeof(fd)) == -1 ||
+	    !str_terminated(fd.addr, sizeof(fd.addr)))
+		bad_imsg(p, imsg, "size");
+	if ((s = imsg_take_fd(imsg)) == -1)
+		bad_imsg(p, imsg, "no descriptor");
+	if (fwd_attach(fd.token, s) == 0)
+		return;
+	/* maybe the lease worker's word on this session is still coming */
+	if (fw.norphans >= ORPHAN_MAX || (o = calloc(1, sizeof(*o))) == NULL) {
+		worker->stats.tokens_unknown++;
+		close(s);
+		return;
+	}
+	memcpy(o->token, fd.token, TOKEN_LEN);
+	o->fd = s;
+	if ((o->ev = evtimer_new(worker->base, orphan_expire, o)) == NULL) {
+		free(o);
+		close(s);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&fw.orphans, o, entry);
+	fw.norphans++;
+	tv.tv_sec = tv.tv_usec / 1000000;
+	tv.tv_usec %= 1000000;
+	evtimer_add(o->ev, &tv);
+}
+
+static void
+fwd_session(struct peer *p, struct imsg *imsg)
+{
+	struct f_session	 fs;
+	struct fsession		*s;
+	struct orphan		*o, *next;
+	struct timeval		 tv;
+	int			 i;
+
+	if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
+		bad_imsg(p, imsg, "size");
+	if (fsession_find(fs.session_id) != NULL)
+		bad_imsg(p, imsg, "duplicate session");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("calloc");
+	memcpy(s->session_id, fs.session_id, SESSION_ID_LEN);
+	s->fd[0] = s->fd[1] = -1;
+	for (i = 0; i < 2; i++)
+		s->dir[i].pipe[0] = s->dir[i].pipe[1] = -1;
+	if ((s->ev_timer = evtimer_new(worker->base, fwd_timer, s)) == NULL)
+		fatalx("evtimer_new");
+	RB_INSERT(fsession_tree, &fw.sessions, s);
+	memcpy(s->tok[0].token, fs.token_i, TOKEN_LEN);
+	memcpy(s->tok[1].token, fs.token_r, TOKEN_LEN);
+	for (i = 0; i < 2; i++) {
+		s->tok[i].s = s;
+		s->tok[i].side = i;
+		if (RB_INSERT(tok_tree, &fw.tokens, &s->tok[i]) != NULL)
+			bad_imsg(p, imsg, "duplicate token");
+		s->tok[i].inserted = 1;
+	}
+	tv.tv_sec = fs.deadline_ms / 1000;
+	tv.tv_usec = (fs.deadline_ms % 1000) * 1000;
+	evtimer_add(s->ev_timer, &tv);
+	/* halves that arrived first */
+	TAILQ_FOREACH_SAFE(o, &fw.orphans, entry, next)
+		if (memcmp(o->token, fs.token_i, TOKEN_LEN) == 0 ||
+		    memcmp(o->token, fs.token_r, TOKEN_LEN) == 0) {
+			int	 ofd = o->fd;
+			uint8_t	 tok[TOKEN_LEN];
+
+			memcpy(tok, o->token, TOKEN_LEN);
+			orphan_free(o, 0);
+			if (fwd_attach(tok, ofd) == -1)
+				close(ofd);
+		}
+}
+
+void
+fwd_dispatch(struct peer *p, struct imsg *imsg)
+{
+	struct f_session_id	 fs;
+	struct fsession		*s;
+
+	switch (p->role) {
+	case ROLE_PARENT:
+		if (imsg->hdr.type == IMSG_CFG_LIMITS ||
+		    imsg->hdr.type == IMSG_CFG_END)
+			return;
+		bad_imsg(p, imsg, "unexpected from the parent");
+	case ROLE_LEASE:
+		switch (imsg->hdr.type) {
+		case IMSG_F_SESSION:
+			fwd_session(p, imsg);
+			break;
+		case IMSG_F_CANCEL:
+		case IMSG_F_KILL:
+			if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
+				bad_imsg(p, imsg, "size");
+			if ((s = fsession_find(fs.session_id)) == NULL)
+				break;
+			if (imsg->hdr.type == IMSG_F_CANCEL && !s->paired)
+				fsession_free(s);	/* the lease knows */
+			else
+				fwd_end(s, "ended by the relay operator");
+			break;
+		default:
+			bad_imsg(p, imsg, "unexpected from the lease worker");
+		}
+		break;
+	case ROLE_CONN:
+		if (imsg->hdr.type != IMSG_F_DATA_FD)
+			bad_imsg(p, imsg, "unexpected from a conn worker");
+		fwd_data_fd(p, imsg);
+		break;
+	default:
+		bad_imsg(p, imsg, "unexpected sender");
+	}
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tclient.h: a small blocking client of the relay protocol for the test
+ * suite, built on libcommon: control connections (handshake, records,
+ * protobuf messages) and data connections (preamble + token, then an
+ * end-to-end handshake). Every call has a timeout so a broken relay makes
+ * a test fail instead of hang.
+ */
+#ifndef RELAY_TCLIENT_H
+#define RELAY_TCLIENT_H
+
+#include "crypto.h"
+#include "proto.h"
+
+struct tconn {
+	int			 fd;
+	struct rec_layer	 rec;
+	char			 peer_id[ID_BUFSZ];
+	struct proto_arena	 arena;
+	uint8_t			 in[REC_MAX_FRAME * 2];
+	size_t			 inlen;
+	int			 peer_closed;
+};
+
+int	 t_tcp_connect(int port);
+int	 t_ctl_open(struct tconn *, int port, const struct identity *,
+	    const char *expect_relay_id);
+int	 t_send(struct tconn *, const ClientMessage *);
+int	 t_send_raw_record(struct tconn *, const uint8_t *, size_t);
+RelayMessage *t_recv(struct tconn *, int timeout_ms);
+int	 t_wait_closed(struct tconn *, int timeout_ms);
+void	 t_close(struct tconn *);
+int	 t_data_open(int port, const uint8_t token[TOKEN_LEN]);
+int	 t_e2e(struct tconn *, int fd, int initiator, const struct identity *,
+	    const uint8_t session_id[SESSION_ID_LEN], const char *alpn,
+	    const char *expect_id);
+int	 t_read_full(int fd, void *, size_t, int timeout_ms);
+int	 t_write_full(int fd, const void *, size_t);
+
+#endif
