@@ -32,10 +32,10 @@ enum token_type {
 
 struct token {
 	enum token_type		 type;
-	const char		*keyword;	/* or a value's placeholder */
+	const char		*keyword;	/* or a placeholder */
 	enum actions		 value;
-	const struct token	*next;		/* NULL: the command ends */
-	const char		*help;		/* -h, where the action is set */
+	const struct token	*next;		/* NULL: the end */
+	const char		*help;		/* -h, with an action */
 };
 
 static const struct token t_main[];

@@ -19,6 +19,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,8 +428,7 @@ main(int argc, char *argv[])
 	static struct replies	 r;
 	struct parse_result	*res;
 	const struct output	*out = &show_output;
-	char			 path[sizeof(((struct sockaddr_un *)0)->
-				     sun_path)];
+	char			 path[PATH_MAX];
 	int			 ch, json = 0;
 
 	while ((ch = getopt(argc, argv, "hjs:")) != -1) {

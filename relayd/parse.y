@@ -111,6 +111,8 @@ static char	*pool_strdup(const char *);
 static void	 pool_free(void);
 static int	 yylex(void);
 static int	 yyerror(const char *);
+static void	 parse_verror(const char *, va_list)
+		    __attribute__((format(printf, 1, 0)));
 static void	 parse_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static int	 check_range(const char *, long long, long long, long long);

@@ -280,9 +280,9 @@ peer_event(int fd, short ev, void *arg)
 			 * notices that too and stops everything */
 			if (p->role == ROLE_PARENT)
 				exit(0);
-			fatalx("%s: channel to %s %d closed",
-			    role_names[worker->role], role_names[p->role],
-			    p->index);
+			log_debug("channel to %s %d closed: stopping",
+			    role_names[p->role], p->index);
+			exit(EXIT_PEER_GONE);
 		}
 		peer_drain(p);
 	}

@@ -125,6 +125,43 @@ parent_send_config(struct child *c)
 	peer_compose(&c->peer, IMSG_CFG_END, -1, NULL, 0);
 }
 
+static const char *
+child_name(const struct child *c, char *buf, size_t len)
+{
+	if (c->role == ROLE_LEASE)
+		snprintf(buf, len, "lease");
+	else
+		snprintf(buf, len, "%s %d", role_names[c->role], c->index);
+	return buf;
+}
+
+/* Say how a worker ended; those that stopped because another died quietly. */
+static void
+child_reaped(pid_t pid, int status)
+{
+	struct child	*c = NULL;
+	char		 name[32];
+	int		 i;
+
+	for (i = 0; i < parent.nchildren; i++)
+		if (parent.children[i].pid == pid)
+			c = &parent.children[i];
+	if (c == NULL)
+		return;
+	c->exited = 1;
+	child_name(c, name, sizeof(name));
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %ld) was killed by signal %d (%s)%s", name,
+		    (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSYS ? ": a forbidden system call; "
+		    "run relayd -d -S to see which" : "");
+	else if (WEXITSTATUS(status) == EXIT_PEER_GONE || parent.shutting_down)
+		log_debug("%s (pid %ld) stopped", name, (long)pid);
+	else
+		log_warnx("%s (pid %ld) exited with status %d", name,
+		    (long)pid, WEXITSTATUS(status));
+}
+
 static void
 parent_shutdown(int status)
 {
@@ -140,9 +177,7 @@ parent_shutdown(int status)
 	for (tries = 0; tries < 100; tries++) {
 		alive = 0;
 		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
-			for (i = 0; i < parent.nchildren; i++)
-				if (parent.children[i].pid == pid)
-					parent.children[i].exited = 1;
+			child_reaped(pid, wstatus);
 		for (i = 0; i < parent.nchildren; i++)
 			if (!parent.children[i].exited &&
 			    parent.children[i].pid > 0)
@@ -153,10 +188,11 @@ parent_shutdown(int status)
 	}
 	for (i = 0; i < parent.nchildren; i++)
 		if (!parent.children[i].exited && parent.children[i].pid > 0) {
-			log_warnx("%s %d (pid %ld) did not stop: killing it",
-			    role_names[parent.children[i].role],
-			    parent.children[i].index,
-			    (long)parent.children[i].pid);
+			char	 name[32];
+
+			log_warnx("%s (pid %ld) did not stop: killing it",
+			    child_name(&parent.children[i], name,
+			    sizeof(name)), (long)parent.children[i].pid);
 			kill(parent.children[i].pid, SIGKILL);
 			waitpid(parent.children[i].pid, NULL, 0);
 		}
@@ -317,7 +353,7 @@ static void
 parent_signal(int sig, short ev, void *arg)
 {
 	char		 err[512] = "";
-	int		 status, i;
+	int		 status;
 	pid_t		 pid;
 
 	switch (sig) {
@@ -332,29 +368,8 @@ parent_signal(int sig, short ev, void *arg)
 		parent_shutdown(0);
 		break;
 	case SIGCHLD:
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (i = 0; i < parent.nchildren; i++) {
-				struct child	*c = &parent.children[i];
-
-				if (c->pid != pid)
-					continue;
-				c->exited = 1;
-				if (WIFSIGNALED(status))
-					log_warnx("%s %d (pid %ld) was killed "
-					    "by signal %d (%s)%s",
-					    role_names[c->role], c->index,
-					    (long)pid, WTERMSIG(status),
-					    strsignal(WTERMSIG(status)),
-					    WTERMSIG(status) == SIGSYS ?
-					    ": a forbidden system call; run "
-					    "with -S to find which" : "");
-				else
-					log_warnx("%s %d (pid %ld) exited with "
-					    "status %d", role_names[c->role],
-					    c->index, (long)pid,
-					    WEXITSTATUS(status));
-			}
-		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			child_reaped(pid, status);
 		if (!parent.shutting_down) {
 			log_warnx("a worker died: stopping relayd");
 			parent_shutdown(1);

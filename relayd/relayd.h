@@ -35,6 +35,7 @@
 #define RELAYD_CHROOT		RELAYD_RUNSTATEDIR "/relayd/empty"
 #define RELAYD_MAX_WORKERS	32	/* per kind */
 #define PARENT_FD		3	/* a worker's channel to the parent */
+#define EXIT_PEER_GONE		3	/* a worker's status when another died */
 
 enum proc_role {
 	ROLE_PARENT = 0,

@@ -6,7 +6,8 @@
 # output must parse back and print the same (round trip). NAME.args, if
 # present, holds extra options (e.g. -D macro=value). For each NAME.bad,
 # `relayd -n -f NAME.bad` must fail and its stderr must contain every line
-# of NAME.err. Files named *.conf are only included by others.
+# of NAME.err. Files named *.conf are only included by others. Last,
+# etc/relayd.conf.example must be accepted.
 #
 # Environment: RELAYD (default $top_builddir/relayd/relayd), top_srcdir,
 # top_builddir (as set by `make check`; defaults for a run by hand).
@@ -111,6 +112,16 @@ for bad in *.bad; do
 	fi
 	ok "$name"
 done
+
+# The shipped example must stay valid.
+example=$top_srcdir/etc/relayd.conf.example
+if [ -f "$example" ]; then
+	if "$RELAYD" -n -f "$example" >"$tmp/out" 2>"$tmp/err"; then
+		ok "relayd.conf.example"
+	else
+		not_ok "relayd.conf.example" "relayd -n rejects it"
+	fi
+fi
 
 echo "config: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
