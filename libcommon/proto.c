@@ -445,7 +445,7 @@ proto_check_relay(const RelayMessage *m, char *err, size_t errlen)
 
 			if (!proto_name_valid(l->name) || !id_text_valid(l->id) ||
 			    !proto_text_valid(l->description, DESC_MAX_LEN) ||
-			    l->n_alpn > ALPN_MAX_COUNT)
+			    l->n_alpn < 1 || l->n_alpn > ALPN_MAX_COUNT)
 				return bad(err, errlen, "bad lease entry");
 			for (j = 0; j < l->n_alpn; j++)
 				if (!proto_alpn_valid(l->alpn[j]))

@@ -10,6 +10,8 @@
 #ifndef RELAY_PROTO_H
 #define RELAY_PROTO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 

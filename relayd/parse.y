@@ -724,7 +724,8 @@ findeol(void)
 static int
 word_char(int c)
 {
-	return c != EOF && (isalnum(c) || strchr("-_.:/*@%+~", c) != NULL);
+	return c != EOF && c != '\0' &&
+	    (isalnum(c) || strchr("-_.:/*@%+~", c) != NULL);
 }
 
 static int
