@@ -33,6 +33,9 @@
 #include "proto.h"
 #include "relayd.h"
 
+_Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
+    "ctl.h CTL_NERR must count the relay.v1 error codes");
+
 #define CONN_OUT_MAX	(1024 * 1024)	/* queued output before we give up */
 #define CONN_IN_MAX	(REC_MAX_FRAME + 64)
 #define ACCEPT_BATCH	64
