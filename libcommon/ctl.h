@@ -19,7 +19,7 @@
 #define CTL_VERSION		1
 #define CTL_TARGET_LEN		64	/* an ID or a lease name, NUL-terminated */
 #define CTL_MAX_LISTENERS	16
-#define CTL_MAX_WORKERS		64
+#define CTL_MAX_WORKERS		65	/* 32 conn + 32 fwd + the lease worker */
 
 enum ctl_type {
 	/* requests: payload struct ctl_request */

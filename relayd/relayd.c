@@ -761,7 +761,13 @@ main(int argc, char *argv[])
 				    "(expected name=value)", optarg);
 			break;
 		case 'f':
-			parent.conffile = optarg;
+			/* absolute, so a reload finds the same file */
+			if (optarg[0] != '/' && realpath(optarg, self) != NULL)
+				parent.conffile = strdup(self);
+			else
+				parent.conffile = optarg;
+			if (parent.conffile == NULL)
+				fatal("strdup");
 			parent.conffile_given = 1;
 			break;
 		case 'I':
