@@ -449,7 +449,9 @@ void	 sockaddr_str(const struct sockaddr *, char *, size_t);
 void	 privdrop(const struct priv_msg *, const char *);
 
 /* sandbox.c */
+extern int sandbox_landlock_abi;
 void	 sandbox_apply(enum proc_role, int debug);
+int	 sandbox_count(enum proc_role);
 
 /* lease.c */
 enum session_state {
