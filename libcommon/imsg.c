@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,12 +23,37 @@
 #define IMSG_IOV_MAX		64
 #define IMSG_CMSG_FDS		8
 
+/*
+ * The pid that goes into every header, asked for once (a sandboxed worker
+ * may not ask later) and asked again in the child after a fork.
+ */
+static pid_t	imsg_pid;
+
+static void
+imsg_pid_reset(void)
+{
+	imsg_pid = getpid();
+}
+
+static pid_t
+imsg_getpid(void)
+{
+	static int	 registered;
+
+	if (!registered) {
+		pthread_atfork(NULL, NULL, imsg_pid_reset);
+		registered = 1;
+		imsg_pid = getpid();
+	}
+	return imsg_pid;
+}
+
 void
 imsgbuf_init(struct imsgbuf *ib, int fd, int allow_fd)
 {
 	ib->fd = fd;
 	ib->allow_fd = allow_fd;
-	ib->pid = getpid();
+	ib->pid = imsg_getpid();
 	ib->rlen = 0;
 	ib->nrfds = 0;
 	ib->queued = 0;

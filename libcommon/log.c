@@ -20,12 +20,15 @@
 static enum log_dest	 log_dest = LOG_TO_STDERR;
 static int		 log_verbose;
 static char		 log_tag[64] = "relay";
+static long		 log_pid;	/* cached: a sandboxed worker may not ask */
+static int		 log_quick_exit;
 
 void
 log_init(enum log_dest dest, int verbose, int facility)
 {
 	log_dest = dest;
 	log_verbose = verbose;
+	log_pid = (long)getpid();
 	if (dest == LOG_TO_SYSLOG)
 		openlog(log_tag, LOG_PID | LOG_NDELAY, facility);
 	tzset();
@@ -36,6 +39,25 @@ log_procname(const char *name)
 {
 	if (name != NULL)
 		strlcpy(log_tag, name, sizeof(log_tag));
+	log_pid = (long)getpid();
+}
+
+/*
+ * fatal() in a sandboxed worker ends with _exit(): cleanup handlers that
+ * libraries registered with atexit() would make forbidden system calls.
+ */
+void
+log_exit_immediately(int on)
+{
+	log_quick_exit = on;
+}
+
+static __attribute__((noreturn)) void
+log_exit(int status)
+{
+	if (log_quick_exit)
+		_exit(status);
+	exit(status);
 }
 
 void
@@ -60,7 +82,7 @@ vlog(int pri, const char *fmt, va_list ap)
 	if (log_dest == LOG_TO_SYSLOG)
 		syslog(pri, "%s: %s", log_tag, msg);
 	else
-		fprintf(stderr, "%s[%ld]: %s\n", log_tag, (long)getpid(), msg);
+		fprintf(stderr, "%s[%ld]: %s\n", log_tag, log_pid, msg);
 	errno = saved;
 }
 
@@ -80,7 +102,7 @@ log_errno(int pri, const char *fmt, va_list ap)
 	if (log_dest == LOG_TO_SYSLOG)
 		syslog(pri, "%s: %s", log_tag, msg);
 	else
-		fprintf(stderr, "%s[%ld]: %s\n", log_tag, (long)getpid(), msg);
+		fprintf(stderr, "%s[%ld]: %s\n", log_tag, log_pid, msg);
 	errno = saved;
 }
 
@@ -134,7 +156,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_errno(LOG_CRIT, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_exit(1);
 }
 
 void
@@ -145,5 +167,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_exit(1);
 }

@@ -16,6 +16,7 @@ enum log_dest {
 void	log_init(enum log_dest, int verbose, int facility);
 void	log_procname(const char *);
 void	log_setverbose(int);
+void	log_exit_immediately(int);
 int	log_getverbose(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

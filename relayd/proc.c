@@ -279,10 +279,10 @@ peer_event(int fd, short ev, void *arg)
 			/* the parent went away, or a peer died: the parent
 			 * notices that too and stops everything */
 			if (p->role == ROLE_PARENT)
-				exit(0);
+				_exit(0);
 			log_debug("channel to %s %d closed: stopping",
 			    role_names[p->role], p->index);
-			exit(EXIT_PEER_GONE);
+			_exit(EXIT_PEER_GONE);
 		}
 		peer_drain(p);
 	}
@@ -292,8 +292,12 @@ peer_event(int fd, short ev, void *arg)
 static void
 worker_signal(int sig, short ev, void *arg)
 {
-	/* SIGTERM from the parent: leave without a word. */
-	exit(0);
+	/*
+	 * SIGTERM from the parent: leave without a word. _exit, not exit: a
+	 * worker has nothing to flush, and library cleanup at exit would
+	 * need system calls the sandbox does not allow.
+	 */
+	_exit(0);
 }
 
 /*
@@ -341,6 +345,7 @@ worker_main(enum proc_role role, int index, int debug)
 	else
 		snprintf(title, sizeof(title), "%s %d", role_names[role], index);
 	log_procname(title);
+	log_exit_immediately(1);
 	setproctitle("%s", title);
 
 	/* Ctrl-C in a terminal reaches the whole group: the parent decides. */

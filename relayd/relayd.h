@@ -452,6 +452,7 @@ void	 privdrop(const struct priv_msg *, const char *);
 extern int sandbox_landlock_abi;
 void	 sandbox_apply(enum proc_role, int debug);
 int	 sandbox_count(enum proc_role);
+void	 sandbox_landlock(void);
 
 /* lease.c */
 enum session_state {
