@@ -41,9 +41,21 @@ free_port() {
 }
 
 # As root, relayd runs as "nobody" through setpriv, which execs it: $!
-# is relayd's own PID either way.
+# is relayd's own PID either way. RELAYD_AS_ROOT=1 (root only) runs it as
+# root instead, with the chroot and the user switch: the privileged path.
+# RELAYD_SANDBOX_DEBUG=1 runs it with -S, and any forbidden call it logs
+# fails the test.
 AS_RELAY_USER=""
-[ "$(id -u)" -eq 0 ] && AS_RELAY_USER="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+ROOT_MODE=0
+if [ "$(id -u)" -eq 0 ]; then
+	if [ "${RELAYD_AS_ROOT:-0}" = 1 ]; then
+		ROOT_MODE=1
+	else
+		AS_RELAY_USER="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+	fi
+fi
+SANDBOX_FLAG=""
+[ "${RELAYD_SANDBOX_DEBUG:-0}" = 1 ] && SANDBOX_FLAG="-S"
 
 # relay_start [extra relayd args]: config lines are read from stdin.
 relay_start() {
@@ -54,11 +66,18 @@ relay_start() {
 		echo "identity \"$T/identity\""
 		echo "socket \"$SOCK\""
 		echo "workers conn 2 fwd 2"
+		if [ "$ROOT_MODE" = 1 ]; then
+			echo "user _relayd"
+			echo "chroot \"$T/empty\""
+		fi
 		cat
 	} >"$T/relayd.conf"
-	[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$T"
+	if [ "$(id -u)" -eq 0 ] && [ "$ROOT_MODE" = 0 ]; then
+		chown -R 65534:65534 "$T"
+	fi
+	[ -f "$T/relayd.log" ] && cat "$T/relayd.log" >>"$T/relayd.all.log"
 	: >"$T/relayd.log"
-	$AS_RELAY_USER "$RELAYD" -d -v -f "$T/relayd.conf" "$@" \
+	$AS_RELAY_USER "$RELAYD" -d -v $SANDBOX_FLAG -f "$T/relayd.conf" "$@" \
 	    >>"$T/relayd.log" 2>&1 &
 	RELAYD_PID=$!
 	i=0
@@ -96,6 +115,15 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 finish() {
+	if [ -n "$SANDBOX_FLAG" ]; then
+		cat "$T/relayd.log" >>"$T/relayd.all.log" 2>/dev/null
+		if grep -q "forbidden system call" "$T/relayd.all.log"; then
+			grep "forbidden system call" "$T/relayd.all.log" | sort -u
+			not_ok "sandbox debug: a worker made a forbidden call"
+		else
+			ok "sandbox debug: no forbidden call was logged"
+		fi
+	fi
 	echo "$tests_passed passed, $tests_failed failed"
 	[ "$tests_failed" -eq 0 ] && [ "$tests_passed" -gt 0 ]
 }

@@ -579,6 +579,7 @@ main(int argc, char *argv[])
 	char		 err[256];
 	int		 have_resv;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && strcmp(argv[1], "keygen") == 0) {
 		if (identity_generate(&resv) == -1 ||
 		    identity_save(&resv, argv[2], err, sizeof(err)) == -1) {
@@ -588,12 +589,35 @@ main(int argc, char *argv[])
 		printf("%s\n", resv.id);
 		return 0;
 	}
+	if (argc == 5 && strcmp(argv[1], "hold") == 0) {
+		/* hold PORT RELAY_ID NAME: keep a lease, report notices */
+		struct tconn	 t;
+		RelayMessage	*r;
+
+		port = atoi(argv[2]);
+		if (id_normalize(argv[3], relay_id) == -1 ||
+		    ctl(&t, new_ident()) == -1)
+			return 1;
+		r = do_register(&t, argv[4], "ssh", 0, 60);
+		if (r == NULL ||
+		    r->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED)
+			return 1;
+		printf("registered %s\n", argv[4]);
+		for (;;) {
+			if ((r = t_recv(&t, 60000)) == NULL)
+				break;
+			if (r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_NOTICE)
+				printf("notice %d: %s\n", r->notice->kind,
+				    r->notice->message);
+		}
+		printf("closed\n");
+		return 0;
+	}
 	if (argc != 5) {
 		fprintf(stderr, "usage: proto_test port relay-id reserved-name "
 		    "reserved-keyfile\n");
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	port = atoi(argv[1]);
 	if (id_normalize(argv[2], relay_id) == -1) {
 		fprintf(stderr, "bad relay id %s\n", argv[2]);

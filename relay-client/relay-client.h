@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * relay-client.h: the one private header of relay-client, the end-user
+ * program of relayd (DESIGN sections 1, 4 and 7). Its components are the
+ * design's client side:
+ *
+ *   RelayClient       relay.c      one control connection to the relay
+ *   Handshaker        handshaker.c drives the handshake of crypto.h over
+ *                                  byte buffers, for control and e2e alike
+ *   LeaseManager      lease.c      register, renew, reconnect, re-register
+ *   SecureConnection  secure.c     one end-to-end session over a data
+ *                                  connection, piped to a plaintext fd pair
+ *
+ * and the subcommands built on them (expose.c, connect.c, forward.c,
+ * list.c, keys.c, main.c). Everything runs in one libevent loop in one
+ * process; no function here blocks on the network.
+ *
+ * The client trusts the relay for nothing it can check: the relay's ID is
+ * pinned, the peer's ID is proven in the end-to-end handshake, and every
+ * length and message from the network is checked before use.
+ */
+#ifndef RELAY_CLIENT_H
+#define RELAY_CLIENT_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <limits.h>
+#include <netdb.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "buffer.h"
+#include "crypto.h"
+#include "proto.h"
+#include "protocol.h"
+
+/*
+ * Exit statuses. Everything that is not a refusal by the relay or the
+ * peer is 1; each refusal has its own status so that scripts (and ssh
+ * users) can tell them apart. Documented in relay-client(1).
+ */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,		/* usage, files, anything else */
+	EXIT_UNREACHABLE = 2,	/* cannot reach the relay, or lost it */
+	EXIT_NOT_FOUND = 3,	/* no such lease */
+	EXIT_REJECTED = 4,	/* the lease holder said no */
+	EXIT_ALPN = 5,		/* the lease does not serve that ALPN */
+	EXIT_ID_MISMATCH = 6,	/* the peer is not the ID asked for */
+	EXIT_RELAY_KEY = 7,	/* the relay's ID differs from the pinned one */
+	EXIT_TIMEOUT = 8,	/* the holder or the peer did not answer */
+	EXIT_RATE_LIMITED = 9,	/* too many connects: try again later */
+	EXIT_LIMIT = 10,	/* a relay limit was reached */
+	EXIT_UNAUTHORIZED = 11,	/* this ID may not do that on this relay */
+	EXIT_NAME_TAKEN = 12,	/* expose: another ID holds the name */
+	EXIT_SESSION = 13	/* the session broke: truncated, tampered */
+};
+
+/* Client-side timers and bounds (seconds unless named otherwise). */
+#define CLIENT_CONNECT_TIMEOUT	10	/* TCP connect + control handshake */
+#define CLIENT_REQUEST_TIMEOUT	30	/* a request the relay never answers */
+#define CLIENT_DEAD_AFTER	75	/* nothing heard from the relay */
+#define CLIENT_CLOSE_TIMEOUT	2	/* waiting for the relay's close */
+#define BACKOFF_MIN_MS		1000
+#define BACKOFF_MAX_MS		60000
+#define CONTROL_OUT_MAX		(256 * 1024)	/* queued control records */
+#define SECURE_CIN_MAX		(2 * REC_MAX_FRAME)
+#define SECURE_COUT_MAX		(4 * REC_MAX_FRAME)
+#define SECURE_POUT_MAX		(4 * REC_MAX_PAYLOAD)
+#define EXPOSE_MAX_SESSIONS	4096
+#define DEFAULT_LEASE_TTL	60
+#define SESSION_LABEL_LEN	(2 * 8 + 1)	/* hex of 8 bytes: for logs */
+
+#define log_trace(...) do {						\
+	if (log_getverbose() >= 2)					\
+		log_debug(__VA_ARGS__);					\
+} while (0)
+
+/* What every subcommand that talks to a relay shares. */
+struct client_opts {
+	char		 relay_host[NI_MAXHOST];
+	char		 relay_port[8];
+	char		 relay_name[NI_MAXHOST + 16];	/* "host:port" */
+	char		 pin[ID_BUFSZ];		/* expected relay ID, "" = TOFU */
+	int		 pin_given;		/* -K, else known_relays */
+	char		 known_path[PATH_MAX];
+	char		 key_path[PATH_MAX];
+	struct identity	 ident;
+	int		 verbose;
+};
+
+/* ---- Handshaker ---- */
+
+enum hsk_result {
+	HSK_FAILED = -1,
+	HSK_AGAIN = 0,
+	HSK_DONE = 1
+};
+
+struct handshaker {
+	struct handshake	 hs;
+	const struct identity	*ident;
+};
+
+/* ---- RelayClient ---- */
+
+enum relay_state {
+	RC_CONNECTING,
+	RC_HANDSHAKE,
+	RC_READY,
+	RC_CLOSING,
+	RC_CLOSED
+};
+
+struct relay_client;
+
+/* m is NULL when the request failed without an answer (code, why). */
+typedef void (*relay_reply_cb)(struct relay_client *, RelayMessage *m,
+    int code, const char *why, void *arg);
+
+struct relay_cb {
+	void	(*ready)(struct relay_client *, void *);
+	/* Incoming, Notice, Error without request_id */
+	void	(*message)(struct relay_client *, RelayMessage *, void *);
+	/* code EXIT_OK after relay_finish(), else why it ended */
+	void	(*closed)(struct relay_client *, int code, const char *why,
+		    void *);
+};
+
+struct relay_request {
+	TAILQ_ENTRY(relay_request)	 entry;
+	uint32_t			 id;
+	relay_reply_cb			 cb;
+	void				*arg;
+	struct timespec			 deadline;
+};
+TAILQ_HEAD(relay_requests, relay_request);
+
+struct relay_client {
+	struct event_base	*base;
+	struct client_opts	*opts;
+	const struct relay_cb	*cb;
+	void			*arg;
+	enum relay_state	 state;
+	int			 fd;
+	struct addrinfo		*ai_list, *ai_next;
+	struct sockaddr_storage	 addr;		/* the relay, for data conns */
+	socklen_t		 addrlen;
+	char			 addr_str[NI_MAXHOST + 16];
+	int			 connect_errno;
+	struct handshaker	 hsk;
+	struct rec_layer	 rec;
+	int			 rec_ready;
+	struct buf		*in, *out;
+	struct proto_arena	 arena;
+	uint32_t		 next_request_id;
+	struct relay_requests	 requests;
+	struct event		*ev_read, *ev_write, *ev_timer;
+	int			 write_on;
+	struct timespec		 last_sent, last_heard;
+	uint64_t		 ping_nonce;
+	char			 relay_id[ID_BUFSZ];
+	int			 dead;
+};
+
+/* ---- SecureConnection ---- */
+
+enum secure_state {
+	SC_CONNECTING,
+	SC_HANDSHAKE,
+	SC_OPEN,
+	SC_DONE
+};
+
+struct secure_conn;
+
+struct secure_cb {
+	/* after the e2e handshake: return -1 (and set *code, *why) to refuse */
+	int	(*established)(struct secure_conn *, const char *peer_id,
+		    void *, int *code, const char **why);
+	/* the end: code EXIT_OK for a clean close in both directions */
+	void	(*done)(struct secure_conn *, int code, const char *why,
+		    void *);
+};
+
+struct secure_params {
+	enum hs_role		 role;
+	const struct identity	*ident;
+	const uint8_t		*session_id;	/* SESSION_ID_LEN */
+	const uint8_t		*token;		/* TOKEN_LEN */
+	const char		*alpn;
+	const char		*expect_id;	/* initiator: Connected.id */
+	const struct sockaddr	*relay;
+	socklen_t		 relaylen;
+};
+
+struct secure_conn {
+	struct event_base	*base;
+	const struct secure_cb	*cb;
+	void			*arg;
+	enum secure_state	 state;
+	enum hs_role		 role;
+	int			 cfd;		/* ciphertext: to the relay */
+	int			 rfd, wfd;	/* plaintext, -1 until set */
+	int			 plain_owned;
+	struct handshaker	 hsk;
+	struct rec_layer	 rec;
+	int			 rec_ready;
+	struct buf		*cin, *cout, *pout;
+	int			 plain_eof;	/* local input ended */
+	int			 cipher_eof;	/* relay side ended */
+	int			 cipher_shut;	/* our write side is shut */
+	int			 peer_closed;	/* close record received */
+	int			 plain_shut;	/* local output is shut */
+	struct event		*ev_cread, *ev_cwrite, *ev_pread, *ev_pwrite;
+	struct event		*ev_deadline;
+	unsigned int		 ev_on;
+	char			 peer_id[ID_BUFSZ];
+	char			 label[SESSION_LABEL_LEN];
+	uint64_t		 bytes_in, bytes_out;	/* plaintext */
+	int			 err_code;
+	char			 err[256];
+	int			 dead;
+};
+
+/* ---- LeaseManager ---- */
+
+struct lease_params {
+	const char	*name;
+	const char	*alpn[ALPN_MAX_COUNT];
+	size_t		 nalpn;
+	const char	*description;
+	int		 hidden;
+	uint32_t	 ttl;
+};
+
+struct lease_mgr;
+
+struct lease_cb {
+	void	(*incoming)(struct lease_mgr *, Relay__V1__Incoming *, void *);
+	void	(*fatal)(struct lease_mgr *, int code, const char *why,
+		    void *);
+};
+
+struct lease_mgr {
+	struct event_base	*base;
+	struct client_opts	*opts;
+	struct lease_params	 params;
+	const struct lease_cb	*cb;
+	void			*arg;
+	struct relay_client	*rc;
+	int			 registered;
+	int			 ever_registered;
+	uint8_t			 lease_id[LEASE_ID_LEN];
+	uint32_t		 ttl;
+	uint32_t		 backoff_ms;
+	struct event		*ev_renew, *ev_retry;
+	int			 stopping;
+};
+
+/* ---- allow lists ---- */
+
+struct allow_list {
+	char		(*ids)[ID_BUFSZ];
+	size_t		 n;
+};
+
+/* main.c */
+extern volatile int	 client_exit;
+const char	*exit_code_name(int);
+int		 exit_for_error(int);
+
+/* keys.c */
+int	 keys_default_path(char *, size_t, const char *file);
+int	 keys_mkdir_parent(const char *path, int default_path);
+int	 keys_load_identity(struct client_opts *);
+int	 cmd_keygen(int, char *[]);
+int	 cmd_id(int, char *[]);
+int	 known_relays_lookup(struct client_opts *);
+int	 known_relays_store(struct client_opts *, const char *id);
+int	 allow_list_load(struct allow_list *, const char *path);
+int	 allow_list_has(const struct allow_list *, const char *id);
+void	 allow_list_free(struct allow_list *);
+
+/* net.c */
+int	 net_parse_hostport(const char *, const char *defport, char *host,
+	    size_t, char *port, size_t);
+int	 net_resolve(const char *host, const char *port, int passive,
+	    struct addrinfo **, char *err, size_t errlen);
+int	 net_connect_start(const struct sockaddr *, socklen_t);
+int	 net_connect_result(int fd);
+int	 net_set_nonblock(int fd);
+int	 net_is_socket(int fd);
+void	 net_addr_str(const struct sockaddr *, socklen_t, char *, size_t);
+void	 net_raise_nofile(void);
+uint8_t	*iobuf_space(struct buf *, size_t);
+void	 iobuf_commit(struct buf *, size_t);
+void	 iobuf_consume(struct buf *, size_t);
+size_t	 iobuf_free(const struct buf *);
+ssize_t	 iobuf_read(struct buf *, int fd, size_t max);
+ssize_t	 iobuf_write(struct buf *, int fd);
+void	 mono_now(struct timespec *);
+double	 mono_since(const struct timespec *);
+
+/* handshaker.c */
+int	 handshaker_init(struct handshaker *, enum hs_role, const uint8_t *ctx,
+	    size_t ctxlen, const struct identity *, const char *expect_id);
+int	 handshaker_start(struct handshaker *, struct buf *out);
+int	 handshaker_step(struct handshaker *, struct buf *in, struct buf *out);
+const char *handshaker_error(const struct handshaker *);
+const char *handshaker_peer_id(const struct handshaker *);
+void	 handshaker_clear(struct handshaker *);
+
+/* relay.c */
+struct relay_client *relay_new(struct event_base *, struct client_opts *,
+	    const struct relay_cb *, void *);
+int	 relay_connect(struct relay_client *);
+int	 relay_send(struct relay_client *, ClientMessage *);
+int	 relay_request(struct relay_client *, ClientMessage *, uint32_t *idp,
+	    relay_reply_cb, void *);
+void	 relay_cancel(struct relay_client *, uint32_t);
+void	 relay_finish(struct relay_client *);
+void	 relay_free(struct relay_client *);
+int	 relay_is_ready(const struct relay_client *);
+const struct sockaddr *relay_peer_addr(const struct relay_client *,
+	    socklen_t *);
+int	 relay_error_message(const Relay__V1__Error *, char *, size_t);
+
+/* handshaker, secure.c */
+struct secure_conn *secure_open(struct event_base *,
+	    const struct secure_params *, const struct secure_cb *, void *);
+void	 secure_set_plain(struct secure_conn *, int rfd, int wfd, int owned);
+void	 secure_free(struct secure_conn *);
+void	 secure_abort(struct secure_conn *, int code, const char *why);
+
+/* lease.c */
+struct lease_mgr *lease_mgr_new(struct event_base *, struct client_opts *,
+	    const struct lease_params *, const struct lease_cb *, void *);
+void	 lease_mgr_start(struct lease_mgr *);
+void	 lease_mgr_stop(struct lease_mgr *);
+void	 lease_mgr_free(struct lease_mgr *);
+struct relay_client *lease_mgr_relay(struct lease_mgr *);
+int	 lease_mgr_accept(struct lease_mgr *, const uint8_t *session_id);
+int	 lease_mgr_reject(struct lease_mgr *, const uint8_t *session_id,
+	    const char *reason);
+
+/* expose.c */
+int	 cmd_expose(int, char *[]);
+
+/* connect.c */
+int	 cmd_connect(int, char *[]);
+int	 connect_target_parse(const char *, char *id, char *name);
+int	 connect_report_error(const char *target, const char *alpn,
+	    const char *relay, RelayMessage *m, int code, const char *why);
+
+/* forward.c */
+int	 cmd_forward(int, char *[]);
+
+/* list.c */
+int	 cmd_list(int, char *[]);
+
+/* main.c: option parsing shared by the subcommands */
+int	 opts_relay(struct client_opts *, const char *arg);
+int	 opts_pin(struct client_opts *, const char *arg);
+int	 opts_prepare(struct client_opts *, int need_relay);
+void	 opts_clear(struct client_opts *);
+struct event_base *client_event_base(int any_fd);
+void	 client_signals(struct event_base *, void (*)(int, short, void *),
+	    void *, struct event **, struct event **);
+
+#endif /* RELAY_CLIENT_H */
