@@ -60,6 +60,12 @@ case "${1:-}" in
 run)
 	install_deps
 	configure_build --enable-werror
+	if [ "$(id -u)" -eq 0 ] && ! getent passwd _relayd >/dev/null; then
+		# the unprivileged user the workers run as
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin _relayd
+		echo "created the system user _relayd"
+	fi
 	cat <<EOT
 relayd is starting in the foreground on 127.0.0.1:7420 (Ctrl-C stops it).
 In another shell:

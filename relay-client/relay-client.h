@@ -108,6 +108,7 @@ struct handshaker {
 /* ---- RelayClient ---- */
 
 enum relay_state {
+	RC_IDLE,
 	RC_CONNECTING,
 	RC_HANDSHAKE,
 	RC_READY,
@@ -163,6 +164,10 @@ struct relay_client {
 	struct timespec		 last_sent, last_heard;
 	uint64_t		 ping_nonce;
 	char			 relay_id[ID_BUFSZ];
+	char			 why[768];	/* the reason it ended */
+	int			 pending;	/* a failure to report */
+	int			 pending_code;
+	int			 in_cb;		/* calling out: free later */
 	int			 dead;
 };
 

@@ -106,8 +106,11 @@ relay_stop() {
 cleanup() {
 	relay_stop
 	if [ "$tests_failed" -ne 0 ] && [ -f "$T/relayd.log" ]; then
-		echo "---- relayd log" >&2
-		tail -n 60 "$T/relayd.log" >&2
+		echo "---- relayd log: what went wrong" >&2
+		cat "$T/relayd.all.log" "$T/relayd.log" 2>/dev/null | grep -E \
+		    "fatal|killed|exited|bad message|malformed|forbidden|stopping|failed|parent" >&2
+		echo "---- relayd log: the end" >&2
+		tail -n 30 "$T/relayd.log" >&2
 	fi
 	rm -rf "$T"
 }
