@@ -227,7 +227,9 @@ struct secure_conn {
 	char			 label[SESSION_LABEL_LEN];
 	uint64_t		 bytes_in, bytes_out;	/* plaintext */
 	int			 err_code;
-	char			 err[256];
+	char			 err[512];
+	int			 pending;	/* an abort to report */
+	int			 in_cb;		/* calling out: free later */
 	int			 dead;
 };
 

@@ -41,6 +41,10 @@ struct ctl_conn {
 	int			 closing;
 	int			 stats_pending;
 	struct ctl_stats	 stats;
+	int			 bytes_pending;	/* show sessions: fwd answers due */
+	struct f_bytes		*bytes;
+	size_t			 nbytes;
+	size_t			 capbytes;
 };
 
 static struct {
@@ -69,6 +73,7 @@ control_close(struct ctl_conn *c)
 	event_free(c->ev);
 	imsgbuf_clear(&c->ibuf);
 	close(c->ibuf.fd);
+	free(c->bytes);
 	free(c);
 	if (ctl.nconns == CTL_MAX_CONNS - 1)
 		event_add(ctl.ev, NULL);
@@ -239,13 +244,24 @@ control_leases(struct ctl_conn *c, const char *filter)
 	control_send(c, CTL_END, NULL, 0);
 }
 
+static int
+bytes_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct f_bytes *)a)->session_id,
+	    ((const struct f_bytes *)b)->session_id, SESSION_ID_LEN);
+}
+
+/* Every fwd worker answered: list the sessions with their live counts. */
 static void
-control_sessions(struct ctl_conn *c)
+control_sessions_send(struct ctl_conn *c)
 {
 	static const char	*states[] = { "pending", "accepted", "paired" };
 	struct ctl_session	 cs;
 	struct session		*s;
+	struct f_bytes		 key, *fb;
 
+	if (c->nbytes > 0)
+		qsort(c->bytes, c->nbytes, sizeof(*c->bytes), bytes_cmp);
 	RB_FOREACH(s, session_tree, &ls.sessions) {
 		memset(&cs, 0, sizeof(cs));
 		memcpy(cs.session_id, s->session_id, SESSION_ID_LEN);
@@ -256,9 +272,72 @@ control_sessions(struct ctl_conn *c)
 		strlcpy(cs.state, states[s->state], sizeof(cs.state));
 		cs.created = s->created;
 		cs.fwd = s->fwd;
+		memcpy(key.session_id, s->session_id, SESSION_ID_LEN);
+		if (c->nbytes > 0 && (fb = bsearch(&key, c->bytes, c->nbytes,
+		    sizeof(*c->bytes), bytes_cmp)) != NULL) {
+			cs.bytes_i2r = fb->bytes_i2r;
+			cs.bytes_r2i = fb->bytes_r2i;
+		}
 		control_send(c, CTL_SESSION, &cs, sizeof(cs));
 	}
+	free(c->bytes);
+	c->bytes = NULL;
+	c->nbytes = c->capbytes = 0;
 	control_send(c, CTL_END, NULL, 0);
+}
+
+/* The byte counts live in the fwd workers: ask each, then answer. */
+static void
+control_sessions(struct ctl_conn *c)
+{
+	struct stats_req	 sr;
+	int			 i;
+
+	if (c->bytes_pending > 0) {
+		control_result(c, EBUSY, "a sessions request is already "
+		    "running");
+		return;
+	}
+	sr.ctlid = c->id;
+	for (i = 0; i < (int)worker->lim.workers_fwd; i++) {
+		peer_compose(worker->fwd[i], IMSG_F_BYTES_REQ, -1, &sr,
+		    sizeof(sr));
+		c->bytes_pending++;
+	}
+}
+
+void
+control_bytes_reply(struct peer *p, struct imsg *imsg)
+{
+	struct f_bytes		 fb, *nb;
+	struct stats_req	 sr;
+	struct ctl_conn		*c;
+
+	if (imsg->hdr.type == IMSG_F_BYTES_END) {
+		if (imsg_get_data(imsg, &sr, sizeof(sr)) == -1)
+			bad_imsg(p, imsg, "size");
+		if ((c = control_find(sr.ctlid)) == NULL ||
+		    c->bytes_pending == 0)
+			return;
+		if (--c->bytes_pending == 0)
+			control_sessions_send(c);
+		return;
+	}
+	if (imsg_get_data(imsg, &fb, sizeof(fb)) == -1)
+		bad_imsg(p, imsg, "size");
+	if ((c = control_find(fb.ctlid)) == NULL || c->bytes_pending == 0)
+		return;
+	if (c->nbytes >= ls.nsessions + 1024)
+		return;		/* more than there are sessions: ignore */
+	if (c->nbytes == c->capbytes) {
+		nb = reallocarray(c->bytes, c->capbytes ? c->capbytes * 2 : 64,
+		    sizeof(*c->bytes));
+		if (nb == NULL)
+			return;
+		c->bytes = nb;
+		c->capbytes = c->capbytes ? c->capbytes * 2 : 64;
+	}
+	c->bytes[c->nbytes++] = fb;
 }
 
 static void

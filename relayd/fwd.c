@@ -477,6 +477,27 @@ fwd_dispatch(struct peer *p, struct imsg *imsg)
 		case IMSG_F_SESSION:
 			fwd_session(p, imsg);
 			break;
+		case IMSG_F_BYTES_REQ: {
+			struct stats_req	 sr;
+			struct f_bytes		 fb;
+
+			if (imsg_get_data(imsg, &sr, sizeof(sr)) == -1)
+				bad_imsg(p, imsg, "size");
+			RB_FOREACH(s, fsession_tree, &fw.sessions) {
+				if (!s->paired)
+					continue;
+				memset(&fb, 0, sizeof(fb));
+				fb.ctlid = sr.ctlid;
+				memcpy(fb.session_id, s->session_id,
+				    SESSION_ID_LEN);
+				fb.bytes_i2r = s->dir[0].bytes;
+				fb.bytes_r2i = s->dir[1].bytes;
+				peer_compose(p, IMSG_F_BYTES, -1, &fb,
+				    sizeof(fb));
+			}
+			peer_compose(p, IMSG_F_BYTES_END, -1, &sr, sizeof(sr));
+			break;
+		}
 		case IMSG_F_CANCEL:
 		case IMSG_F_KILL:
 			if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)

@@ -943,6 +943,10 @@ lease_dispatch_fwd(struct peer *p, struct imsg *imsg)
 	case IMSG_STATS:
 		control_stats_reply(p, imsg);
 		break;
+	case IMSG_F_BYTES:
+	case IMSG_F_BYTES_END:
+		control_bytes_reply(p, imsg);
+		break;
 	default:
 		bad_imsg(p, imsg, "unexpected from a fwd worker");
 	}

@@ -167,6 +167,9 @@ enum imsg_type {
 	IMSG_F_PAIRED,		/* struct f_session_id (fwd -> lease) */
 	IMSG_F_ENDED,		/* struct f_ended (fwd -> lease) */
 	IMSG_F_DATA_FD,		/* fd + struct f_data (conn -> fwd) */
+	IMSG_F_BYTES_REQ,	/* struct stats_req: live byte counts, please */
+	IMSG_F_BYTES,		/* struct f_bytes, one per paired session */
+	IMSG_F_BYTES_END,	/* struct stats_req: that was all */
 	/* statistics, lease <-> every other worker */
 	IMSG_STATS_REQ,		/* struct stats_req */
 	IMSG_STATS,		/* struct stats_msg */
@@ -381,6 +384,13 @@ struct f_ended {
 	char		 reason[64];
 };
 
+struct f_bytes {
+	uint32_t	 ctlid;
+	uint8_t		 session_id[SESSION_ID_LEN];
+	uint64_t	 bytes_i2r;
+	uint64_t	 bytes_r2i;
+};
+
 struct f_data {
 	uint8_t		 token[TOKEN_LEN];
 	char		 addr[64];
@@ -583,6 +593,7 @@ void	 fwd_configured(void);
 void	 control_init(int fd);
 void	 control_start(void);
 void	 control_stats_reply(struct peer *, struct imsg *);
+void	 control_bytes_reply(struct peer *, struct imsg *);
 void	 control_event(int, const char *, const char *, const uint8_t *,
 	    const char *);
 void	 control_reply_from_parent(const struct ctl_fwd_reply *);

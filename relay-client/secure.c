@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * secure.c: the SecureConnection, one end-to-end session over a data
+ * connection (relay-protocol(7), DATA CONNECTIONS and RECORD LAYER).
+ *
+ * It connects to the relay, writes "RLY" 01 "D" and the token (exactly
+ * 37 bytes, since the relay reads no more) and runs the end-to-end
+ * handshake: the requester is the initiator and sends M1 right behind
+ * the token, expecting the holder's ID from Connected; the holder is the
+ * responder and answers once the relay has paired the halves. Then it
+ * moves bytes between the ciphertext socket and a plaintext fd pair (a
+ * target socket, a local client, or stdin/stdout) as records.
+ *
+ * Half-close both ways: the end of local input becomes a close record
+ * and shutdown(SHUT_WR) towards the relay; the peer's close record
+ * becomes end-of-stream on the local output once everything before it is
+ * written. A TCP end before the peer's close record is a truncation, and
+ * every record error is fatal: the session is closed, nothing written.
+ *
+ * Memory is bounded per session: 2 frames of ciphertext in, 4 out, and
+ * 4 records of plaintext waiting for the local side. When one side is
+ * slow, reading from the other stops: backpressure, never buffering.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "relay-client.h"
+
+#define EV_ON_CREAD	0x01
+#define EV_ON_CWRITE	0x02
+#define EV_ON_PREAD	0x04
+#define EV_ON_PWRITE	0x08
+
+static void	secure_cread_cb(int, short, void *);
+static void	secure_cwrite_cb(int, short, void *);
+static void	secure_pread_cb(int, short, void *);
+static void	secure_pwrite_cb(int, short, void *);
+static void	secure_deadline_cb(int, short, void *);
+static void	secure_run(struct secure_conn *);
+static void	secure_destroy(struct secure_conn *);
+
+/* Record the first error; always -1, for "return secure_fail(...)". */
+static int
+secure_fail(struct secure_conn *sc, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (sc->err_code != EXIT_OK)
+		return -1;
+	sc->err_code = code;
+	va_start(ap, fmt);
+	vsnprintf(sc->err, sizeof(sc->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+struct secure_conn *
+secure_open(struct event_base *base, const struct secure_params *p,
+    const struct secure_cb *cb, void *arg)
+{
+	struct secure_conn	*sc;
+	struct timeval		 tv = { HANDSHAKE_DEADLINE, 0 };
+	uint8_t			 ctx[HS_MAX_CTX_LEN], *q;
+	int			 n, saved;
+
+	if ((n = hs_ctx_e2e(ctx, sizeof(ctx), p->session_id, p->alpn)) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((sc = calloc(1, sizeof(*sc))) == NULL)
+		return NULL;
+	sc->base = base;
+	sc->cb = cb;
+	sc->arg = arg;
+	sc->role = p->role;
+	sc->cfd = sc->rfd = sc->wfd = -1;
+	sc->state = SC_CONNECTING;
+	hex_encode(p->session_id, (SESSION_LABEL_LEN - 1) / 2, sc->label,
+	    sizeof(sc->label));
+	if ((sc->cin = buf_new(0, SECURE_CIN_MAX)) == NULL ||
+	    (sc->cout = buf_new(0, SECURE_COUT_MAX)) == NULL ||
+	    (sc->pout = buf_new(0, SECURE_POUT_MAX)) == NULL)
+		goto fail;
+	if (handshaker_init(&sc->hsk, p->role, ctx, n, p->ident,
+	    p->role == HS_INITIATOR ? p->expect_id : NULL) == -1) {
+		errno = EINVAL;
+		goto fail;
+	}
+	/* preamble and token: 37 bytes, then M1 if we are the initiator */
+	if ((q = iobuf_space(sc->cout, DATA_PREAMBLE_TOTAL)) == NULL)
+		goto fail;
+	memcpy(q, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN);
+	q[PREAMBLE_MAGIC_LEN] = PREAMBLE_DATA;
+	memcpy(q + PREAMBLE_LEN, p->token, TOKEN_LEN);
+	iobuf_commit(sc->cout, DATA_PREAMBLE_TOTAL);
+	if (handshaker_start(&sc->hsk, sc->cout) == -1) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((sc->cfd = net_connect_start(p->relay, p->relaylen)) == -1)
+		goto fail;
+	if ((sc->ev_cread = event_new(base, sc->cfd, EV_READ | EV_PERSIST,
+	    secure_cread_cb, sc)) == NULL ||
+	    (sc->ev_cwrite = event_new(base, sc->cfd, EV_WRITE | EV_PERSIST,
+	    secure_cwrite_cb, sc)) == NULL ||
+	    (sc->ev_deadline = evtimer_new(base, secure_deadline_cb,
+	    sc)) == NULL)
+		goto fail;
+	evtimer_add(sc->ev_deadline, &tv);
+	event_add(sc->ev_cwrite, NULL);
+	sc->ev_on = EV_ON_CWRITE;
+	log_trace("session %s: data connection started (%s)", sc->label,
+	    p->role == HS_INITIATOR ? "initiator" : "responder");
+	return sc;
+fail:
+	saved = errno;
+	secure_destroy(sc);
+	errno = saved;
+	return NULL;
+}
+
+/*
+ * The plaintext side: read from rfd, write to wfd (the same socket, or
+ * stdin and stdout). owned: close them when the session is freed.
+ */
+void
+secure_set_plain(struct secure_conn *sc, int rfd, int wfd, int owned)
+{
+	sc->rfd = rfd;
+	sc->wfd = wfd;
+	sc->plain_owned = owned;
+	(void)net_set_nonblock(rfd);
+	(void)net_set_nonblock(wfd);
+	if ((sc->ev_pread = event_new(sc->base, rfd, EV_READ | EV_PERSIST,
+	    secure_pread_cb, sc)) == NULL ||
+	    (sc->ev_pwrite = event_new(sc->base, wfd, EV_WRITE | EV_PERSIST,
+	    secure_pwrite_cb, sc)) == NULL) {
+		secure_abort(sc, EXIT_ERROR, "event_new failed");
+		return;
+	}
+	/* from the loop, like every other step */
+	event_active(sc->ev_pwrite, EV_WRITE, 1);
+}
+
+/* End the session from outside: reported through done, from the loop. */
+void
+secure_abort(struct secure_conn *sc, int code, const char *why)
+{
+	if (sc->dead || sc->state == SC_DONE)
+		return;
+	(void)secure_fail(sc, code, "%s", why);
+	sc->pending = 1;
+	event_active(sc->ev_deadline, EV_TIMEOUT, 1);
+}
+
+static void
+secure_event(struct secure_conn *sc, struct event *ev, unsigned int bit,
+    int want)
+{
+	if (ev == NULL || ((sc->ev_on & bit) != 0) == (want != 0))
+		return;
+	if (want) {
+		event_add(ev, NULL);
+		sc->ev_on |= bit;
+	} else {
+		event_del(ev);
+		sc->ev_on &= ~bit;
+	}
+}
+
+/* Each direction reads only while the other side has room for it. */
+static void
+secure_update_events(struct secure_conn *sc)
+{
+	secure_event(sc, sc->ev_cread, EV_ON_CREAD,
+	    sc->state >= SC_HANDSHAKE && sc->state != SC_DONE &&
+	    !sc->cipher_eof && iobuf_free(sc->cin) > 0);
+	secure_event(sc, sc->ev_cwrite, EV_ON_CWRITE,
+	    sc->state == SC_CONNECTING || buf_len(sc->cout) > 0);
+	secure_event(sc, sc->ev_pread, EV_ON_PREAD,
+	    sc->state == SC_OPEN && sc->rfd != -1 && !sc->plain_eof &&
+	    !sc->rec.send.closed && iobuf_free(sc->cout) >= REC_MAX_FRAME);
+	secure_event(sc, sc->ev_pwrite, EV_ON_PWRITE,
+	    sc->wfd != -1 && !sc->plain_shut && buf_len(sc->pout) > 0);
+}
+
+static int
+secure_hs_failed(struct secure_conn *sc)
+{
+	const char	*peer = handshaker_peer_id(&sc->hsk);
+	const char	*want = sc->hsk.hs.expect_id;
+
+	if (sc->role == HS_INITIATOR && peer[0] != '\0' && want[0] != '\0' &&
+	    strcmp(peer, want) != 0)
+		return secure_fail(sc, EXIT_ID_MISMATCH, "the peer proved ID "
+		    "%s, but the relay said the lease is held by %s: the "
+		    "relay may be swapping the lease holder; session refused",
+		    peer, want);
+	return secure_fail(sc, EXIT_SESSION, "end-to-end handshake failed: "
+	    "%s", handshaker_error(&sc->hsk));
+}
+
+static int
+secure_established(struct secure_conn *sc)
+{
+	const char	*why = NULL;
+	int		 code = EXIT_ERROR, r;
+
+	strlcpy(sc->peer_id, handshaker_peer_id(&sc->hsk),
+	    sizeof(sc->peer_id));
+	if (rec_init_from_hs(&sc->rec, &sc->hsk.hs) == -1)
+		return secure_fail(sc, EXIT_ERROR, "cannot set up the record "
+		    "layer");
+	sc->rec_ready = 1;
+	handshaker_clear(&sc->hsk);
+	sc->state = SC_OPEN;
+	evtimer_del(sc->ev_deadline);
+	log_debug("session %s: end-to-end handshake done, peer %s",
+	    sc->label, sc->peer_id);
+	sc->in_cb++;
+	r = sc->cb->established(sc, sc->peer_id, sc->arg, &code, &why);
+	sc->in_cb--;
+	if (r == -1)
+		return secure_fail(sc, code, "%s", why != NULL ? why :
+		    "session refused");
+	return 0;
+}
+
+/* Ciphertext in, plaintext out, as far as the plaintext buffer allows. */
+static int
+secure_open_records(struct secure_conn *sc)
+{
+	ssize_t		 flen;
+	size_t		 maxp, plen;
+	uint8_t		*p;
+	int		 r, progress = 0;
+
+	for (;;) {
+		flen = rec_frame_len(buf_rptr(sc->cin), buf_len(sc->cin));
+		if (flen < 0)
+			return secure_fail(sc, EXIT_SESSION, "the peer sent a "
+			    "record with a bad length");
+		if (flen == 0 || (size_t)flen > buf_len(sc->cin))
+			return progress;
+		maxp = flen - FRAME_HDR_LEN - 1 - AEAD_TAG_LEN;
+		if ((p = iobuf_space(sc->pout, maxp)) == NULL)
+			return progress;	/* backpressure */
+		r = rec_open(&sc->rec, buf_rptr(sc->cin), flen, p, maxp,
+		    &plen);
+		iobuf_consume(sc->cin, flen);
+		switch (r) {
+		case REC_DATA:
+			iobuf_commit(sc->pout, plen);
+			sc->bytes_in += plen;
+			break;
+		case REC_CLOSE:
+			sc->peer_closed = 1;
+			log_trace("session %s: the peer closed its direction",
+			    sc->label);
+			break;
+		default:
+			return secure_fail(sc, EXIT_SESSION, "integrity "
+			    "failure: %s (the data was altered in transit, "
+			    "or the peer is broken)", sc->rec.error);
+		}
+		progress = 1;
+	}
+}
+
+/* The peer is done sending: end-of-stream for the local side. */
+static void
+secure_shut_plain(struct secure_conn *sc)
+{
+	int	 nul;
+
+	sc->plain_shut = 1;
+	if (sc->ev_pwrite != NULL) {
+		event_free(sc->ev_pwrite);
+		sc->ev_pwrite = NULL;
+		sc->ev_on &= ~EV_ON_PWRITE;
+	}
+	if (net_is_socket(sc->wfd)) {
+		(void)shutdown(sc->wfd, SHUT_WR);
+		return;
+	}
+	/* a pipe or a terminal: drop it, keep the descriptor number busy */
+	if ((nul = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
+		(void)dup2(nul, sc->wfd);
+		close(nul);
+	}
+}
+
+/*
+ * Everything that can be done now without waiting. Returns -1 on an
+ * error, 1 when the session is complete, 0 to wait for events.
+ */
+static int
+secure_step(struct secure_conn *sc)
+{
+	uint8_t		*p;
+	ssize_t		 n;
+	int		 r, progress;
+
+	if (sc->state == SC_CONNECTING)
+		return 0;
+	if (sc->state == SC_HANDSHAKE) {
+		r = handshaker_step(&sc->hsk, sc->cin, sc->cout);
+		if (r == HSK_FAILED)
+			return secure_hs_failed(sc);
+		if (r == HSK_DONE && secure_established(sc) == -1)
+			return -1;
+	}
+	do {
+		progress = 0;
+		if (sc->state == SC_OPEN) {
+			if ((r = secure_open_records(sc)) == -1)
+				return -1;
+			progress |= r;
+			if (sc->plain_eof && !sc->rec.send.closed) {
+				if ((p = iobuf_space(sc->cout, FRAME_HDR_LEN +
+				    1 + AEAD_TAG_LEN)) != NULL) {
+					if (rec_seal(&sc->rec, REC_TYPE_CLOSE,
+					    NULL, 0, p, FRAME_HDR_LEN + 1 +
+					    AEAD_TAG_LEN) < 0)
+						return secure_fail(sc,
+						    EXIT_SESSION, "%s",
+						    sc->rec.error);
+					iobuf_commit(sc->cout, FRAME_HDR_LEN +
+					    1 + AEAD_TAG_LEN);
+					log_trace("session %s: local input "
+					    "ended, close sent", sc->label);
+				}
+			}
+		}
+		if (buf_len(sc->cout) > 0 &&
+		    (n = iobuf_write(sc->cout, sc->cfd)) == -1 &&
+		    errno != EAGAIN)
+			return secure_fail(sc, EXIT_SESSION, "data connection "
+			    "to the relay: %s", strerror(errno));
+		if (buf_len(sc->cout) == 0 && sc->rec_ready &&
+		    sc->rec.send.closed && !sc->cipher_shut) {
+			(void)shutdown(sc->cfd, SHUT_WR);
+			sc->cipher_shut = 1;
+		}
+		if (sc->wfd != -1 && !sc->plain_shut &&
+		    buf_len(sc->pout) > 0) {
+			n = iobuf_write(sc->pout, sc->wfd);
+			if (n > 0)
+				progress = 1;
+			else if (n == -1 && errno != EAGAIN)
+				return secure_fail(sc, EXIT_SESSION, "writing "
+				    "to the local side: %s", strerror(errno));
+		}
+		if (sc->wfd != -1 && !sc->plain_shut && sc->peer_closed &&
+		    buf_len(sc->pout) == 0)
+			secure_shut_plain(sc);
+	} while (progress);
+
+	if (sc->cipher_eof) {
+		if (sc->state != SC_OPEN)
+			return secure_fail(sc, EXIT_SESSION, "the relay closed "
+			    "the data connection before the end-to-end "
+			    "handshake completed (the peer refused the session "
+			    "or never came)");
+		if (!sc->peer_closed) {
+			(void)rec_eof(&sc->rec);
+			return secure_fail(sc, EXIT_SESSION, "%s (the peer or "
+			    "the relay ended the session abnormally)",
+			    sc->rec.error != NULL ? sc->rec.error :
+			    "truncated");
+		}
+		if (buf_len(sc->cin) > 0)
+			return secure_fail(sc, EXIT_SESSION, "bytes after the "
+			    "peer's close record");
+	}
+	if (sc->state == SC_OPEN && sc->rec.send.closed && sc->cipher_shut &&
+	    sc->peer_closed && sc->plain_shut)
+		return 1;
+	secure_update_events(sc);
+	return 0;
+}
+
+static void
+secure_stop(struct secure_conn *sc)
+{
+	if (sc->ev_cread != NULL)
+		event_free(sc->ev_cread);
+	if (sc->ev_cwrite != NULL)
+		event_free(sc->ev_cwrite);
+	if (sc->ev_pread != NULL)
+		event_free(sc->ev_pread);
+	if (sc->ev_pwrite != NULL)
+		event_free(sc->ev_pwrite);
+	sc->ev_cread = sc->ev_cwrite = sc->ev_pread = sc->ev_pwrite = NULL;
+	sc->ev_on = 0;
+	if (sc->ev_deadline != NULL)
+		evtimer_del(sc->ev_deadline);
+	if (sc->cfd != -1) {
+		close(sc->cfd);
+		sc->cfd = -1;
+	}
+	if (sc->plain_owned) {
+		if (sc->rfd != -1)
+			close(sc->rfd);
+		if (sc->wfd != -1 && sc->wfd != sc->rfd)
+			close(sc->wfd);
+		sc->rfd = sc->wfd = -1;
+	}
+}
+
+/* Run a step and, when the session is over, tell the owner. */
+static void
+secure_run(struct secure_conn *sc)
+{
+	int	 r;
+
+	if (sc->dead || sc->state == SC_DONE)
+		return;
+	r = sc->err_code != EXIT_OK ? -1 : secure_step(sc);
+	if (r == 0)
+		return;
+	secure_stop(sc);
+	sc->state = SC_DONE;
+	if (r == 1)
+		log_debug("session %s: closed cleanly (%llu bytes in, %llu "
+		    "out)", sc->label, (unsigned long long)sc->bytes_in,
+		    (unsigned long long)sc->bytes_out);
+	sc->in_cb++;
+	sc->cb->done(sc, r == 1 ? EXIT_OK : sc->err_code,
+	    r == 1 ? NULL : sc->err, sc->arg);
+	sc->in_cb--;
+	if (sc->dead && sc->in_cb == 0)
+		secure_destroy(sc);
+}
+
+static void
+secure_cread_cb(int fd, short ev, void *arg)
+{
+	struct secure_conn	*sc = arg;
+	ssize_t			 n;
+
+	n = iobuf_read(sc->cin, sc->cfd, iobuf_free(sc->cin));
+	if (n == -1) {
+		if (errno == EAGAIN)
+			return;
+		if (errno != ENOBUFS)
+			(void)secure_fail(sc, EXIT_SESSION, "data connection "
+			    "to the relay: %s%s", strerror(errno),
+			    sc->peer_closed ? "" : " (truncated)");
+		else
+			secure_update_events(sc);
+	} else if (n == 0)
+		sc->cipher_eof = 1;
+	secure_run(sc);
+}
+
+static void
+secure_cwrite_cb(int fd, short ev, void *arg)
+{
+	struct secure_conn	*sc = arg;
+
+	if (sc->state == SC_CONNECTING) {
+		if (net_connect_result(sc->cfd) == -1) {
+			(void)secure_fail(sc, EXIT_UNREACHABLE, "cannot open "
+			    "a data connection to the relay: %s",
+			    strerror(errno));
+		} else
+			sc->state = SC_HANDSHAKE;
+	}
+	secure_run(sc);
+}
+
+static void
+secure_pread_cb(int fd, short ev, void *arg)
+{
+	struct secure_conn	*sc = arg;
+	uint8_t			 pt[REC_MAX_PAYLOAD];
+	uint8_t			*p;
+	ssize_t			 n, f;
+
+	while (!sc->plain_eof && (p = iobuf_space(sc->cout,
+	    REC_MAX_FRAME)) != NULL) {
+		n = read(sc->rfd, pt, sizeof(pt));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n == -1) {
+			(void)secure_fail(sc, EXIT_SESSION, "reading from the "
+			    "local side: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			sc->plain_eof = 1;
+			break;
+		}
+		if ((f = rec_seal(&sc->rec, REC_TYPE_DATA, pt, n, p,
+		    REC_MAX_FRAME)) < 0) {
+			(void)secure_fail(sc, EXIT_SESSION, "%s",
+			    sc->rec.error);
+			break;
+		}
+		iobuf_commit(sc->cout, f);
+		sc->bytes_out += n;
+		if ((size_t)n < sizeof(pt))
+			break;		/* most likely drained */
+	}
+	secure_run(sc);
+}
+
+static void
+secure_pwrite_cb(int fd, short ev, void *arg)
+{
+	secure_run(arg);
+}
+
+/* The handshake deadline, and failures found outside secure_step(). */
+static void
+secure_deadline_cb(int fd, short ev, void *arg)
+{
+	struct secure_conn	*sc = arg;
+
+	if (sc->dead || sc->state == SC_DONE)
+		return;
+	if (!sc->pending && sc->state != SC_OPEN)
+		(void)secure_fail(sc, EXIT_TIMEOUT, "the end-to-end handshake "
+		    "did not complete within %d seconds (the peer never came, "
+		    "or the relay did not pair the session)",
+		    HANDSHAKE_DEADLINE);
+	if (sc->err_code != EXIT_OK)
+		secure_run(sc);
+}
+
+/* Free now, or after the callback that called us returns. */
+void
+secure_free(struct secure_conn *sc)
+{
+	if (sc == NULL || sc->dead)
+		return;
+	sc->dead = 1;
+	secure_stop(sc);
+	if (sc->in_cb == 0)
+		secure_destroy(sc);
+}
+
+static void
+secure_destroy(struct secure_conn *sc)
+{
+	secure_stop(sc);
+	if (sc->ev_deadline != NULL)
+		event_free(sc->ev_deadline);
+	handshaker_clear(&sc->hsk);
+	if (sc->rec_ready)
+		rec_clear(&sc->rec);
+	if (sc->cin != NULL)
+		buf_free(sc->cin);
+	if (sc->cout != NULL)
+		buf_free(sc->cout);
+	if (sc->pout != NULL)
+		buf_free(sc->pout);
+	free(sc);
+}
