@@ -248,7 +248,8 @@ struct lease_mgr;
 
 struct lease_cb {
 	void	(*incoming)(struct lease_mgr *, Relay__V1__Incoming *, void *);
-	void	(*fatal)(struct lease_mgr *, int code, const char *why,
+	/* the manager gave up (why), or stopped as asked (EXIT_OK) */
+	void	(*ended)(struct lease_mgr *, int code, const char *why,
 		    void *);
 };
 

@@ -30,7 +30,8 @@
 #include "log.h"
 #include "relayd.h"
 
-#define SPLICE_CHUNK	(256 * 1024)
+#define SPLICE_CHUNK	(1024 * 1024)
+#define FWD_PIPE_SIZE	(1024 * 1024)
 #define ORPHAN_WAIT_MS	2000
 #define ORPHAN_MAX	1024
 
@@ -306,6 +307,8 @@ fdir_setup(struct fsession *s, int i, int src, int dst)
 		d->pipe[0] = d->pipe[1] = -1;
 		return -1;
 	}
+	/* a larger pipe moves more per splice; the default is fine too */
+	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
 	d->ev_read = event_new(worker->base, src, EV_READ, fdir_read_cb, d);
 	d->ev_write = event_new(worker->base, dst, EV_WRITE, fdir_write_cb, d);
 	if (d->ev_read == NULL || d->ev_write == NULL)

@@ -22,6 +22,7 @@
 #include <sys/ucontext.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -209,6 +210,10 @@ sandbox_seccomp(enum proc_role role, int debug)
 			fatalx("seccomp_rule_add %d: %s", sc_rules[i].nr,
 			    strerror(-r));
 	}
+	/* fwd: larger pipes, and no other fcntl */
+	if (role == ROLE_FWD && seccomp_rule_add(sc, SCMP_ACT_ALLOW,
+	    SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, F_SETPIPE_SZ)) < 0)
+		fatalx("seccomp fcntl rule");
 	/* memory, never executable */
 	if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) < 0 ||
@@ -236,6 +241,9 @@ sandbox_count(enum proc_role role)
 {
 	size_t	 i;
 	int	 n = 2;		/* mmap, mprotect (filtered) */
+
+	if (role == ROLE_FWD)
+		n++;		/* fcntl, F_SETPIPE_SZ only */
 
 	for (i = 0; i < sizeof(sc_rules) / sizeof(sc_rules[0]); i++)
 		if (sc_rules[i].roles & (1 << role))
