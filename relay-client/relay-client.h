@@ -86,8 +86,10 @@ struct client_opts {
 	char		 relay_name[NI_MAXHOST + 16];	/* "host:port" */
 	char		 pin[ID_BUFSZ];		/* expected relay ID, "" = TOFU */
 	int		 pin_given;		/* -K, else known_relays */
+	int		 pin_line;		/* its line in known_relays */
 	char		 known_path[PATH_MAX];
 	char		 key_path[PATH_MAX];
+	int		 key_path_given;	/* -f */
 	struct identity	 ident;
 	int		 verbose;
 };

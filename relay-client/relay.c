@@ -442,13 +442,13 @@ relay_handshake_failed(struct relay_client *rc)
 			    peer, o->pin);
 		else
 			relay_fail(rc, EXIT_RELAY_KEY, "RELAY ID CHANGED: "
-			    "the relay %s now has ID %s, but %s says %s. "
+			    "the relay %s now has ID %s, but %s:%d pins %s. "
 			    "Someone may be intercepting the connection, or "
 			    "the relay's identity was replaced. If you know "
-			    "the change is genuine, remove the line for %s "
-			    "from %s (or pass -K %s)", o->relay_name, peer,
-			    o->known_path, o->pin, o->relay_name,
-			    o->known_path, peer);
+			    "the change is genuine, remove line %d (%s) from "
+			    "%s, or pass -K %s", o->relay_name, peer,
+			    o->known_path, o->pin_line, o->pin, o->pin_line,
+			    o->relay_name, o->known_path, peer);
 		return;
 	}
 	relay_fail(rc, EXIT_UNREACHABLE, "control handshake with the relay "

@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 #include <sys/tree.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,7 +237,7 @@ conn_accept(int lfd, short ev, void *arg)
 	struct addr_count	*ac;
 	socklen_t		 sslen;
 	struct timeval		 tv;
-	int			 fd, i;
+	int			 fd, i, one = 1;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		sslen = sizeof(ss);
@@ -262,6 +265,9 @@ conn_accept(int lfd, short ev, void *arg)
 			return;
 		}
 		worker->stats.conn_accepted++;
+		/* small records and interactive sessions: no Nagle delay */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		if (cs.nclients >= worker->lim.conns_total) {
 			worker->stats.conn_refused_limit++;
 			conn_log_limited(1, "connection limit (%u total) "

@@ -118,6 +118,18 @@ fwd_configured(void)
 {
 }
 
+/* After a reload: paired sessions follow the new idle limit. */
+static void
+fwd_reconfigured(void)
+{
+	struct fsession	*s;
+	struct timeval	 tv = { 1, 0 };
+
+	RB_FOREACH(s, fsession_tree, &fw.sessions)
+		if (s->paired && worker->lim.timeout_session > 0)
+			evtimer_add(s->ev_timer, &tv);
+}
+
 static struct fsession *
 fsession_find(const uint8_t *sid)
 {
@@ -200,6 +212,8 @@ fwd_timer(int fd, short ev, void *arg)
 		fwd_end(s, "not paired before the deadline");
 		return;
 	}
+	if (worker->lim.timeout_session == 0)
+		return;		/* no idle limit (any more) */
 	idle = time(NULL) - s->last_active;
 	if (idle >= (time_t)worker->lim.timeout_session) {
 		fwd_end(s, "idle timeout");
@@ -471,8 +485,11 @@ fwd_dispatch(struct peer *p, struct imsg *imsg)
 
 	switch (p->role) {
 	case ROLE_PARENT:
-		if (imsg->hdr.type == IMSG_CFG_LIMITS ||
-		    imsg->hdr.type == IMSG_CFG_END)
+		if (imsg->hdr.type == IMSG_CFG_END) {
+			fwd_reconfigured();
+			return;
+		}
+		if (imsg->hdr.type == IMSG_CFG_LIMITS)
 			return;
 		bad_imsg(p, imsg, "unexpected from the parent");
 	case ROLE_LEASE:

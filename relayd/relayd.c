@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -62,6 +63,7 @@ static struct {
 	int			 conffile_given;
 	int			 control_fd;
 	int			 logpipe[2];
+	int			 sandbox_cmdline;	/* -S given */
 	uid_t			 run_uid;
 	gid_t			 run_gid;
 } parent;
@@ -172,8 +174,11 @@ parent_shutdown(int status)
 	parent.shutting_down = 1;
 	notify_send("STOPPING=1");
 	for (i = 0; i < parent.nchildren; i++)
-		if (!parent.children[i].exited && parent.children[i].pid > 0)
-			kill(parent.children[i].pid, SIGTERM);
+		if (!parent.children[i].exited && parent.children[i].pid > 0 &&
+		    kill(parent.children[i].pid, SIGTERM) == -1 &&
+		    errno != ESRCH)
+			log_warn("cannot stop worker pid %ld (CAP_KILL missing?)",
+			    (long)parent.children[i].pid);
 	for (tries = 0; tries < 100; tries++) {
 		alive = 0;
 		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
@@ -193,8 +198,8 @@ parent_shutdown(int status)
 			log_warnx("%s (pid %ld) did not stop: killing it",
 			    child_name(&parent.children[i], name,
 			    sizeof(name)), (long)parent.children[i].pid);
-			kill(parent.children[i].pid, SIGKILL);
-			waitpid(parent.children[i].pid, NULL, 0);
+			if (kill(parent.children[i].pid, SIGKILL) == 0)
+				waitpid(parent.children[i].pid, NULL, 0);
 		}
 	if (parent.logpipe[0] > 0)
 		parent_log_relay(parent.logpipe[0], EV_READ, NULL);
@@ -317,6 +322,9 @@ parent_reload(char *err, size_t errlen)
 		notify_send("READY=1");
 		return -1;
 	}
+	/* -S on the command line outlives any file */
+	if (parent.sandbox_cmdline)
+		nconf->lim.sandbox_debug = 1;
 	/* What needs new processes or sockets takes a restart. */
 	same = nconf->lim.workers_conn == parent.conf->lim.workers_conn &&
 	    nconf->lim.workers_fwd == parent.conf->lim.workers_fwd &&
@@ -334,10 +342,28 @@ parent_reload(char *err, size_t errlen)
 	if (!same)
 		log_warnx("reload: listen, workers, user, chroot, socket, "
 		    "identity and sandbox changes take effect after a restart");
-	/* keep what cannot change now */
+	/*
+	 * Keep what cannot change now, so that the running state and what
+	 * the parent believes stay the same (the socket removed at exit is
+	 * the one in use, and the next reload warns again).
+	 */
 	nconf->lim.workers_conn = parent.conf->lim.workers_conn;
 	nconf->lim.workers_fwd = parent.conf->lim.workers_fwd;
 	nconf->lim.sandbox_debug = parent.conf->lim.sandbox_debug;
+	strlcpy(nconf->user, parent.conf->user, sizeof(nconf->user));
+	strlcpy(nconf->chroot, parent.conf->chroot, sizeof(nconf->chroot));
+	strlcpy(nconf->socket, parent.conf->socket, sizeof(nconf->socket));
+	strlcpy(nconf->identity, parent.conf->identity,
+	    sizeof(nconf->identity));
+	{
+		struct listen_addr	*la;
+
+		while ((la = TAILQ_FIRST(&nconf->listens)) != NULL) {
+			TAILQ_REMOVE(&nconf->listens, la, entry);
+			free(la);
+		}
+		TAILQ_CONCAT(&nconf->listens, &parent.conf->listens, entry);
+	}
 	config_clear(parent.conf);
 	free(parent.conf);
 	parent.conf = nconf;
@@ -617,6 +643,9 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 		log_info("not running as root: workers keep uid %u, no chroot; "
 		    "the sandbox still applies", (unsigned)geteuid());
 
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) < 1)
+		log_info("this kernel has no Landlock: workers run with "
+		    "seccomp, rlimits%s only", parent.root ? " and chroot" : "");
 	identity_setup(conf);
 	TAILQ_FOREACH(la, &conf->listens, entry) {
 		if (nl == CTL_MAX_LISTENERS)
@@ -812,6 +841,7 @@ main(int argc, char *argv[])
 		exit(1);
 	if (sandbox_debug)
 		conf->lim.sandbox_debug = 1;
+	parent.sandbox_cmdline = sandbox_debug;
 	if (config_check(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", conf->path[0] ? conf->path : "defaults",
 		    err);

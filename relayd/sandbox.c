@@ -31,6 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <seccomp.h>
 
 #include "log.h"
@@ -162,7 +165,6 @@ static const struct sc_rule sc_rules[] = {
 	{ SCMP_SYS(accept4),		R_LEASE | R_CONN,
 	    "clients (conn), relay-ctl (lease)" },
 	{ SCMP_SYS(getsockopt),		R_LEASE, "SO_PEERCRED of relay-ctl" },
-	{ SCMP_SYS(setsockopt),		R_CONN,	"TCP_NODELAY on control connections" },
 	{ SCMP_SYS(shutdown),		R_FWD,	"half-close" },
 	{ SCMP_SYS(splice),		R_FWD,	"forwarding" },
 	{ SCMP_SYS(pipe2),		R_FWD,	"a pipe per direction" },
@@ -210,6 +212,11 @@ sandbox_seccomp(enum proc_role role, int debug)
 			fatalx("seccomp_rule_add %d: %s", sc_rules[i].nr,
 			    strerror(-r));
 	}
+	/* conn: TCP_NODELAY on accepted connections, no other option */
+	if (role == ROLE_CONN && seccomp_rule_add(sc, SCMP_ACT_ALLOW,
+	    SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP),
+	    SCMP_A2(SCMP_CMP_EQ, TCP_NODELAY)) < 0)
+		fatalx("seccomp setsockopt rule");
 	/* fwd: larger pipes, and no other fcntl */
 	if (role == ROLE_FWD && seccomp_rule_add(sc, SCMP_ACT_ALLOW,
 	    SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, F_SETPIPE_SZ)) < 0)
@@ -244,6 +251,8 @@ sandbox_count(enum proc_role role)
 
 	if (role == ROLE_FWD)
 		n++;		/* fcntl, F_SETPIPE_SZ only */
+	if (role == ROLE_CONN)
+		n++;		/* setsockopt, TCP_NODELAY only */
 
 	for (i = 0; i < sizeof(sc_rules) / sizeof(sc_rules[0]); i++)
 		if (sc_rules[i].roles & (1 << role))

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * connect.c: relay-client connect, one session between stdin/stdout and
+ * a lease, e.g. as an ssh ProxyCommand. A RelayClient asks for the
+ * session (Connect by ID or by name, with an ALPN); on Connected the
+ * control connection is closed and a SecureConnection, initiator, carries
+ * the bytes, expecting the holder's ID from Connected in the handshake.
+ *
+ * A connect by ID also checks that Connected names that ID, so a relay
+ * that answers with another lease holder is refused twice over. Every
+ * refusal has its own message and exit status (relay-client(1)), and
+ * stdout carries session bytes only: messages go to stderr.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay-client.h"
+
+struct connector {
+	struct event_base	*base;
+	struct client_opts	 opts;
+	struct relay_client	*rc;
+	struct secure_conn	*sc;
+	const char		*target;
+	char			 id[ID_BUFSZ];		/* by ID, or "" */
+	char			 name[NAME_MAX_LEN + 1];	/* by name, or "" */
+	const char		*alpn;
+	int			 exit_code;
+	int			 done;
+};
+
+static int	connect_established(struct secure_conn *, const char *, void *,
+		    int *, const char **);
+static void	connect_done(struct secure_conn *, int, const char *, void *);
+static void	connect_ready(struct relay_client *, void *);
+static void	connect_message(struct relay_client *, RelayMessage *, void *);
+static void	connect_closed(struct relay_client *, int, const char *, void *);
+
+static const struct relay_cb connect_relay_cb = {
+	.ready = connect_ready,
+	.message = connect_message,
+	.closed = connect_closed
+};
+
+static const struct secure_cb connect_secure_cb = {
+	.established = connect_established,
+	.done = connect_done
+};
+
+/* ID or lease name: an ID is 32 characters of a-z and 2-7. */
+int
+connect_target_parse(const char *arg, char *id, char *name)
+{
+	id[0] = name[0] = '\0';
+	if (id_normalize(arg, id) == 0)
+		return 0;
+	if (proto_name_valid(arg)) {
+		strlcpy(name, arg, NAME_MAX_LEN + 1);
+		return 0;
+	}
+	log_warnx("'%s' is neither a client ID (32 characters of a-z and 2-7) "
+	    "nor a lease name (1-63 of a-z, 0-9 and '-')", arg);
+	return -1;
+}
+
+/* Say why a Connect failed, in words; returns the exit status. */
+int
+connect_report_error(const char *target, const char *alpn, const char *relay,
+    RelayMessage *m, int code, const char *why)
+{
+	const Relay__V1__Error	*e;
+	const char		*msg;
+
+	if (m == NULL) {
+		log_warnx("connect %s: %s", target, why);
+		return code;
+	}
+	if (m->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
+		log_warnx("connect %s: unexpected %s from the relay", target,
+		    proto_relay_msg_name(m->msg_case));
+		return EXIT_ERROR;
+	}
+	e = m->error;
+	msg = e->message != NULL ? e->message : "";
+	switch (e->code) {
+	case RELAY__V1__ERROR_CODE__ERR_NOT_FOUND:
+		log_warnx("connect %s: not found: no lease %s on the relay %s "
+		    "(relay-client list -r %s shows the public ones)", target,
+		    target, relay, relay);
+		break;
+	case RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH:
+		log_warnx("connect %s: ALPN mismatch: the lease does not serve "
+		    "\"%s\"; ask for one it serves with -a (relay-client list "
+		    "shows them)", target, alpn);
+		break;
+	case RELAY__V1__ERROR_CODE__ERR_REJECTED:
+		log_warnx("connect %s: rejected by the lease holder: %s",
+		    target, msg[0] != '\0' ? msg : "no reason given");
+		break;
+	case RELAY__V1__ERROR_CODE__ERR_TIMEOUT:
+		log_warnx("connect %s: timeout: the lease holder did not "
+		    "answer in time", target);
+		break;
+	case RELAY__V1__ERROR_CODE__ERR_RATE_LIMITED:
+		log_warnx("connect %s: rate limited: too many connects from "
+		    "this ID; try again in a moment (%s)", target, msg);
+		break;
+	case RELAY__V1__ERROR_CODE__ERR_LIMIT:
+		log_warnx("connect %s: limit reached on the relay %s: %s; try "
+		    "again later", target, relay, msg);
+		break;
+	case RELAY__V1__ERROR_CODE__ERR_UNAUTHORIZED:
+		log_warnx("connect %s: not authorized: %s", target, msg);
+		break;
+	default:
+		log_warnx("connect %s: the relay %s refused: %s%s%s", target,
+		    relay, proto_error_name(e->code), msg[0] ? ": " : "", msg);
+		break;
+	}
+	return exit_for_error(e->code);
+}
+
+static void
+connect_usage(void)
+{
+	fprintf(stderr, "usage: relay-client connect [-hv] -r host[:port] "
+	    "[-K relay-id] [-f key] [-a alpn] ID|name\n"
+	    "  Open one end-to-end session with a lease and carry it on "
+	    "stdin and stdout.\n"
+	    "  -r host[:port]  the relay (default port %d)\n"
+	    "  -K relay-id     the relay's ID (default: from "
+	    "~/.config/relay/known_relays)\n"
+	    "  -f key          identity key (default "
+	    "~/.config/relay/identity)\n"
+	    "  -a alpn         the protocol to ask for (default \"%s\")\n"
+	    "  -v              more messages on stderr (repeat for more)\n"
+	    "  For ssh: ssh -o ProxyCommand='relay-client connect -r relay "
+	    "-a ssh myhost' user@myhost\n", RELAY_DEFAULT_PORT, DEFAULT_ALPN);
+}
+
+static void
+connect_end(struct connector *c, int code)
+{
+	if (c->done)
+		return;
+	c->done = 1;
+	c->exit_code = code;
+	event_base_loopbreak(c->base);
+}
+
+static void
+connect_reply(struct relay_client *rc, RelayMessage *m, int code,
+    const char *why, void *arg)
+{
+	struct connector		*c = arg;
+	Relay__V1__Connected		*cd;
+	struct secure_params		 p;
+	char				 holder[ID_BUFSZ];
+	socklen_t			 len;
+
+	if (m == NULL ||
+	    m->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED) {
+		connect_end(c, connect_report_error(c->target, c->alpn,
+		    c->opts.relay_name, m, code, why));
+		return;
+	}
+	cd = m->connected;
+	/* lengths were checked by proto_check_relay(); checked again here */
+	if (cd->session_id.len != SESSION_ID_LEN ||
+	    cd->token.len != TOKEN_LEN ||
+	    id_normalize(cd->id, holder) == -1) {
+		log_warnx("connect %s: malformed Connected from the relay",
+		    c->target);
+		connect_end(c, EXIT_ERROR);
+		return;
+	}
+	if (c->id[0] != '\0' && strcmp(holder, c->id) != 0) {
+		log_warnx("connect %s: ID mismatch: the relay answered with "
+		    "the lease of %s; refusing (the relay may be swapping "
+		    "lease holders)", c->target, holder);
+		connect_end(c, EXIT_ID_MISMATCH);
+		return;
+	}
+	log_debug("connect %s: accepted by %s, session %02x%02x%02x%02x...",
+	    c->target, holder, cd->session_id.data[0],
+	    cd->session_id.data[1], cd->session_id.data[2],
+	    cd->session_id.data[3]);
+	memset(&p, 0, sizeof(p));
+	p.role = HS_INITIATOR;
+	p.ident = &c->opts.ident;
+	p.session_id = cd->session_id.data;
+	p.token = cd->token.data;
+	p.alpn = c->alpn;
+	p.expect_id = holder;		/* always: by name too */
+	p.relay = relay_peer_addr(rc, &len);
+	p.relaylen = len;
+	if ((c->sc = secure_open(c->base, &p, &connect_secure_cb, c)) ==
+	    NULL) {
+		log_warnx("connect %s: cannot open a data connection to the "
+		    "relay: %s", c->target, strerror(errno));
+		connect_end(c, EXIT_UNREACHABLE);
+		return;
+	}
+	secure_set_plain(c->sc, STDIN_FILENO, STDOUT_FILENO, 0);
+	/* the session does not need the control connection */
+	relay_finish(rc);
+}
+
+static void
+connect_ready(struct relay_client *rc, void *arg)
+{
+	struct connector	*c = arg;
+	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	Relay__V1__Connect	 cn = RELAY__V1__CONNECT__INIT;
+
+	if (c->id[0] != '\0') {
+		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;
+		cn.id = c->id;
+	} else {
+		cn.target_case = RELAY__V1__CONNECT__TARGET_NAME;
+		cn.name = c->name;
+	}
+	cn.alpn = (char *)c->alpn;
+	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
+	m.connect = &cn;
+	if (relay_request(rc, &m, NULL, connect_reply, c) == -1) {
+		log_warnx("connect %s: cannot send the request", c->target);
+		connect_end(c, EXIT_ERROR);
+	}
+}
+
+static void
+connect_message(struct relay_client *rc, RelayMessage *m, void *arg)
+{
+	struct connector	*c = arg;
+	char			 err[300];
+
+	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
+		relay_error_message(m->error, err, sizeof(err));
+		log_warnx("the relay %s says: %s", c->opts.relay_name, err);
+	} else
+		log_debug("ignored %s from the relay",
+		    proto_relay_msg_name(m->msg_case));
+}
+
+static void
+connect_closed(struct relay_client *rc, int code, const char *why, void *arg)
+{
+	struct connector	*c = arg;
+
+	relay_free(rc);
+	c->rc = NULL;
+	if (c->sc != NULL || code == EXIT_OK)
+		return;		/* the session goes on without it */
+	log_warnx("%s", why);
+	connect_end(c, code);
+}
+
+static int
+connect_established(struct secure_conn *sc, const char *peer, void *arg,
+    int *code, const char **why)
+{
+	struct connector	*c = arg;
+
+	log_debug("connect %s: end-to-end session with %s", c->target, peer);
+	return 0;
+}
+
+static void
+connect_done(struct secure_conn *sc, int code, const char *why, void *arg)
+{
+	struct connector	*c = arg;
+
+	if (code != EXIT_OK)
+		log_warnx("connect %s: %s", c->target, why);
+	secure_free(sc);
+	c->sc = NULL;
+	connect_end(c, code);
+}
+
+int
+cmd_connect(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "alpn",	required_argument,	NULL,	'a' },
+		{ "file",	required_argument,	NULL,	'f' },
+		{ "help",	no_argument,		NULL,	'h' },
+		{ "relay-id",	required_argument,	NULL,	'K' },
+		{ "relay",	required_argument,	NULL,	'r' },
+		{ "verbose",	no_argument,		NULL,	'v' },
+		{ NULL,		0,			NULL,	0 }
+	};
+	struct connector	 c;
+	int			 ch, fl0, fl1;
+
+	memset(&c, 0, sizeof(c));
+	c.alpn = DEFAULT_ALPN;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "a:f:hK:r:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (!proto_alpn_valid(optarg)) {
+				log_warnx("-a %s: an ALPN name is 1-32 "
+				    "printable characters without spaces",
+				    optarg);
+				return EXIT_ERROR;
+			}
+			c.alpn = optarg;
+			break;
+		case 'f':
+			if (strlcpy(c.opts.key_path, optarg,
+			    sizeof(c.opts.key_path)) >= sizeof(c.opts.key_path))
+				return EXIT_ERROR;
+			c.opts.key_path_given = 1;
+			break;
+		case 'h':
+			connect_usage();
+			return EXIT_OK;
+		case 'K':
+			if (opts_pin(&c.opts, optarg) == -1)
+				return EXIT_ERROR;
+			break;
+		case 'r':
+			if (opts_relay(&c.opts, optarg) == -1)
+				return EXIT_ERROR;
+			break;
+		case 'v':
+			log_setverbose(log_getverbose() + 1);
+			break;
+		default:
+			connect_usage();
+			return EXIT_ERROR;
+		}
+	}
+	if (argc - optind != 1) {
+		log_warnx(argc == optind ? "connect to which lease? give an ID "
+		    "or a name" : "connect takes one ID or name");
+		connect_usage();
+		return EXIT_ERROR;
+	}
+	c.target = argv[optind];
+	if (connect_target_parse(c.target, c.id, c.name) == -1 ||
+	    opts_prepare(&c.opts, 1) == -1)
+		return EXIT_ERROR;
+
+	/* stdin and stdout go non-blocking: put them back at the end */
+	fl0 = fcntl(STDIN_FILENO, F_GETFL);
+	fl1 = fcntl(STDOUT_FILENO, F_GETFL);
+	if (fl0 == -1 || fl1 == -1) {
+		log_warnx("connect needs stdin and stdout open");
+		return EXIT_ERROR;
+	}
+	c.base = client_event_base(1);
+	if ((c.rc = relay_new(c.base, &c.opts, &connect_relay_cb, &c)) == NULL)
+		fatal("relay_new");
+	relay_connect(c.rc);
+	event_base_dispatch(c.base);
+
+	(void)fcntl(STDIN_FILENO, F_SETFL, fl0);
+	(void)fcntl(STDOUT_FILENO, F_SETFL, fl1);
+	secure_free(c.sc);
+	relay_free(c.rc);
+	event_base_free(c.base);
+	opts_clear(&c.opts);
+	return c.exit_code;
+}

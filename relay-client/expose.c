@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * expose.c: relay-client expose, a local TCP service offered through the
+ * relay. A LeaseManager keeps the lease registered; each Incoming is
+ * checked (the ALPN is one of ours, from_id is on the allow list if there
+ * is one, a session is free) and accepted or rejected with a reason.
+ * An accepted session is a SecureConnection, responder, whose plaintext
+ * side is a fresh connection to the target, made only once the peer has
+ * proven its ID in the end-to-end handshake.
+ *
+ * The decision that counts is taken on the proven ID, never on from_id:
+ * the early check only lets an unwanted requester learn why with a clear
+ * Reject. After the handshake the peer's ID must equal from_id (else the
+ * relay lied about who asked) and pass the allow list again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay-client.h"
+
+struct expose_session;
+
+struct expose {
+	struct event_base	*base;
+	struct client_opts	 opts;
+	struct lease_params	 params;
+	struct lease_mgr	*lm;
+	char			 target[NI_MAXHOST + 16];
+	struct addrinfo		*target_ai;
+	struct allow_list	 allow;
+	int			 have_allow;
+	TAILQ_HEAD(, expose_session) sessions;
+	unsigned int		 nsessions;
+	uint64_t		 nserved;
+	int			 exit_code;
+	int			 stopping;
+};
+
+struct expose_session {
+	TAILQ_ENTRY(expose_session) entry;
+	struct expose		*ex;
+	struct secure_conn	*sc;
+	int			 tfd;		/* target, while connecting */
+	struct event		*ev_target;
+	struct addrinfo		*tai;		/* the address being tried */
+	char			 from_id[ID_BUFSZ];
+	char			 label[SESSION_LABEL_LEN];
+};
+
+static int	expose_established(struct secure_conn *, const char *, void *,
+		    int *, const char **);
+static void	expose_done(struct secure_conn *, int, const char *, void *);
+static void	expose_incoming(struct lease_mgr *, Relay__V1__Incoming *,
+		    void *);
+static void	expose_ended(struct lease_mgr *, int, const char *, void *);
+static void	expose_target_next(struct expose_session *);
+
+static const struct secure_cb expose_secure_cb = {
+	.established = expose_established,
+	.done = expose_done
+};
+
+static const struct lease_cb expose_lease_cb = {
+	.incoming = expose_incoming,
+	.ended = expose_ended
+};
+
+static void
+expose_usage(void)
+{
+	fprintf(stderr, "usage: relay-client expose [-hv] -r host[:port] "
+	    "[-K relay-id] [-f key] -n name\n"
+	    "           [-a alpn]... [-d description] [--hidden] "
+	    "[--allow file] [-t ttl] host:port\n"
+	    "  Offer the TCP service at host:port through the relay, "
+	    "under a lease named name.\n"
+	    "  -r host[:port]  the relay (default port %d)\n"
+	    "  -K relay-id     the relay's ID (default: from "
+	    "~/.config/relay/known_relays)\n"
+	    "  -f key          identity key (default "
+	    "~/.config/relay/identity)\n"
+	    "  -n name         lease name: 1-63 of a-z, 0-9 and '-'\n"
+	    "  -a alpn         a protocol served, up to %d (default "
+	    "\"%s\")\n"
+	    "  -d description  shown by relay-client list (at most %d "
+	    "bytes)\n"
+	    "  --hidden        not listed by relay-client list\n"
+	    "  --allow file    only these client IDs (one a line, # "
+	    "comments) may connect\n"
+	    "  -t ttl          lease lifetime asked for, in seconds "
+	    "(default %d; renewed at half)\n"
+	    "  -v              more messages (repeat for more)\n",
+	    RELAY_DEFAULT_PORT, ALPN_MAX_COUNT, DEFAULT_ALPN, DESC_MAX_LEN,
+	    DEFAULT_LEASE_TTL);
+}
+
+static void
+expose_session_free(struct expose_session *s)
+{
+	struct expose	*ex = s->ex;
+
+	TAILQ_REMOVE(&ex->sessions, s, entry);
+	ex->nsessions--;
+	if (s->ev_target != NULL)
+		event_free(s->ev_target);
+	if (s->tfd != -1)
+		close(s->tfd);
+	secure_free(s->sc);
+	free(s);
+}
+
+static void
+expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
+{
+	struct expose		*ex = arg;
+	struct expose_session	*s;
+	struct secure_params	 p;
+	const char		*reason = NULL;
+	char			 from[ID_BUFSZ], why[128];
+	socklen_t		 len;
+	size_t			 i;
+
+	/* proto_check_relay() checked these; a client checks for itself */
+	if (in->session_id.len != SESSION_ID_LEN ||
+	    in->token.len != TOKEN_LEN ||
+	    id_normalize(in->from_id, from) == -1) {
+		log_warnx("malformed Incoming from the relay: ignored");
+		return;
+	}
+	for (i = 0; i < ex->params.nalpn; i++)
+		if (strcmp(ex->params.alpn[i], in->alpn) == 0)
+			break;
+	if (i == ex->params.nalpn)
+		reason = "this lease does not serve that ALPN";
+	else if (ex->have_allow && !allow_list_has(&ex->allow, from)) {
+		snprintf(why, sizeof(why), "ID %s is not on the holder's "
+		    "allow list", from);
+		reason = why;
+	} else if (ex->nsessions >= EXPOSE_MAX_SESSIONS)
+		reason = "the holder has too many sessions";
+	else if (ex->stopping)
+		reason = "the holder is shutting down";
+	if (reason != NULL) {
+		log_info("session from %s refused: %s", from, reason);
+		(void)lease_mgr_reject(lm, in->session_id.data, reason);
+		return;
+	}
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		(void)lease_mgr_reject(lm, in->session_id.data,
+		    "the holder is out of memory");
+		return;
+	}
+	s->ex = ex;
+	s->tfd = -1;
+	strlcpy(s->from_id, from, sizeof(s->from_id));
+	memset(&p, 0, sizeof(p));
+	p.role = HS_RESPONDER;
+	p.ident = &ex->opts.ident;
+	p.session_id = in->session_id.data;
+	p.token = in->token.data;
+	p.alpn = in->alpn;
+	p.relay = relay_peer_addr(lease_mgr_relay(lm), &len);
+	p.relaylen = len;
+	if ((s->sc = secure_open(ex->base, &p, &expose_secure_cb, s)) == NULL) {
+		log_warnx("cannot open a data connection to the relay: %s",
+		    strerror(errno));
+		(void)lease_mgr_reject(lm, in->session_id.data,
+		    "the holder cannot reach the relay");
+		free(s);
+		return;
+	}
+	strlcpy(s->label, s->sc->label, sizeof(s->label));
+	TAILQ_INSERT_TAIL(&ex->sessions, s, entry);
+	ex->nsessions++;
+	if (lease_mgr_accept(lm, in->session_id.data) == -1) {
+		expose_session_free(s);
+		return;		/* the control connection is failing */
+	}
+	log_debug("session %s: accepted from %s (alpn %s)", s->label, from,
+	    in->alpn);
+}
+
+/* The peer proved its ID: decide, then connect to the target. */
+static int
+expose_established(struct secure_conn *sc, const char *peer, void *arg,
+    int *code, const char **why)
+{
+	struct expose_session	*s = arg;
+	struct expose		*ex = s->ex;
+
+	if (strcmp(peer, s->from_id) != 0) {
+		log_warnx("session %s: the peer proved ID %s, but the relay "
+		    "announced %s: refused", s->label, peer, s->from_id);
+		*code = EXIT_ID_MISMATCH;
+		*why = "the peer's ID differs from the relay's from_id";
+		return -1;
+	}
+	if (ex->have_allow && !allow_list_has(&ex->allow, peer)) {
+		log_warnx("session %s: ID %s is not on the allow list: "
+		    "refused", s->label, peer);
+		*code = EXIT_UNAUTHORIZED;
+		*why = "not on the allow list";
+		return -1;
+	}
+	log_info("session %s: from %s, to %s", s->label, peer, ex->target);
+	ex->nserved++;
+	s->tai = ex->target_ai;
+	expose_target_next(s);
+	return 0;
+}
+
+static void
+expose_target_cb(int fd, short ev, void *arg)
+{
+	struct expose_session	*s = arg;
+	char			 addr[NI_MAXHOST + 16];
+
+	event_free(s->ev_target);
+	s->ev_target = NULL;
+	if (net_connect_result(s->tfd) == -1) {
+		net_addr_str(s->tai->ai_addr, s->tai->ai_addrlen, addr,
+		    sizeof(addr));
+		log_debug("session %s: target %s: %s", s->label, addr,
+		    strerror(errno));
+		close(s->tfd);
+		s->tfd = -1;
+		s->tai = s->tai->ai_next;
+		expose_target_next(s);
+		return;
+	}
+	secure_set_plain(s->sc, s->tfd, s->tfd, 1);
+	s->tfd = -1;		/* the session owns it now */
+}
+
+/* Connect to the next address of the target; none left: end it. */
+static void
+expose_target_next(struct expose_session *s)
+{
+	char	 why[NI_MAXHOST + 128];
+	int	 saved = ECONNREFUSED;
+
+	for (; s->tai != NULL; s->tai = s->tai->ai_next) {
+		if ((s->tfd = net_connect_start(s->tai->ai_addr,
+		    s->tai->ai_addrlen)) == -1) {
+			saved = errno;
+			continue;
+		}
+		if ((s->ev_target = event_new(s->ex->base, s->tfd, EV_WRITE,
+		    expose_target_cb, s)) == NULL)
+			fatalx("event_new");
+		event_add(s->ev_target, NULL);
+		return;
+	}
+	snprintf(why, sizeof(why), "the target %s is unreachable: %s",
+	    s->ex->target, strerror(saved));
+	log_warnx("session %s: %s", s->label, why);
+	secure_abort(s->sc, EXIT_ERROR, why);
+}
+
+static void
+expose_done(struct secure_conn *sc, int code, const char *why, void *arg)
+{
+	struct expose_session	*s = arg;
+
+	if (code == EXIT_OK)
+		log_debug("session %s: done (%llu bytes in, %llu out)",
+		    s->label, (unsigned long long)sc->bytes_in,
+		    (unsigned long long)sc->bytes_out);
+	else
+		log_warnx("session %s from %s: %s", s->label, s->from_id, why);
+	expose_session_free(s);
+}
+
+static void
+expose_ended(struct lease_mgr *lm, int code, const char *why, void *arg)
+{
+	struct expose	*ex = arg;
+
+	if (code != EXIT_OK)
+		log_warnx("%s", why);
+	ex->exit_code = code;
+	event_base_loopbreak(ex->base);
+}
+
+static void
+expose_signal(int sig, short ev, void *arg)
+{
+	struct expose		*ex = arg;
+	struct expose_session	*s;
+
+	if (ex->stopping) {
+		ex->exit_code = EXIT_ERROR;
+		event_base_loopbreak(ex->base);
+		return;
+	}
+	log_info("shutting down: unregistering lease %s", ex->params.name);
+	ex->stopping = 1;
+	while ((s = TAILQ_FIRST(&ex->sessions)) != NULL)
+		expose_session_free(s);
+	lease_mgr_stop(ex->lm);
+}
+
+int
+cmd_expose(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "alpn",	 required_argument,	NULL,	'a' },
+		{ "allow",	 required_argument,	NULL,	'A' },
+		{ "description", required_argument,	NULL,	'd' },
+		{ "file",	 required_argument,	NULL,	'f' },
+		{ "help",	 no_argument,		NULL,	'h' },
+		{ "hidden",	 no_argument,		NULL,	'H' },
+		{ "relay-id",	 required_argument,	NULL,	'K' },
+		{ "name",	 required_argument,	NULL,	'n' },
+		{ "relay",	 required_argument,	NULL,	'r' },
+		{ "ttl",	 required_argument,	NULL,	't' },
+		{ "verbose",	 no_argument,		NULL,	'v' },
+		{ NULL,		 0,			NULL,	0 }
+	};
+	struct expose		 ex;
+	struct event		*evint, *evterm;
+	const char		*allow = NULL, *errstr;
+	char			 host[NI_MAXHOST], port[8], err[NI_MAXHOST + 64];
+	size_t			 i;
+	int			 ch;
+
+	memset(&ex, 0, sizeof(ex));
+	TAILQ_INIT(&ex.sessions);
+	ex.params.ttl = DEFAULT_LEASE_TTL;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "a:A:d:f:hHK:n:r:t:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (!proto_alpn_valid(optarg)) {
+				log_warnx("-a %s: an ALPN name is 1-32 "
+				    "printable characters without spaces",
+				    optarg);
+				return EXIT_ERROR;
+			}
+			for (i = 0; i < ex.params.nalpn; i++)
+				if (strcmp(ex.params.alpn[i], optarg) == 0)
+					break;
+			if (i < ex.params.nalpn)
+				break;
+			if (ex.params.nalpn == ALPN_MAX_COUNT) {
+				log_warnx("at most %d -a options",
+				    ALPN_MAX_COUNT);
+				return EXIT_ERROR;
+			}
+			ex.params.alpn[ex.params.nalpn++] = optarg;
+			break;
+		case 'A':
+			allow = optarg;
+			break;
+		case 'd':
+			if (!proto_text_valid(optarg, DESC_MAX_LEN)) {
+				log_warnx("-d: a description is at most %d "
+				    "bytes of UTF-8", DESC_MAX_LEN);
+				return EXIT_ERROR;
+			}
+			ex.params.description = optarg;
+			break;
+		case 'f':
+			if (strlcpy(ex.opts.key_path, optarg,
+			    sizeof(ex.opts.key_path)) >=
+			    sizeof(ex.opts.key_path))
+				return EXIT_ERROR;
+			ex.opts.key_path_given = 1;
+			break;
+		case 'h':
+			expose_usage();
+			return EXIT_OK;
+		case 'H':
+			ex.params.hidden = 1;
+			break;
+		case 'K':
+			if (opts_pin(&ex.opts, optarg) == -1)
+				return EXIT_ERROR;
+			break;
+		case 'n':
+			if (!proto_name_valid(optarg)) {
+				log_warnx("-n %s: a lease name is 1-63 of "
+				    "a-z, 0-9 and '-', not starting or ending "
+				    "with '-'", optarg);
+				return EXIT_ERROR;
+			}
+			ex.params.name = optarg;
+			break;
+		case 'r':
+			if (opts_relay(&ex.opts, optarg) == -1)
+				return EXIT_ERROR;
+			break;
+		case 't':
+			ex.params.ttl = strtonum(optarg, 1, 604800, &errstr);
+			if (errstr != NULL) {
+				log_warnx("-t %s: the TTL is 1-604800 seconds: "
+				    "%s", optarg, errstr);
+				return EXIT_ERROR;
+			}
+			break;
+		case 'v':
+			log_setverbose(log_getverbose() + 1);
+			break;
+		default:
+			expose_usage();
+			return EXIT_ERROR;
+		}
+	}
+	if (ex.params.name == NULL) {
+		log_warnx("expose needs a lease name: -n NAME");
+		expose_usage();
+		return EXIT_ERROR;
+	}
+	if (argc - optind != 1) {
+		log_warnx("expose needs one target HOST:PORT, the service to "
+		    "offer");
+		expose_usage();
+		return EXIT_ERROR;
+	}
+	if (ex.params.nalpn == 0)
+		ex.params.alpn[ex.params.nalpn++] = DEFAULT_ALPN;
+	if (net_parse_hostport(argv[optind], "", host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		log_warnx("target %s: expected HOST:PORT (or [IPV6]:PORT)",
+		    argv[optind]);
+		return EXIT_ERROR;
+	}
+	if (net_resolve(host, port, 0, &ex.target_ai, err, sizeof(err)) ==
+	    -1) {
+		log_warnx("target: cannot resolve %s", err);
+		return EXIT_ERROR;
+	}
+	snprintf(ex.target, sizeof(ex.target), strchr(host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", host, port);
+	if (allow != NULL) {
+		if (allow_list_load(&ex.allow, allow) == -1)
+			return EXIT_ERROR;
+		ex.have_allow = 1;
+	}
+	if (opts_prepare(&ex.opts, 1) == -1)
+		return EXIT_ERROR;
+
+	net_raise_nofile();
+	ex.base = client_event_base(0);
+	client_signals(ex.base, expose_signal, &ex, &evint, &evterm);
+	if ((ex.lm = lease_mgr_new(ex.base, &ex.opts, &ex.params,
+	    &expose_lease_cb, &ex)) == NULL)
+		fatal("lease_mgr_new");
+	log_debug("exposing %s as %s for ID %s", ex.target, ex.params.name,
+	    ex.opts.ident.id);
+	lease_mgr_start(ex.lm);
+	event_base_dispatch(ex.base);
+
+	while (!TAILQ_EMPTY(&ex.sessions))
+		expose_session_free(TAILQ_FIRST(&ex.sessions));
+	lease_mgr_free(ex.lm);
+	event_free(evint);
+	event_free(evterm);
+	event_base_free(ex.base);
+	freeaddrinfo(ex.target_ai);
+	allow_list_free(&ex.allow);
+	opts_clear(&ex.opts);
+	return ex.exit_code;
+}
