@@ -12,7 +12,7 @@
 # Environment: RELAYD (default $top_builddir/relayd/relayd), top_srcdir,
 # top_builddir (as set by `make check`; defaults for a run by hand).
 # To regenerate an .ok file after a deliberate change:
-#	cd tests/config && relayd -nv -f NAME.in > NAME.ok  (then read the diff)
+#	cd tests/config/data && relayd -nv -f NAME.in > NAME.ok  (then read the diff)
 
 LC_ALL=C
 export LC_ALL
@@ -25,7 +25,7 @@ case $RELAYD in
 /*)	;;
 *)	RELAYD=$(pwd)/$RELAYD ;;
 esac
-testdir=$top_srcdir/tests/config
+testdir=$top_srcdir/tests/config/data
 
 if [ ! -x "$RELAYD" ]; then
 	echo "config: $RELAYD not found or not executable" >&2
