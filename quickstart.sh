@@ -86,6 +86,14 @@ test)
 		    while read -r f; do echo "==== $f"; cat "$f"; done
 		exit 1
 	}
+	make -C "$build" check-valgrind >"$build/valgrind.out" 2>&1 || {
+		cat "$build/valgrind.out"
+		find "$build/tests/unit" -name '*.log' -exec grep -l ERROR {} + |
+		    xargs cat
+		echo "the unit tests fail under valgrind" >&2
+		exit 1
+	}
+	grep -E '^(PASS|FAIL|ERROR)' "$build/valgrind.out" | sed 's/^/valgrind: /'
 	make -C "$build" -j"$(nproc)" distcheck >/dev/null 2>"$build/distcheck.err" || {
 		tail -50 "$build/distcheck.err"
 		echo "make distcheck failed" >&2

@@ -425,6 +425,7 @@ START_TEST(test_record_limit)
 	ck_assert_int_eq(rec_seal(&a, REC_TYPE_DATA, msg, REC_MAX_PAYLOAD + 1,
 	    buf, sizeof(buf)), REC_ERR);
 	rec_clear(&a);
+	rec_clear(&b);
 	rec_pair(&a, &b);
 	/* ...and a frame announcing more than 16400 bytes is refused. */
 	put_be16(buf, REC_MAX_CIPHERTEXT + 1);
@@ -513,6 +514,7 @@ START_TEST(test_record_close_and_truncation)
 	/* a close record may not carry a payload, and types are 0 or 1 */
 	ck_assert_int_eq(rec_seal(&b, REC_TYPE_CLOSE, (const uint8_t *)"x", 1,
 	    r, 64), REC_ERR);
+	rec_clear(&a);
 	rec_clear(&b);
 	rec_pair(&a, &b);
 	ck_assert_int_eq(rec_seal(&a, 2, NULL, 0, r, 64), REC_ERR);
