@@ -929,13 +929,33 @@ client_record(struct client *c, const uint8_t *frame, size_t flen)
 
 /* ---- answers from the lease worker ---- */
 
-static void
+/* An internal address to the wire; only 4 or 16 bytes are an address. */
+static int
 wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
 {
 	relay__v1__address__init(a);
+	if (wa->len != 4 && wa->len != 16)
+		return -1;
 	a->ip.data = (uint8_t *)wa->ip;
 	a->ip.len = wa->len;
 	a->port = wa->port;
+	return 0;
+}
+
+/* A list of them (a lease holder's or a requester's local addresses). */
+static size_t
+wire_addrs_to_proto(const struct wire_addr *src, uint32_t n,
+    Relay__V1__Address *loc, Relay__V1__Address **ploc)
+{
+	uint32_t	 i;
+	size_t		 k = 0;
+
+	for (i = 0; i < n && i < ADDR_MAX_COUNT; i++)
+		if (wire_addr_to_proto(&src[i], &loc[k]) == 0) {
+			ploc[k] = &loc[k];
+			k++;
+		}
+	return k;
 }
 
 static void
@@ -1002,8 +1022,8 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		r.ttl_seconds = lr.ttl;
 		r.expires_unix = lr.expires;
 		wire_addr_from_sockaddr(&wa, (struct sockaddr *)&c->ss);
-		wire_addr_to_proto(&wa, &obs);
-		r.observed_addr = &obs;
+		if (wire_addr_to_proto(&wa, &obs) == 0)
+			r.observed_addr = &obs;
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
 		m.registered = &r;
 		client_send(c, &m);
@@ -1033,7 +1053,6 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		struct l_incoming	 li;
 		Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
 		Relay__V1__Address	 from, loc[ADDR_MAX_COUNT], *ploc[ADDR_MAX_COUNT];
-		uint32_t		 i;
 
 		LEASE_MSG(IMSG_L_INCOMING, li);
 		if (!str_terminated(li.alpn, sizeof(li.alpn)) ||
@@ -1046,19 +1065,14 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		in.lease_id.len = LEASE_ID_LEN;
 		in.alpn = li.alpn;
 		in.from_id = li.from_id;
-		if (li.from_addr.len != 0) {
-			wire_addr_to_proto(&li.from_addr, &from);
+		if (wire_addr_to_proto(&li.from_addr, &from) == 0)
 			in.from_addr = &from;
-		}
 		in.token.data = li.token;
 		in.token.len = TOKEN_LEN;
 		in.deadline_ms = li.deadline_ms;
-		for (i = 0; i < li.nfrom_local; i++) {
-			wire_addr_to_proto(&li.from_local[i], &loc[i]);
-			ploc[i] = &loc[i];
-		}
 		in.from_local_addrs = ploc;
-		in.n_from_local_addrs = li.nfrom_local;
+		in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
+		    li.nfrom_local, loc, ploc);
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
 		m.incoming = &in;
 		client_send(c, &m);
@@ -1068,7 +1082,6 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		struct l_connected	 lc;
 		Relay__V1__Connected	 cn = RELAY__V1__CONNECTED__INIT;
 		Relay__V1__Address	 peer, loc[ADDR_MAX_COUNT], *ploc[ADDR_MAX_COUNT];
-		uint32_t		 i;
 
 		LEASE_MSG(IMSG_L_CONNECTED, lc);
 		if (!str_terminated(lc.id, sizeof(lc.id)) ||
@@ -1078,18 +1091,13 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		cn.session_id.data = lc.session_id;
 		cn.session_id.len = SESSION_ID_LEN;
 		cn.id = lc.id;
-		if (lc.peer_addr.len != 0) {
-			wire_addr_to_proto(&lc.peer_addr, &peer);
+		if (wire_addr_to_proto(&lc.peer_addr, &peer) == 0)
 			cn.peer_addr = &peer;
-		}
 		cn.token.data = lc.token;
 		cn.token.len = TOKEN_LEN;
-		for (i = 0; i < lc.npeer_local; i++) {
-			wire_addr_to_proto(&lc.peer_local[i], &loc[i]);
-			ploc[i] = &loc[i];
-		}
 		cn.peer_local_addrs = ploc;
-		cn.n_peer_local_addrs = lc.npeer_local;
+		cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
+		    lc.npeer_local, loc, ploc);
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
 		m.connected = &cn;
 		client_send(c, &m);
