@@ -31,7 +31,7 @@ struct connector {
 	struct secure_conn	*sc;
 	const char		*target;
 	char			 id[ID_BUFSZ];		/* by ID, or "" */
-	char			 name[NAME_MAX_LEN + 1];	/* by name, or "" */
+	char			 name[NAME_MAX_LEN + 1];	/* or by name */
 	const char		*alpn;
 	int			 exit_code;
 	int			 done;
@@ -42,7 +42,8 @@ static int	connect_established(struct secure_conn *, const char *, void *,
 static void	connect_done(struct secure_conn *, int, const char *, void *);
 static void	connect_ready(struct relay_client *, void *);
 static void	connect_message(struct relay_client *, RelayMessage *, void *);
-static void	connect_closed(struct relay_client *, int, const char *, void *);
+static void	connect_closed(struct relay_client *, int, const char *,
+		    void *);
 
 static const struct relay_cb connect_relay_cb = {
 	.ready = connect_ready,
@@ -129,9 +130,9 @@ connect_report_error(const char *target, const char *alpn, const char *relay,
 }
 
 static void
-connect_usage(void)
+connect_usage(FILE *f)
 {
-	fprintf(stderr, "usage: relay-client connect [-hv] -r host[:port] "
+	fprintf(f, "usage: relay-client connect [-hv] -r host[:port] "
 	    "[-K relay-id] [-f key] [-a alpn] ID|name\n"
 	    "  Open one end-to-end session with a lease and carry it on "
 	    "stdin and stdout.\n"
@@ -146,13 +147,18 @@ connect_usage(void)
 	    "-a ssh myhost' user@myhost\n", RELAY_DEFAULT_PORT, DEFAULT_ALPN);
 }
 
+/* Done: close the control connection politely if it is still open. */
 static void
 connect_end(struct connector *c, int code)
 {
-	if (c->done)
+	if (!c->done) {
+		c->done = 1;
+		c->exit_code = code;
+	}
+	if (relay_is_ready(c->rc)) {
+		relay_finish(c->rc);	/* connect_closed() ends the loop */
 		return;
-	c->done = 1;
-	c->exit_code = code;
+	}
 	event_base_loopbreak(c->base);
 }
 
@@ -251,6 +257,18 @@ connect_message(struct relay_client *rc, RelayMessage *m, void *arg)
 		    proto_relay_msg_name(m->msg_case));
 }
 
+/* Stop, so that stdin and stdout get their flags back. */
+static void
+connect_signal(int sig, short ev, void *arg)
+{
+	struct connector	*c = arg;
+
+	log_debug("signal %d: stopping", sig);
+	c->done = 1;
+	c->exit_code = EXIT_ERROR;
+	event_base_loopbreak(c->base);
+}
+
 static void
 connect_closed(struct relay_client *rc, int code, const char *why, void *arg)
 {
@@ -258,9 +276,10 @@ connect_closed(struct relay_client *rc, int code, const char *why, void *arg)
 
 	relay_free(rc);
 	c->rc = NULL;
-	if (c->sc != NULL || code == EXIT_OK)
+	if (c->sc != NULL)
 		return;		/* the session goes on without it */
-	log_warnx("%s", why);
+	if (!c->done && code != EXIT_OK)
+		log_warnx("%s", why);
 	connect_end(c, code);
 }
 
@@ -299,6 +318,7 @@ cmd_connect(int argc, char *argv[])
 		{ NULL,		0,			NULL,	0 }
 	};
 	struct connector	 c;
+	struct event		*evsig[CLIENT_NSIGNALS];
 	int			 ch, fl0, fl1;
 
 	memset(&c, 0, sizeof(c));
@@ -323,7 +343,7 @@ cmd_connect(int argc, char *argv[])
 			c.opts.key_path_given = 1;
 			break;
 		case 'h':
-			connect_usage();
+			connect_usage(stdout);
 			return EXIT_OK;
 		case 'K':
 			if (opts_pin(&c.opts, optarg) == -1)
@@ -337,14 +357,14 @@ cmd_connect(int argc, char *argv[])
 			log_setverbose(log_getverbose() + 1);
 			break;
 		default:
-			connect_usage();
+			connect_usage(stderr);
 			return EXIT_ERROR;
 		}
 	}
 	if (argc - optind != 1) {
 		log_warnx(argc == optind ? "connect to which lease? give an ID "
 		    "or a name" : "connect takes one ID or name");
-		connect_usage();
+		connect_usage(stderr);
 		return EXIT_ERROR;
 	}
 	c.target = argv[optind];
@@ -360,6 +380,7 @@ cmd_connect(int argc, char *argv[])
 		return EXIT_ERROR;
 	}
 	c.base = client_event_base(1);
+	client_signals(c.base, connect_signal, &c, evsig);
 	if ((c.rc = relay_new(c.base, &c.opts, &connect_relay_cb, &c)) == NULL)
 		fatal("relay_new");
 	relay_connect(c.rc);
@@ -369,6 +390,7 @@ cmd_connect(int argc, char *argv[])
 	(void)fcntl(STDOUT_FILENO, F_SETFL, fl1);
 	secure_free(c.sc);
 	relay_free(c.rc);
+	client_signals_free(evsig);
 	event_base_free(c.base);
 	opts_clear(&c.opts);
 	return c.exit_code;

@@ -32,7 +32,7 @@ struct expose {
 	struct client_opts	 opts;
 	struct lease_params	 params;
 	struct lease_mgr	*lm;
-	char			 target[NI_MAXHOST + 16];
+	char			 target[HOSTPORT_MAX];
 	struct addrinfo		*target_ai;
 	struct allow_list	 allow;
 	int			 have_allow;
@@ -73,9 +73,9 @@ static const struct lease_cb expose_lease_cb = {
 };
 
 static void
-expose_usage(void)
+expose_usage(FILE *f)
 {
-	fprintf(stderr, "usage: relay-client expose [-hv] -r host[:port] "
+	fprintf(f, "usage: relay-client expose [-hv] -r host[:port] "
 	    "[-K relay-id] [-f key] -n name\n"
 	    "           [-a alpn]... [-d description] [--hidden] "
 	    "[--allow file] [-t ttl] host:port\n"
@@ -143,7 +143,7 @@ expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
 		snprintf(why, sizeof(why), "ID %s is not on the holder's "
 		    "allow list", from);
 		reason = why;
-	} else if (ex->nsessions >= EXPOSE_MAX_SESSIONS)
+	} else if (ex->nsessions >= CLIENT_MAX_SESSIONS)
 		reason = "the holder has too many sessions";
 	else if (ex->stopping)
 		reason = "the holder is shutting down";
@@ -221,7 +221,7 @@ static void
 expose_target_cb(int fd, short ev, void *arg)
 {
 	struct expose_session	*s = arg;
-	char			 addr[NI_MAXHOST + 16];
+	char			 addr[HOSTPORT_MAX];
 
 	event_free(s->ev_target);
 	s->ev_target = NULL;
@@ -244,7 +244,7 @@ expose_target_cb(int fd, short ev, void *arg)
 static void
 expose_target_next(struct expose_session *s)
 {
-	char	 why[NI_MAXHOST + 128];
+	char	 why[HOSTPORT_MAX + 128];
 	int	 saved = ECONNREFUSED;
 
 	for (; s->tai != NULL; s->tai = s->tai->ai_next) {
@@ -326,9 +326,10 @@ cmd_expose(int argc, char *argv[])
 		{ NULL,		 0,			NULL,	0 }
 	};
 	struct expose		 ex;
-	struct event		*evint, *evterm;
+	struct event		*evsig[CLIENT_NSIGNALS];
 	const char		*allow = NULL, *errstr;
-	char			 host[NI_MAXHOST], port[8], err[NI_MAXHOST + 64];
+	char			 host[HOST_MAX], port[8];
+	char			 err[HOSTPORT_MAX + 64];
 	size_t			 i;
 	int			 ch;
 
@@ -377,7 +378,7 @@ cmd_expose(int argc, char *argv[])
 			ex.opts.key_path_given = 1;
 			break;
 		case 'h':
-			expose_usage();
+			expose_usage(stdout);
 			return EXIT_OK;
 		case 'H':
 			ex.params.hidden = 1;
@@ -411,19 +412,19 @@ cmd_expose(int argc, char *argv[])
 			log_setverbose(log_getverbose() + 1);
 			break;
 		default:
-			expose_usage();
+			expose_usage(stderr);
 			return EXIT_ERROR;
 		}
 	}
 	if (ex.params.name == NULL) {
 		log_warnx("expose needs a lease name: -n NAME");
-		expose_usage();
+		expose_usage(stderr);
 		return EXIT_ERROR;
 	}
 	if (argc - optind != 1) {
 		log_warnx("expose needs one target HOST:PORT, the service to "
 		    "offer");
-		expose_usage();
+		expose_usage(stderr);
 		return EXIT_ERROR;
 	}
 	if (ex.params.nalpn == 0)
@@ -451,7 +452,7 @@ cmd_expose(int argc, char *argv[])
 
 	net_raise_nofile();
 	ex.base = client_event_base(0);
-	client_signals(ex.base, expose_signal, &ex, &evint, &evterm);
+	client_signals(ex.base, expose_signal, &ex, evsig);
 	if ((ex.lm = lease_mgr_new(ex.base, &ex.opts, &ex.params,
 	    &expose_lease_cb, &ex)) == NULL)
 		fatal("lease_mgr_new");
@@ -463,8 +464,7 @@ cmd_expose(int argc, char *argv[])
 	while (!TAILQ_EMPTY(&ex.sessions))
 		expose_session_free(TAILQ_FIRST(&ex.sessions));
 	lease_mgr_free(ex.lm);
-	event_free(evint);
-	event_free(evterm);
+	client_signals_free(evsig);
 	event_base_free(ex.base);
 	freeaddrinfo(ex.target_ai);
 	allow_list_free(&ex.allow);

@@ -50,14 +50,15 @@ struct fwd_session {
 	TAILQ_ENTRY(fwd_session) entry;
 	struct forwarder	*fw;
 	int			 lfd;		/* the local client */
-	char			 peer[NI_MAXHOST + 16];
+	char			 peer[HOSTPORT_MAX];
 	uint32_t		 reqid;		/* Connect sent, or 0 */
 	struct secure_conn	*sc;
 };
 
 static void	forward_ready(struct relay_client *, void *);
 static void	forward_message(struct relay_client *, RelayMessage *, void *);
-static void	forward_closed(struct relay_client *, int, const char *, void *);
+static void	forward_closed(struct relay_client *, int, const char *,
+		    void *);
 static int	forward_established(struct secure_conn *, const char *, void *,
 		    int *, const char **);
 static void	forward_done(struct secure_conn *, int, const char *, void *);
@@ -74,9 +75,9 @@ static const struct secure_cb forward_secure_cb = {
 };
 
 static void
-forward_usage(void)
+forward_usage(FILE *f)
 {
-	fprintf(stderr, "usage: relay-client forward [-hv] -r host[:port] "
+	fprintf(f, "usage: relay-client forward [-hv] -r host[:port] "
 	    "[-K relay-id] [-f key] -L [addr:]port\n"
 	    "           [-a alpn] ID|name\n"
 	    "  Listen on a local port; carry each connection to the lease in "
@@ -266,7 +267,7 @@ forward_accept_cb(int fd, short ev, void *arg)
 			log_warn("accept");
 		return;
 	}
-	if (fw->nsessions >= EXPOSE_MAX_SESSIONS ||
+	if (fw->nsessions >= CLIENT_MAX_SESSIONS ||
 	    (s = calloc(1, sizeof(*s))) == NULL) {
 		log_warnx("too many sessions: connection refused");
 		close(cfd);
@@ -311,7 +312,7 @@ static int
 forward_listen(struct forwarder *fw, const char *spec)
 {
 	struct addrinfo	*res, *ai;
-	char		 host[NI_MAXHOST], port[8], err[NI_MAXHOST + 64];
+	char		 host[HOST_MAX], port[8], err[HOSTPORT_MAX + 64];
 	int		 fd, on = 1;
 
 	if (strchr(spec, ':') == NULL) {
@@ -334,8 +335,8 @@ forward_listen(struct forwarder *fw, const char *spec)
 	}
 	for (ai = res; ai != NULL && fw->nlisten < FORWARD_MAX_LISTENERS;
 	    ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol)) == -1)
+		if ((fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1)
 			continue;
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		if (ai->ai_family == AF_INET6)
@@ -381,7 +382,7 @@ cmd_forward(int argc, char *argv[])
 		{ NULL,		0,			NULL,	0 }
 	};
 	struct forwarder	 fw;
-	struct event		*evint, *evterm;
+	struct event		*evsig[CLIENT_NSIGNALS];
 	const char		*listen_spec = NULL;
 	int			 ch, i;
 
@@ -409,7 +410,7 @@ cmd_forward(int argc, char *argv[])
 			fw.opts.key_path_given = 1;
 			break;
 		case 'h':
-			forward_usage();
+			forward_usage(stdout);
 			return EXIT_OK;
 		case 'K':
 			if (opts_pin(&fw.opts, optarg) == -1)
@@ -426,19 +427,19 @@ cmd_forward(int argc, char *argv[])
 			log_setverbose(log_getverbose() + 1);
 			break;
 		default:
-			forward_usage();
+			forward_usage(stderr);
 			return EXIT_ERROR;
 		}
 	}
 	if (listen_spec == NULL) {
 		log_warnx("forward needs a local port to listen on: "
 		    "-L [ADDR:]PORT");
-		forward_usage();
+		forward_usage(stderr);
 		return EXIT_ERROR;
 	}
 	if (argc - optind != 1) {
 		log_warnx("forward to which lease? give one ID or name");
-		forward_usage();
+		forward_usage(stderr);
 		return EXIT_ERROR;
 	}
 	fw.target = argv[optind];
@@ -449,7 +450,7 @@ cmd_forward(int argc, char *argv[])
 
 	net_raise_nofile();
 	fw.base = client_event_base(0);
-	client_signals(fw.base, forward_signal, &fw, &evint, &evterm);
+	client_signals(fw.base, forward_signal, &fw, evsig);
 	for (i = 0; i < fw.nlisten; i++) {
 		if ((fw.ev_listen[i] = event_new(fw.base, fw.lfd[i],
 		    EV_READ | EV_PERSIST, forward_accept_cb, &fw)) == NULL)
@@ -467,8 +468,7 @@ cmd_forward(int argc, char *argv[])
 		event_free(fw.ev_listen[i]);
 		close(fw.lfd[i]);
 	}
-	event_free(evint);
-	event_free(evterm);
+	client_signals_free(evsig);
 	event_base_free(fw.base);
 	opts_clear(&fw.opts);
 	return fw.exit_code;

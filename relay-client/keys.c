@@ -59,7 +59,7 @@ keys_mkdir_parent(const char *path, int default_path)
 		return 0;
 	*p = '\0';
 	if (!default_path)
-		return 0;	/* a path the user chose: its directory is theirs */
+		return 0;	/* the user chose the path: and its directory */
 	for (p = dir + 1; *p != '\0'; p++) {
 		if (*p != '/')
 			continue;
@@ -95,16 +95,16 @@ keys_load_identity(struct client_opts *o)
 }
 
 static void
-keys_usage(const char *cmd)
+keys_usage(FILE *f, const char *cmd)
 {
 	if (strcmp(cmd, "keygen") == 0)
-		fprintf(stderr, "usage: relay-client keygen [-hv] [-f key]\n"
+		fprintf(f, "usage: relay-client keygen [-hv] [-f key]\n"
 		    "  Create a new identity key (Ed25519, PKCS#8 PEM, mode "
 		    "0600) and print its ID.\n"
 		    "  -f key  the key file (default ~/.config/relay/"
 		    "identity); never overwritten\n");
 	else
-		fprintf(stderr, "usage: relay-client id [-hv] [-f key]\n"
+		fprintf(f, "usage: relay-client id [-hv] [-f key]\n"
 		    "  Print the ID of an identity key.\n"
 		    "  -f key  the key file (default ~/.config/relay/"
 		    "identity)\n");
@@ -135,19 +135,19 @@ keys_parse(int argc, char *argv[], char *path, size_t pathlen, int *given)
 			*given = 1;
 			break;
 		case 'h':
-			keys_usage(argv[0]);
+			keys_usage(stdout, argv[0]);
 			exit(EXIT_OK);
 		case 'v':
 			log_setverbose(log_getverbose() + 1);
 			break;
 		default:
-			keys_usage(argv[0]);
+			keys_usage(stderr, argv[0]);
 			return -1;
 		}
 	}
 	if (optind != argc) {
 		log_warnx("%s takes no arguments: '%s'", argv[0], argv[optind]);
-		keys_usage(argv[0]);
+		keys_usage(stderr, argv[0]);
 		return -1;
 	}
 	if (!*given && keys_default_path(path, pathlen, "identity") == -1)

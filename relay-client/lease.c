@@ -109,7 +109,7 @@ lease_lost(struct lease_mgr *lm, const char *why)
 {
 	struct timeval	 tv;
 	uint32_t	 delay;
-	char		 msg[800];
+	char		 msg[1024];
 
 	strlcpy(msg, why, sizeof(msg));		/* why may live in rc */
 	why = msg;
@@ -197,7 +197,7 @@ lease_register_reply(struct relay_client *rc, RelayMessage *m, int code,
     const char *why, void *arg)
 {
 	struct lease_mgr	*lm = arg;
-	char			 msg[512], err[300];
+	char			 msg[1024], err[300];
 
 	if (m == NULL) {
 		lease_lost(lm, why);
@@ -300,7 +300,7 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 	struct lease_mgr	*lm = arg;
 	Relay__V1__Incoming	*in;
 	Relay__V1__Notice	*n;
-	char			 msg[512], err[300];
+	char			 msg[1024], err[300];
 
 	switch (m->msg_case) {
 	case RELAY__V1__RELAY_MESSAGE__MSG_INCOMING:
@@ -351,7 +351,7 @@ static void
 lease_closed(struct relay_client *rc, int code, const char *why, void *arg)
 {
 	struct lease_mgr	*lm = arg;
-	char			 msg[800];
+	char			 msg[1024];
 
 	if (code == EXIT_RELAY_KEY) {
 		lease_end(lm, code, why);

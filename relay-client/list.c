@@ -50,9 +50,9 @@ static const struct relay_cb list_relay_cb = {
 };
 
 static void
-list_usage(void)
+list_usage(FILE *f)
 {
-	fprintf(stderr, "usage: relay-client list [-hjv] -r host[:port] "
+	fprintf(f, "usage: relay-client list [-hjv] -r host[:port] "
 	    "[-K relay-id] [-f key]\n"
 	    "  List the relay's public leases.\n"
 	    "  -r host[:port]  the relay (default port %d)\n"
@@ -122,8 +122,8 @@ list_entry(struct lister *l, const Relay__V1__LeaseInfo *li, int first)
 		list_json_string(l->out, li->description != NULL ?
 		    li->description : "");
 		list_time(li->expires_unix, when, sizeof(when));
-		fprintf(l->out, ",\"expires\":%" PRIu64 ",\"expires_iso\":\"%s\"}",
-		    li->expires_unix, when);
+		fprintf(l->out, ",\"expires\":%" PRIu64
+		    ",\"expires_iso\":\"%s\"}", li->expires_unix, when);
 		return;
 	}
 	alpn[0] = '\0';
@@ -143,13 +143,18 @@ list_entry(struct lister *l, const Relay__V1__LeaseInfo *li, int first)
 	fputc('\n', l->out);
 }
 
+/* Done: close the control connection politely if it is still open. */
 static void
 list_end(struct lister *l, int code)
 {
-	if (l->done)
+	if (!l->done) {
+		l->done = 1;
+		l->exit_code = code;
+	}
+	if (relay_is_ready(l->rc)) {
+		relay_finish(l->rc);	/* list_closed() ends the loop */
 		return;
-	l->done = 1;
-	l->exit_code = code;
+	}
 	event_base_loopbreak(l->base);
 }
 
@@ -207,7 +212,7 @@ list_reply(struct relay_client *rc, RelayMessage *m, int code,
 	else if (l->offset == 0)
 		fprintf(l->out, "no public leases on the relay %s\n",
 		    l->opts.relay_name);
-	relay_finish(rc);
+	list_end(l, EXIT_OK);
 }
 
 static void
@@ -284,7 +289,7 @@ cmd_list(int argc, char *argv[])
 			l.opts.key_path_given = 1;
 			break;
 		case 'h':
-			list_usage();
+			list_usage(stdout);
 			return EXIT_OK;
 		case 'j':
 			l.json = 1;
@@ -301,13 +306,13 @@ cmd_list(int argc, char *argv[])
 			log_setverbose(log_getverbose() + 1);
 			break;
 		default:
-			list_usage();
+			list_usage(stderr);
 			return EXIT_ERROR;
 		}
 	}
 	if (argc != optind) {
 		log_warnx("list takes no arguments: '%s'", argv[optind]);
-		list_usage();
+		list_usage(stderr);
 		return EXIT_ERROR;
 	}
 	if (opts_prepare(&l.opts, 1) == -1)

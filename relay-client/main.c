@@ -27,16 +27,15 @@ static const struct command {
 	const char	*what;
 } commands[] = {
 	{ "keygen", cmd_keygen, "[-f key]",
-	    "create an identity key and print its ID" },
-	{ "id", cmd_id, "[-f key]", "print the ID of an identity key" },
-	{ "expose", cmd_expose, "-r relay -n name [-a alpn]... host:port",
-	    "offer a local TCP service through the relay" },
-	{ "connect", cmd_connect, "-r relay [-a alpn] ID|name",
-	    "one session on stdin/stdout (ssh ProxyCommand)" },
-	{ "forward", cmd_forward, "-r relay -L [addr:]port [-a alpn] ID|name",
-	    "a local port, one session per connection" },
-	{ "list", cmd_list, "-r relay [-j]",
-	    "the relay's public leases" },
+	    "create an identity key, print its ID" },
+	{ "id", cmd_id, "[-f key]", "print the ID of a key" },
+	{ "expose", cmd_expose, "-r relay -n name host:port",
+	    "offer a local TCP service" },
+	{ "connect", cmd_connect, "-r relay ID|name",
+	    "a session on stdin/stdout (ProxyCommand)" },
+	{ "forward", cmd_forward, "-r relay -L port ID|name",
+	    "a local port, a session per connection" },
+	{ "list", cmd_list, "-r relay [-j]", "the relay's public leases" },
 };
 
 static void
@@ -47,7 +46,7 @@ usage(FILE *f)
 	fprintf(f, "usage: relay-client [-hv] command [option ...] "
 	    "[argument ...]\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %-42s %s\n", commands[i].name,
+		fprintf(f, "  %-8s %-27s %s\n", commands[i].name,
 		    commands[i].synopsis, commands[i].what);
 	fprintf(f, "Common options: -r host[:port] (default port %d), "
 	    "-K relay-id, -f key, -v.\n"
@@ -117,7 +116,8 @@ opts_relay(struct client_opts *o, const char *arg)
 
 	snprintf(port, sizeof(port), "%d", RELAY_DEFAULT_PORT);
 	if (net_parse_hostport(arg, port, o->relay_host,
-	    sizeof(o->relay_host), o->relay_port, sizeof(o->relay_port)) == -1) {
+	    sizeof(o->relay_host), o->relay_port,
+	    sizeof(o->relay_port)) == -1) {
 		log_warnx("-r %s: expected HOST, HOST:PORT, [IPV6] or "
 		    "[IPV6]:PORT, with a port of 1-65535", arg);
 		return -1;
@@ -198,15 +198,31 @@ client_event_base(int any_fd)
 	return base;
 }
 
+/* SIGHUP, SIGINT and SIGTERM all mean "stop": cb decides how. */
 void
 client_signals(struct event_base *base, void (*cb)(int, short, void *),
-    void *arg, struct event **evint, struct event **evterm)
+    void *arg, struct event *ev[CLIENT_NSIGNALS])
 {
-	if ((*evint = evsignal_new(base, SIGINT, cb, arg)) == NULL ||
-	    (*evterm = evsignal_new(base, SIGTERM, cb, arg)) == NULL)
-		fatalx("evsignal_new");
-	evsignal_add(*evint, NULL);
-	evsignal_add(*evterm, NULL);
+	static const int	 sigs[CLIENT_NSIGNALS] = {
+		SIGHUP, SIGINT, SIGTERM
+	};
+	int			 i;
+
+	for (i = 0; i < CLIENT_NSIGNALS; i++) {
+		if ((ev[i] = evsignal_new(base, sigs[i], cb, arg)) == NULL)
+			fatalx("evsignal_new");
+		evsignal_add(ev[i], NULL);
+	}
+}
+
+void
+client_signals_free(struct event *ev[CLIENT_NSIGNALS])
+{
+	int	 i;
+
+	for (i = 0; i < CLIENT_NSIGNALS; i++)
+		if (ev[i] != NULL)
+			event_free(ev[i]);
 }
 
 int
@@ -218,7 +234,7 @@ main(int argc, char *argv[])
 		{ NULL,		0,		NULL,	0 }
 	};
 	size_t	 i;
-	int	 ch, verbose = 0;
+	int	 ch, status, verbose = 0;
 
 	log_procname("relay-client");
 	log_init(LOG_TO_STDERR, 0, LOG_USER);
@@ -246,8 +262,12 @@ main(int argc, char *argv[])
 		return EXIT_ERROR;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			return commands[i].run(argc, argv);
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			status = commands[i].run(argc, argv);
+			log_debug("exit status %d (%s)", status,
+			    exit_code_name(status));
+			return status;
+		}
 	log_warnx("unknown command '%s'", argv[0]);
 	usage(stderr);
 	return EXIT_ERROR;

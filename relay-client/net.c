@@ -208,8 +208,12 @@ iobuf_free(const struct buf *b)
 uint8_t *
 iobuf_space(struct buf *b, size_t need)
 {
-	uint8_t	*p;
+	static uint8_t	 none;
+	uint8_t		*p;
 
+	/* room for nothing (an empty record) even before any allocation */
+	if (need == 0)
+		return b->data != NULL ? b->data + b->wpos : &none;
 	if (need > iobuf_free(b))
 		return NULL;
 	if (need > b->max - b->wpos)

@@ -70,9 +70,12 @@ enum exit_code {
 #define SECURE_CIN_MAX		(2 * REC_MAX_FRAME)
 #define SECURE_COUT_MAX		(4 * REC_MAX_FRAME)
 #define SECURE_POUT_MAX		(4 * REC_MAX_PAYLOAD)
-#define EXPOSE_MAX_SESSIONS	4096
+#define CLIENT_MAX_SESSIONS	4096	/* per expose or forward */
 #define DEFAULT_LEASE_TTL	60
 #define SESSION_LABEL_LEN	(2 * 8 + 1)	/* hex of 8 bytes: for logs */
+#define HOST_MAX		256	/* a DNS name is at most 253 */
+#define HOSTPORT_MAX		(HOST_MAX + 16)	/* "[host]:port" */
+#define CLIENT_NSIGNALS		3	/* HUP, INT, TERM */
 
 #define log_trace(...) do {						\
 	if (log_getverbose() >= 2)					\
@@ -81,17 +84,16 @@ enum exit_code {
 
 /* What every subcommand that talks to a relay shares. */
 struct client_opts {
-	char		 relay_host[NI_MAXHOST];
+	char		 relay_host[HOST_MAX];
 	char		 relay_port[8];
-	char		 relay_name[NI_MAXHOST + 16];	/* "host:port" */
-	char		 pin[ID_BUFSZ];		/* expected relay ID, "" = TOFU */
+	char		 relay_name[HOSTPORT_MAX];	/* "host:port" */
+	char		 pin[ID_BUFSZ];		/* the relay ID; "" = TOFU */
 	int		 pin_given;		/* -K, else known_relays */
 	int		 pin_line;		/* its line in known_relays */
 	char		 known_path[PATH_MAX];
 	char		 key_path[PATH_MAX];
 	int		 key_path_given;	/* -f */
 	struct identity	 ident;
-	int		 verbose;
 };
 
 /* ---- Handshaker ---- */
@@ -120,7 +122,11 @@ enum relay_state {
 
 struct relay_client;
 
-/* m is NULL when the request failed without an answer (code, why). */
+/*
+ * m is NULL when the request failed without an answer (code, why). A
+ * RelayMessage handed to a callback lives in the client's arena until the
+ * next message is unpacked: copy what must outlive the callback.
+ */
 typedef void (*relay_reply_cb)(struct relay_client *, RelayMessage *m,
     int code, const char *why, void *arg);
 
@@ -152,7 +158,7 @@ struct relay_client {
 	struct addrinfo		*ai_list, *ai_next;
 	struct sockaddr_storage	 addr;		/* the relay, for data conns */
 	socklen_t		 addrlen;
-	char			 addr_str[NI_MAXHOST + 16];
+	char			 addr_str[HOSTPORT_MAX];
 	int			 connect_errno;
 	struct handshaker	 hsk;
 	struct rec_layer	 rec;
@@ -166,7 +172,7 @@ struct relay_client {
 	struct timespec		 last_sent, last_heard;
 	uint64_t		 ping_nonce;
 	char			 relay_id[ID_BUFSZ];
-	char			 why[768];	/* the reason it ended */
+	char			 why[1024];	/* the reason it ended */
 	int			 pending;	/* a failure to report */
 	int			 pending_code;
 	int			 in_cb;		/* calling out: free later */
@@ -279,9 +285,16 @@ struct allow_list {
 };
 
 /* main.c */
-extern volatile int	 client_exit;
 const char	*exit_code_name(int);
 int		 exit_for_error(int);
+int	 opts_relay(struct client_opts *, const char *arg);
+int	 opts_pin(struct client_opts *, const char *arg);
+int	 opts_prepare(struct client_opts *, int need_relay);
+void	 opts_clear(struct client_opts *);
+struct event_base *client_event_base(int any_fd);
+void	 client_signals(struct event_base *, void (*)(int, short, void *),
+	    void *, struct event *[CLIENT_NSIGNALS]);
+void	 client_signals_free(struct event *[CLIENT_NSIGNALS]);
 
 /* keys.c */
 int	 keys_default_path(char *, size_t, const char *file);
@@ -294,6 +307,7 @@ int	 known_relays_store(struct client_opts *, const char *id);
 int	 allow_list_load(struct allow_list *, const char *path);
 int	 allow_list_has(const struct allow_list *, const char *id);
 void	 allow_list_free(struct allow_list *);
+
 
 /* net.c */
 int	 net_parse_hostport(const char *, const char *defport, char *host,
@@ -315,6 +329,7 @@ ssize_t	 iobuf_write(struct buf *, int fd);
 void	 mono_now(struct timespec *);
 double	 mono_since(const struct timespec *);
 
+
 /* handshaker.c */
 int	 handshaker_init(struct handshaker *, enum hs_role, const uint8_t *ctx,
 	    size_t ctxlen, const struct identity *, const char *expect_id);
@@ -324,10 +339,11 @@ const char *handshaker_error(const struct handshaker *);
 const char *handshaker_peer_id(const struct handshaker *);
 void	 handshaker_clear(struct handshaker *);
 
+
 /* relay.c */
 struct relay_client *relay_new(struct event_base *, struct client_opts *,
 	    const struct relay_cb *, void *);
-int	 relay_connect(struct relay_client *);
+void	 relay_connect(struct relay_client *);
 int	 relay_send(struct relay_client *, ClientMessage *);
 int	 relay_request(struct relay_client *, ClientMessage *, uint32_t *idp,
 	    relay_reply_cb, void *);
@@ -339,12 +355,14 @@ const struct sockaddr *relay_peer_addr(const struct relay_client *,
 	    socklen_t *);
 int	 relay_error_message(const Relay__V1__Error *, char *, size_t);
 
-/* handshaker, secure.c */
+
+/* secure.c */
 struct secure_conn *secure_open(struct event_base *,
 	    const struct secure_params *, const struct secure_cb *, void *);
 void	 secure_set_plain(struct secure_conn *, int rfd, int wfd, int owned);
 void	 secure_free(struct secure_conn *);
 void	 secure_abort(struct secure_conn *, int code, const char *why);
+
 
 /* lease.c */
 struct lease_mgr *lease_mgr_new(struct event_base *, struct client_opts *,
@@ -357,8 +375,10 @@ int	 lease_mgr_accept(struct lease_mgr *, const uint8_t *session_id);
 int	 lease_mgr_reject(struct lease_mgr *, const uint8_t *session_id,
 	    const char *reason);
 
+
 /* expose.c */
 int	 cmd_expose(int, char *[]);
+
 
 /* connect.c */
 int	 cmd_connect(int, char *[]);
@@ -366,19 +386,13 @@ int	 connect_target_parse(const char *, char *id, char *name);
 int	 connect_report_error(const char *target, const char *alpn,
 	    const char *relay, RelayMessage *m, int code, const char *why);
 
+
 /* forward.c */
 int	 cmd_forward(int, char *[]);
+
 
 /* list.c */
 int	 cmd_list(int, char *[]);
 
-/* main.c: option parsing shared by the subcommands */
-int	 opts_relay(struct client_opts *, const char *arg);
-int	 opts_pin(struct client_opts *, const char *arg);
-int	 opts_prepare(struct client_opts *, int need_relay);
-void	 opts_clear(struct client_opts *);
-struct event_base *client_event_base(int any_fd);
-void	 client_signals(struct event_base *, void (*)(int, short, void *),
-	    void *, struct event **, struct event **);
 
 #endif /* RELAY_CLIENT_H */

@@ -83,26 +83,24 @@ relay_new(struct event_base *base, struct client_opts *opts,
 	return rc;
 }
 
-/* Start connecting. Failures are reported through the closed callback. */
-int
+/*
+ * Start connecting. Everything that follows, failures included, is
+ * reported through the callbacks, from the event loop.
+ */
+void
 relay_connect(struct relay_client *rc)
 {
-	char	 err[512];
+	char	 err[512], why[600];
 
 	if (net_resolve(rc->opts->relay_host, rc->opts->relay_port, 0,
 	    &rc->ai_list, err, sizeof(err)) == -1) {
-		char	 why[600];
-
-		snprintf(why, sizeof(why), "cannot resolve the relay %s",
-		    err);
+		snprintf(why, sizeof(why), "cannot resolve the relay %s", err);
 		relay_fail_later(rc, EXIT_UNREACHABLE, why);
-		return 0;
+		return;
 	}
 	rc->ai_next = rc->ai_list;
-	/* the first attempt starts from the loop, like every callback */
 	rc->state = RC_IDLE;
 	event_active(rc->ev_timer, EV_TIMEOUT, 1);
-	return 0;
 }
 
 static void

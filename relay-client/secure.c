@@ -203,10 +203,10 @@ secure_hs_failed(struct secure_conn *sc)
 
 	if (sc->role == HS_INITIATOR && peer[0] != '\0' && want[0] != '\0' &&
 	    strcmp(peer, want) != 0)
-		return secure_fail(sc, EXIT_ID_MISMATCH, "the peer proved ID "
-		    "%s, but the relay said the lease is held by %s: the "
-		    "relay may be swapping the lease holder; session refused",
-		    peer, want);
+		return secure_fail(sc, EXIT_ID_MISMATCH, "ID mismatch: the "
+		    "peer proved ID %s, but the relay said the lease is held "
+		    "by %s; refusing (the relay may be swapping lease "
+		    "holders)", peer, want);
 	return secure_fail(sc, EXIT_SESSION, "end-to-end handshake failed: "
 	    "%s", handshaker_error(&sc->hsk));
 }
@@ -375,10 +375,14 @@ secure_step(struct secure_conn *sc)
 			    "or never came)");
 		if (!sc->peer_closed) {
 			(void)rec_eof(&sc->rec);
-			return secure_fail(sc, EXIT_SESSION, "%s (the peer or "
-			    "the relay ended the session abnormally)",
+			return secure_fail(sc, EXIT_SESSION, "%s (%s)",
 			    sc->rec.error != NULL ? sc->rec.error :
-			    "truncated");
+			    "truncated", sc->rec.recv.counter == 0 ?
+			    "the peer ended the session before sending "
+			    "anything: it may have refused this ID, or "
+			    "could not reach its service" :
+			    "the peer or the relay ended the session "
+			    "abnormally");
 		}
 		if (buf_len(sc->cin) > 0)
 			return secure_fail(sc, EXIT_SESSION, "bytes after the "

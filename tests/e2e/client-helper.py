@@ -1,0 +1,187 @@
+# SPDX-License-Identifier: ISC
+"""client-helper.py: small TCP programs for tests/e2e/client.sh.
+
+  echo PORTFILE          echo server on 127.0.0.1; writes its port to PORTFILE;
+                         on end of input it finishes echoing, then half-closes
+  sum PORTFILE           reads everything until end of input, then answers
+                         "<bytes> <sha256>\\n" and closes: proves half-close
+  load PORT N SIZE       N concurrent clients of an echo service at PORT,
+                         each sending SIZE random bytes then half-closing, and
+                         checking that exactly those bytes come back
+  fetch URL FILE         HTTP GET URL into FILE (when curl is missing)
+  shim PORTFILE RELAY_PORT DUMP [FLIP]
+                         a forwarding shim in front of the relay: copies
+                         every connection both ways (half-close included),
+                         appends all bytes it carries to DUMP, and with FLIP
+                         inverts the byte at offset FLIP of what the relay
+                         sends back on each data connection
+
+Only loopback addresses; every socket has a timeout so a broken path fails
+the test instead of hanging it.
+"""
+import hashlib
+import os
+import socket
+import sys
+import threading
+import urllib.request
+
+TIMEOUT = 30
+
+
+def serve(portfile, handler):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1024)
+    tmp = portfile + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % s.getsockname()[1])
+    os.rename(tmp, portfile)
+    while True:
+        c, _ = s.accept()
+        c.settimeout(TIMEOUT)
+        threading.Thread(target=handler, args=(c,), daemon=True).start()
+
+
+def echo(c):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+        c.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    c.close()
+
+
+def summer(c):
+    h = hashlib.sha256()
+    n = 0
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            h.update(d)
+            n += len(d)
+        c.sendall(b"%d %s\n" % (n, h.hexdigest().encode()))
+        c.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    c.close()
+
+
+def load(port, n, size):
+    errors = []
+
+    def one(i):
+        data = os.urandom(size)
+        try:
+            c = socket.create_connection(("127.0.0.1", port), TIMEOUT)
+            c.settimeout(TIMEOUT)
+            got = []
+
+            def reader():
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    got.append(d)
+            t = threading.Thread(target=reader)
+            t.start()
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            t.join(TIMEOUT)
+            c.close()
+            if b"".join(got) != data:
+                errors.append("client %d: %d bytes back, %d sent" %
+                              (i, len(b"".join(got)), size))
+        except OSError as e:
+            errors.append("client %d: %s" % (i, e))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in errors[:10]:
+        print(e, file=sys.stderr)
+    print("%d of %d sessions correct" % (n - len(errors), n))
+    return 1 if errors else 0
+
+
+def shim(portfile, relay_port, dump, flip):
+    lock = threading.Lock()
+
+    def copy(src, dst, flip_at):
+        n = 0
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                if flip_at is not None and n <= flip_at < n + len(d):
+                    b = bytearray(d)
+                    b[flip_at - n] ^= 0xff
+                    d = bytes(b)
+                n += len(d)
+                with lock, open(dump, "ab") as f:
+                    f.write(d)
+                dst.sendall(d)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def handle(c):
+        try:
+            pre = b""
+            while len(pre) < 5:
+                d = c.recv(5 - len(pre))
+                if not d:
+                    c.close()
+                    return
+                pre += d
+            u = socket.create_connection(("127.0.0.1", relay_port), TIMEOUT)
+            u.sendall(pre)
+        except OSError:
+            c.close()
+            return
+        flip_at = flip if pre == b"RLY\x01D" else None
+        t = threading.Thread(target=copy, args=(c, u, None))
+        t.start()
+        copy(u, c, flip_at)
+        t.join()
+        c.close()
+        u.close()
+
+    serve(portfile, handle)
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "echo":
+        serve(sys.argv[2], echo)
+    elif mode == "sum":
+        serve(sys.argv[2], summer)
+    elif mode == "load":
+        sys.exit(load(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
+    elif mode == "shim":
+        shim(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+             int(sys.argv[5]) if len(sys.argv) > 5 else None)
+    elif mode == "fetch":
+        with urllib.request.urlopen(sys.argv[2], timeout=TIMEOUT) as r, \
+                open(sys.argv[3], "wb") as f:
+            f.write(r.read())
+    else:
+        sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()

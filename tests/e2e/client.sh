@@ -1,0 +1,422 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# client.sh: relay-client against a private relayd: keygen and id; expose
+# and connect carrying bytes both ways with half-close; the exit status
+# and message of each refusal; connect by ID; known_relays trust on first
+# use; a shim that records the relay's bytes (no plaintext) and one that
+# flips a byte (integrity error, no altered output); a dishonest relay
+# answering with another lease holder (refused); list as text and JSON;
+# forward -L carrying HTTP; ssh and scp through connect as ProxyCommand
+# to a private sshd; many sessions at once through one expose; lease
+# renewal past several TTLs; re-registration after a relayd restart; a
+# changed relay ID refused.
+#
+# CLIENT_SESSIONS sets how many concurrent sessions (default 20).
+# RELAY_CLIENT names the binary under test.
+. "$(dirname "$0")/lib.sh"
+
+RELAY_CLIENT=${RELAY_CLIENT:-"$top_builddir/relay-client/relay-client"}
+HELPER="$top_srcdir/tests/e2e/client-helper.py"
+SESSIONS=${CLIENT_SESSIONS:-20}
+RC=$RELAY_CLIENT
+
+HOME="$T/home"
+export HOME
+unset XDG_CONFIG_HOME
+mkdir -p "$HOME"
+PIDS=""
+
+# Everything this script starts is stopped by PID, relayd by lib.sh.
+client_cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	cleanup
+}
+trap client_cleanup EXIT
+
+bg() {
+	"$@" &
+	PIDS="$PIDS $!"
+	LAST_PID=$!
+}
+
+# wait_for SECONDS COMMAND...: until the command succeeds
+wait_for() {
+	n=$(($1 * 10))
+	shift
+	while ! "$@" 2>/dev/null; do
+		n=$((n - 1))
+		[ "$n" -le 0 ] && return 1
+		sleep 0.1
+	done
+}
+
+# After the first start, relayd comes back on the same port.
+FIXED_PORT=""
+orig_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+free_port() {
+	if [ -n "$FIXED_PORT" ]; then echo "$FIXED_PORT"; else orig_free_port; fi
+}
+
+RELAY_CONF="lease ttl 2 max 2
+connect rate 1000 burst 2000
+connection limit 5000 per address, 10000 total
+session limit 1000 per lease, 10000 total"
+
+# ---- keygen and id ----
+id1=$("$RC" keygen 2>"$T/keygen.err")
+check "keygen prints an ID" sh -c "echo '$id1' | grep -Eqx '[a-z2-7]{32}'"
+check "keygen makes ~/.config/relay 0700" \
+    sh -c "[ \$(stat -c %a '$HOME/.config/relay') = 700 ]"
+check "keygen writes the key 0600" \
+    sh -c "[ \$(stat -c %a '$HOME/.config/relay/identity') = 600 ]"
+check "id prints the same ID" [ "$("$RC" id)" = "$id1" ]
+"$RC" keygen >/dev/null 2>"$T/keygen2.err"
+st=$?
+check "keygen refuses to overwrite (status $st)" [ "$st" -eq 1 ]
+check "... and says so" grep -q "refusing to overwrite" "$T/keygen2.err"
+id2=$("$RC" keygen -f "$T/key2" 2>/dev/null)
+id3=$("$RC" keygen -f "$T/key3" 2>/dev/null)
+check "keygen -f: another ID" sh -c "[ -n '$id2' ] && [ '$id2' != '$id1' ]"
+cp "$T/key2" "$T/key-open"
+chmod 644 "$T/key-open"
+"$RC" id -f "$T/key-open" >/dev/null 2>"$T/id-open.err"
+st=$?
+check "id refuses a key others can read (status $st)" [ "$st" -eq 1 ]
+check "... saying how to fix it" grep -q "chmod 600" "$T/id-open.err"
+
+# ---- relayd, targets, exposes ----
+relay_start <<EOT || exit 1
+$RELAY_CONF
+EOT
+FIXED_PORT=$PORT
+R="127.0.0.1:$PORT"
+
+bg python3 "$HELPER" echo "$T/echo.port"
+bg python3 "$HELPER" sum "$T/sum.port"
+if ! wait_for 5 test -s "$T/echo.port" ||
+    ! wait_for 5 test -s "$T/sum.port"; then
+	echo "test servers did not start" >&2
+	exit 1
+fi
+ECHO_PORT=$(cat "$T/echo.port")
+SUM_PORT=$(cat "$T/sum.port")
+
+bg "$RC" -v expose -r "$R" -n echo -a tcp -a echo -d "an echo service" \
+    "127.0.0.1:$ECHO_PORT" 2>"$T/expose-echo.log"
+EXPOSE_ECHO=$LAST_PID
+check "expose registers the lease" \
+    wait_for 10 grep -q "lease echo registered" "$T/expose-echo.log"
+REGISTERED_AT=$(date +%s)
+check "the first use of the relay is stored and said loudly" \
+    grep -q "first connection to the relay $R: its ID is $RELAY_ID" \
+    "$T/expose-echo.log"
+check "known_relays holds the relay's ID" \
+    grep -qx "$R $RELAY_ID" "$HOME/.config/relay/known_relays"
+
+# the sum service, exposed with key3 and an allow list naming key2 only
+printf '# who may connect\n\n%s   # key2\n' "$id2" >"$T/allow"
+bg "$RC" expose -r "$R" -f "$T/key3" -n sum --allow "$T/allow" \
+    "127.0.0.1:$SUM_PORT" 2>"$T/expose-sum.log"
+wait_for 10 grep -q "lease sum registered" "$T/expose-sum.log"
+
+# ---- bytes both ways, half-close ----
+head -c 1048576 /dev/urandom >"$T/data"
+"$RC" connect -r "$R" -f "$T/key2" echo <"$T/data" >"$T/data.out" \
+    2>"$T/connect1.err"
+st=$?
+check "connect by name: exit 0 (status $st)" [ "$st" -eq 0 ]
+check "1 MiB through expose and back, unchanged" cmp -s "$T/data" "$T/data.out"
+
+want="$(wc -c <"$T/data" | tr -d ' ') $(sha256sum "$T/data" | cut -d' ' -f1)"
+got=$("$RC" connect -r "$R" -f "$T/key2" sum <"$T/data" 2>"$T/connect2.err")
+check "half-close: the target sees the end, then answers ($got)" \
+    [ "$got" = "$want" ]
+got=$("$RC" connect -r "$R" -f "$T/key2" sum </dev/null 2>/dev/null)
+check "half-close with no input at all" \
+    [ "$got" = "0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" ]
+
+got=$(echo "by id" | "$RC" connect -r "$R" -f "$T/key2" -a echo "$id1" 2>&1)
+check "connect by ID ($got)" [ "$got" = "by id" ]
+upper=$(echo "$id1" | tr '[:lower:]' '[:upper:]')
+got=$(echo "by ID" | "$RC" connect -r "$R" -f "$T/key2" "$upper" 2>&1)
+check "connect by ID in upper case" [ "$got" = "by ID" ]
+
+# ---- refusals: status and message ----
+"$RC" connect -r "$R" -f "$T/key2" nosuchlease </dev/null >/dev/null \
+    2>"$T/e-nf.err"
+st=$?
+check "unknown name: status 3 ($st)" [ "$st" -eq 3 ]
+check "... message says not found" grep -q "not found" "$T/e-nf.err"
+
+"$RC" connect -r "$R" -f "$T/key2" -a ssh echo </dev/null >/dev/null \
+    2>"$T/e-alpn.err"
+st=$?
+check "ALPN mismatch: status 5 ($st)" [ "$st" -eq 5 ]
+check "... message says ALPN mismatch" grep -q "ALPN mismatch" "$T/e-alpn.err"
+
+"$RC" connect -r "$R" sum </dev/null >/dev/null 2>"$T/e-rej.err"
+st=$?
+check "an ID not on the allow list: status 4 ($st)" [ "$st" -eq 4 ]
+check "... rejected, with the reason" \
+    grep -q "rejected by the lease holder: ID $id1 is not on the holder's allow list" \
+    "$T/e-rej.err"
+check "expose logs the refusal" grep -q "refused" "$T/expose-sum.log"
+
+"$RC" connect -r "$R" -f "$T/key2" aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+    </dev/null >/dev/null 2>"$T/e-id.err"
+st=$?
+check "an ID with no lease: status 3 ($st)" [ "$st" -eq 3 ]
+
+"$RC" connect -r "$R" -f "$T/key2" 'Bad_Name' </dev/null >/dev/null 2>&1
+st=$?
+check "a malformed target: status 1 ($st)" [ "$st" -eq 1 ]
+
+"$RC" connect -r "127.0.0.1:$(orig_free_port)" -K "$RELAY_ID" echo \
+    </dev/null >/dev/null 2>"$T/e-unreach.err"
+st=$?
+check "no relay there: status 2 ($st)" [ "$st" -eq 2 ]
+check "... message says cannot connect" grep -q "cannot connect" "$T/e-unreach.err"
+
+"$RC" connect -r "$R" -K aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa echo </dev/null \
+    >/dev/null 2>"$T/e-k.err"
+st=$?
+check "-K with another relay ID: status 7 ($st)" [ "$st" -eq 7 ]
+
+# ---- the relay sees only ciphertext and cannot alter it unnoticed ----
+# A shim between connect and relayd records every byte it carries; a
+# second one also flips one byte the relay sends on the data connection.
+bg python3 "$HELPER" shim "$T/shim.port" "$PORT" "$T/shim.dump"
+bg python3 "$HELPER" shim "$T/flip.port" "$PORT" "$T/flip.dump" 300
+wait_for 5 test -s "$T/shim.port" && wait_for 5 test -s "$T/flip.port"
+SHIM="127.0.0.1:$(cat "$T/shim.port")"
+FLIP="127.0.0.1:$(cat "$T/flip.port")"
+python3 -c 'import sys; sys.stdout.write("PLAINTEXT-MARKER-7f3a " * 5000)' \
+    >"$T/marker"
+"$RC" connect -r "$SHIM" -K "$RELAY_ID" -f "$T/key2" echo <"$T/marker" \
+    >"$T/marker.out" 2>"$T/shim.err"
+check "a session through a recording shim carries the data" \
+    cmp -s "$T/marker" "$T/marker.out"
+check "the shim recorded the session" \
+    sh -c "[ \$(wc -c <'$T/shim.dump') -gt \$(wc -c <'$T/marker') ]"
+check "the plaintext marker never crossed the relay" \
+    sh -c "! grep -q PLAINTEXT-MARKER '$T/shim.dump'"
+"$RC" connect -r "$FLIP" -K "$RELAY_ID" -f "$T/key2" echo <"$T/marker" \
+    >"$T/flip.out" 2>"$T/flip.err"
+st=$?
+check "one flipped byte on the way: the session fails, status 13 ($st)" \
+    [ "$st" -eq 13 ]
+check "... with the integrity error" grep -q "integrity failure" "$T/flip.err"
+check "... and no altered byte reaches stdout" sh -c \
+    "head -c \$(wc -c <'$T/flip.out') '$T/marker' | cmp -s - '$T/flip.out'"
+
+# ---- a relay that answers with another lease holder is refused ----
+if python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' \
+    2>/dev/null; then
+	for mode in swap lie; do
+		case $mode in
+		swap)	what="answers the handshake as the holder" ;;
+		lie)	what="names another holder in Connected" ;;
+		esac
+		bg python3 "$top_srcdir/tests/e2e/client-fakerelay.py" \
+		    "$T/fake-$mode.port" "$mode"
+		wait_for 5 test -s "$T/fake-$mode.port"
+		read -r fport fid <"$T/fake-$mode.port"
+		"$RC" connect -r "127.0.0.1:$fport" -K "$fid" -f "$T/key2" "$id3" \
+		    </dev/null >"$T/fake-$mode.out" 2>"$T/fake-$mode.err"
+		st=$?
+		check "a relay that $what: status 6 ($st)" \
+		    [ "$st" -eq 6 ]
+		check "... refused as an ID mismatch, nothing on stdout" sh -c \
+		    "grep -q 'ID mismatch' '$T/fake-$mode.err' &&
+		    [ ! -s '$T/fake-$mode.out' ]"
+	done
+else
+	echo "skip - dishonest relay: python3 lacks the cryptography package"
+fi
+
+# ---- list ----
+"$RC" list -r "$R" >"$T/list.txt" 2>"$T/list.err"
+st=$?
+check "list: exit 0 ($st)" [ "$st" -eq 0 ]
+check "list shows echo with its ID, ALPNs and description" \
+    grep -Eq "^echo +$id1 +tcp,echo +[0-9]+s +an echo service$" "$T/list.txt"
+check "list shows sum" grep -q "^sum " "$T/list.txt"
+"$RC" list -r "$R" -j >"$T/list.json" 2>>"$T/list.err"
+check "list -j is valid JSON" python3 -m json.tool "$T/list.json" >/dev/null
+check "list -j has both leases" python3 -c "
+import json, sys
+d = json.load(open('$T/list.json'))
+names = sorted(l['name'] for l in d['leases'])
+sys.exit(not (names == ['echo', 'sum'] and d['relay_id'] == '$RELAY_ID'))"
+
+# ---- forward -L carrying HTTP ----
+mkdir -p "$T/www"
+head -c 300000 /dev/urandom >"$T/www/blob"
+HTTP_PORT=$(orig_free_port)
+bg python3 -m http.server --bind 127.0.0.1 --directory "$T/www" \
+    "$HTTP_PORT" >"$T/http.log" 2>&1
+bg "$RC" expose -r "$R" -f "$T/key3" -n web -a http "127.0.0.1:$HTTP_PORT" \
+    2>"$T/expose-web.log"
+wait_for 10 grep -q "lease web registered" "$T/expose-web.log"
+FWD_PORT=$(orig_free_port)
+bg "$RC" forward -r "$R" -f "$T/key2" -L "$FWD_PORT" -a http web \
+    2>"$T/forward.log"
+wait_for 10 grep -q "forwarding" "$T/forward.log"
+fetch() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -sf -o "$2" "$1"
+	else
+		python3 "$HELPER" fetch "$1" "$2"
+	fi
+}
+wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $HTTP_PORT))'"
+fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got"
+check "forward -L: an HTTP GET through the relay" cmp -s "$T/www/blob" "$T/blob.got"
+fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got2"
+check "forward -L: a second GET on the same forward" cmp -s "$T/www/blob" "$T/blob.got2"
+
+# ---- OpenSSH through connect as ProxyCommand, to a private sshd ----
+# sshd runs on loopback with its own host key, authorized key and port.
+# As root it needs /run/sshd: if that is missing, it gets one in a private
+# mount namespace (unshare), so nothing outside $T is touched.
+SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+ssh_skip=""
+if [ ! -x "$SSHD" ] || ! command -v ssh >/dev/null ||
+    ! command -v scp >/dev/null || ! command -v ssh-keygen >/dev/null; then
+	ssh_skip="sshd, ssh, scp or ssh-keygen is not installed"
+fi
+SSHD_WRAP=""
+if [ -z "$ssh_skip" ] && [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then
+	if unshare -m true 2>/dev/null; then
+		SSHD_WRAP="unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/sshd && exec \"\$0\" \"\$@\"'"
+	else
+		ssh_skip="sshd needs /run/sshd and unshare -m is not allowed"
+	fi
+fi
+if [ -n "$ssh_skip" ]; then
+	echo "skip - ssh through connect: $ssh_skip"
+else
+	S="$T/ssh"
+	mkdir -p "$S"
+	ssh-keygen -q -t ed25519 -N '' -f "$S/host" </dev/null
+	ssh-keygen -q -t ed25519 -N '' -f "$S/user" </dev/null
+	cp "$S/user.pub" "$S/authorized_keys"
+	SSH_PORT=$(orig_free_port)
+	SSH_USER=$(id -un)
+	cat >"$S/sshd_config" <<EOT
+ListenAddress 127.0.0.1
+Port $SSH_PORT
+HostKey $S/host
+AuthorizedKeysFile $S/authorized_keys
+PidFile $S/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+EOT
+	echo "myhost $(cat "$S/host.pub")" >"$S/known_hosts"
+	eval "bg $SSHD_WRAP \"$SSHD\" -D -e -f \"$S/sshd_config\"" \
+	    2>"$S/sshd.log"
+	bg "$RC" expose -r "$R" -f "$T/key3" -n myhost -a ssh \
+	    --allow "$T/allow" "127.0.0.1:$SSH_PORT" 2>"$T/expose-ssh.log"
+	wait_for 10 grep -q "lease myhost registered" "$T/expose-ssh.log"
+	wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $SSH_PORT))'"
+	SSH_OPTS="-F /dev/null -i $S/user -o IdentitiesOnly=yes -o BatchMode=yes
+	    -o UserKnownHostsFile=$S/known_hosts -o StrictHostKeyChecking=yes"
+	PROXY="ProxyCommand=$RC connect -r $R -f $T/key2 -a ssh myhost"
+	# shellcheck disable=SC2086
+	got=$(ssh $SSH_OPTS -o "$PROXY" "$SSH_USER@myhost" 'echo ssh-ok; hostname' \
+	    </dev/null 2>"$T/ssh.err" | head -n 1)
+	check "ssh runs a command through connect as ProxyCommand ($got)" \
+	    [ "$got" = "ssh-ok" ]
+	head -c 2000000 /dev/urandom >"$T/scp.src"
+	# shellcheck disable=SC2086
+	scp -q $SSH_OPTS -o "$PROXY" "$T/scp.src" "$SSH_USER@myhost:$S/scp.dst" \
+	    </dev/null 2>>"$T/ssh.err"
+	check "scp copies a file through the relay" cmp -s "$T/scp.src" "$S/scp.dst"
+	[ -s "$S/scp.dst" ] || cat "$T/ssh.err" "$S/sshd.log" >&2
+fi
+
+# ---- many sessions at once through one expose ----
+FWD_ECHO=$(orig_free_port)
+bg "$RC" forward -r "$R" -f "$T/key2" -L "127.0.0.1:$FWD_ECHO" echo \
+    2>"$T/forward-echo.log"
+wait_for 10 grep -q "forwarding" "$T/forward-echo.log"
+out=$(python3 "$HELPER" load "$FWD_ECHO" "$SESSIONS" 65536 2>&1)
+st=$?
+check "$SESSIONS concurrent sessions through one forward and one expose ($out)" [ "$st" -eq 0 ]
+i=0
+pids=""
+while [ $i -lt "$SESSIONS" ]; do
+	head -c 20000 /dev/urandom >"$T/c$i.in"
+	"$RC" connect -r "$R" -f "$T/key2" echo <"$T/c$i.in" >"$T/c$i.out" \
+	    2>"$T/c$i.err" &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+bad=0
+for p in $pids; do wait "$p" || bad=$((bad + 1)); done
+i=0
+while [ $i -lt "$SESSIONS" ]; do
+	cmp -s "$T/c$i.in" "$T/c$i.out" || bad=$((bad + 1))
+	i=$((i + 1))
+done
+check "$SESSIONS concurrent connect processes, all data correct ($bad bad)" [ "$bad" -eq 0 ]
+[ "$bad" -ne 0 ] && cat "$T"/c*.err | sort | uniq -c | head >&2
+
+# ---- renewal: ttl 2, and more than three TTLs since the registration ----
+elapsed=$(($(date +%s) - REGISTERED_AT))
+[ "$elapsed" -lt 7 ] && sleep $((7 - elapsed))
+check "the lease was renewed again and again (ttl 2)" \
+    sh -c "[ \$(grep -c 'lease echo renewed' '$T/expose-echo.log') -ge 3 ]"
+check "relay-ctl still shows the lease" \
+    sh -c "'$RELAYCTL' -s '$SOCK' show leases | grep -q '^echo '"
+got=$(echo renewed | "$RC" connect -r "$R" -f "$T/key2" echo 2>&1)
+check "connect works after several TTLs" [ "$got" = "renewed" ]
+
+# ---- relayd restarts: expose registers again by itself ----
+relay_stop
+relay_start <<EOT || exit 1
+$RELAY_CONF
+EOT
+check "relayd is back on the same port" [ "$PORT" = "$FIXED_PORT" ]
+check "expose re-registers after the restart" \
+    wait_for 20 grep -q "lease echo re-registered" "$T/expose-echo.log"
+wait_for 20 grep -q "lease web re-registered" "$T/expose-web.log"
+got=$(echo "after restart" | "$RC" connect -r "$R" -f "$T/key2" echo 2>&1)
+check "connect works after the restart ($got)" [ "$got" = "after restart" ]
+fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got3"
+check "the forward reconnects on the next connection" \
+    cmp -s "$T/www/blob" "$T/blob.got3"
+
+# ---- a different relay identity on the same address is refused ----
+relay_stop
+mv "$T/identity" "$T/identity.orig"
+relay_start <<EOT || exit 1
+$RELAY_CONF
+EOT
+NEW_ID=$RELAY_ID
+"$RC" connect -r "$R" -f "$T/key2" echo </dev/null >/dev/null 2>"$T/e-changed.err"
+st=$?
+check "a changed relay ID: status 7 ($st)" [ "$st" -eq 7 ]
+check "... the message names the new ID and how to fix it" \
+    sh -c "grep -q 'RELAY ID CHANGED' '$T/e-changed.err' &&
+	grep -q 'remove line 1' '$T/e-changed.err' &&
+	grep -q -- '-K $NEW_ID' '$T/e-changed.err'"
+check "expose refuses the changed relay and stops" \
+    wait_for 20 sh -c "! kill -0 $EXPOSE_ECHO"
+wait "$EXPOSE_ECHO"
+st=$?
+check "... with status 7 ($st)" [ "$st" -eq 7 ]
+"$RC" connect -r "$R" -f "$T/key2" -K "$NEW_ID" echo </dev/null >/dev/null \
+    2>"$T/e-newk.err"
+st=$?
+check "-K with the new ID gets through the handshake (not found: $st)" [ "$st" -eq 3 ]
+
+finish
