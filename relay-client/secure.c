@@ -278,6 +278,18 @@ secure_open_records(struct secure_conn *sc)
 	}
 }
 
+/* A whole record is buffered but not yet opened (no room for it). */
+static int
+secure_frame_waiting(struct secure_conn *sc)
+{
+	ssize_t	 flen;
+
+	if (sc->state != SC_OPEN || sc->peer_closed)
+		return 0;
+	flen = rec_frame_len(buf_rptr(sc->cin), buf_len(sc->cin));
+	return flen > 0 && (size_t)flen <= buf_len(sc->cin);
+}
+
 /* The peer is done sending: end-of-stream for the local side. */
 static void
 secure_shut_plain(struct secure_conn *sc)
@@ -367,7 +379,13 @@ secure_step(struct secure_conn *sc)
 			secure_shut_plain(sc);
 	} while (progress);
 
-	if (sc->cipher_eof) {
+	/*
+	 * The end of the data connection is judged only once every whole
+	 * record before it has been opened: with the local side slow, the
+	 * peer's last records (its close among them) can still be waiting
+	 * here for room in the plaintext buffer.
+	 */
+	if (sc->cipher_eof && !secure_frame_waiting(sc)) {
 		if (sc->state != SC_OPEN)
 			return secure_fail(sc, EXIT_SESSION, "the relay closed "
 			    "the data connection before the end-to-end "

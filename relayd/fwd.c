@@ -32,6 +32,8 @@
 
 #define SPLICE_CHUNK	(1024 * 1024)
 #define FWD_PIPE_SIZE	(1024 * 1024)
+/* splices from one source per wakeup, at most: then the other sessions */
+#define PUMP_READS	16
 #define ORPHAN_WAIT_MS	2000
 #define ORPHAN_MAX	1024
 
@@ -256,6 +258,7 @@ fdir_pump(struct fdir *d)
 {
 	struct fsession	*s = d->s;
 	ssize_t		 n;
+	int		 reads = 0;
 
 	for (;;) {
 		while (d->inpipe > 0) {
@@ -280,6 +283,11 @@ fdir_pump(struct fdir *d)
 		event_del(d->ev_write);
 		if (d->eof) {
 			fdir_finish(d);
+			return;
+		}
+		/* a fast pair must not starve the others: back to the loop */
+		if (reads++ == PUMP_READS) {
+			event_add(d->ev_read, NULL);
 			return;
 		}
 		n = splice(d->src, NULL, d->pipe[1], NULL, SPLICE_CHUNK,

@@ -9,6 +9,18 @@
                          each sending SIZE random bytes then half-closing, and
                          checking that exactly those bytes come back
   fetch URL FILE         HTTP GET URL into FILE (when curl is missing)
+  gen SEED MIB HASHFILE  writes MIB MiB of a stream seeded by SEED to stdout,
+                         then "<bytes> <sha256>" of it to HASHFILE
+  duplex PORTFILE SEED MIB RESULTFILE
+                         for each connection, sends MIB MiB seeded by SEED
+                         (then half-closes) while it reads and hashes all it
+                         receives; on the end of both writes to RESULTFILE
+                         "sent <bytes> <sha256>" and "received <bytes>
+                         <sha256>" lines
+  slow                   a slow reader: stdin in 16 KiB reads, 2 ms apart,
+                         then "<bytes> <sha256>" of it on stdout
+  sink PORTFILE          reads and discards until end of input, then
+                         answers with the byte count and closes
   shim PORTFILE RELAY_PORT DUMP [FLIP]
                          a forwarding shim in front of the relay: copies
                          every connection both ways (half-close included),
@@ -21,9 +33,11 @@ the test instead of hanging it.
 """
 import hashlib
 import os
+import random
 import socket
 import sys
 import threading
+import time
 import urllib.request
 
 TIMEOUT = 30
@@ -72,6 +86,100 @@ def summer(c):
     except OSError:
         pass
     c.close()
+
+
+MIB = 1 << 20
+
+
+def stream(seed, mib):
+    """MIB chunks of 1 MiB, the same for the same seed."""
+    r = random.Random(seed)
+    for _ in range(mib):
+        yield r.randbytes(MIB)
+
+
+def write_atomic(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
+def gen(seed, mib, hashfile):
+    h = hashlib.sha256()
+    n = 0
+    out = sys.stdout.buffer
+    for chunk in stream(seed, mib):
+        out.write(chunk)
+        h.update(chunk)
+        n += len(chunk)
+    out.flush()
+    write_atomic(hashfile, "%d %s\n" % (n, h.hexdigest()))
+
+
+def duplex(seed, mib, result):
+    def handler(c):
+        sent = []
+
+        def sender():
+            h = hashlib.sha256()
+            n = 0
+            try:
+                for chunk in stream(seed, mib):
+                    c.sendall(chunk)
+                    h.update(chunk)
+                    n += len(chunk)
+                c.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                print("duplex: send: %s" % e, file=sys.stderr)
+            sent.append("%d %s" % (n, h.hexdigest()))
+        t = threading.Thread(target=sender)
+        t.start()
+        h = hashlib.sha256()
+        n = 0
+        buf = bytearray(MIB)
+        try:
+            while True:
+                k = c.recv_into(buf)
+                if not k:
+                    break
+                h.update(memoryview(buf)[:k])
+                n += k
+        except OSError as e:
+            print("duplex: receive: %s" % e, file=sys.stderr)
+        t.join()
+        c.close()
+        write_atomic(result, "sent %s\nreceived %d %s\n" %
+                     (sent[0], n, h.hexdigest()))
+    return handler
+
+
+def sink(c):
+    buf = bytearray(MIB)
+    n = 0
+    try:
+        while True:
+            k = c.recv_into(buf)
+            if not k:
+                break
+            n += k
+        c.sendall(b"%d\n" % n)
+        c.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    c.close()
+
+
+def slow():
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        d = os.read(0, 16384)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+        time.sleep(0.002)
+    print("%d %s" % (n, h.hexdigest()))
 
 
 def load(port, n, size):
@@ -175,6 +283,15 @@ def main():
     elif mode == "shim":
         shim(sys.argv[2], int(sys.argv[3]), sys.argv[4],
              int(sys.argv[5]) if len(sys.argv) > 5 else None)
+    elif mode == "gen":
+        gen(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif mode == "duplex":
+        serve(sys.argv[2], duplex(int(sys.argv[3]), int(sys.argv[4]),
+                                  sys.argv[5]))
+    elif mode == "slow":
+        slow()
+    elif mode == "sink":
+        serve(sys.argv[2], sink)
     elif mode == "fetch":
         with urllib.request.urlopen(sys.argv[2], timeout=TIMEOUT) as r, \
                 open(sys.argv[3], "wb") as f:

@@ -11,13 +11,14 @@
 # renewal past several TTLs; re-registration after a relayd restart; a
 # changed relay ID refused.
 #
-# CLIENT_SESSIONS sets how many concurrent sessions (default 20).
+# CLIENT_SESSIONS sets how many concurrent sessions (default 200);
+# BIG_MIB the size of the transfer each way (default 256).
 # RELAY_CLIENT names the binary under test.
 . "$(dirname "$0")/lib.sh"
 
 RELAY_CLIENT=${RELAY_CLIENT:-"$top_builddir/relay-client/relay-client"}
 HELPER="$top_srcdir/tests/e2e/client-helper.py"
-SESSIONS=${CLIENT_SESSIONS:-20}
+SESSIONS=${CLIENT_SESSIONS:-200}
 RC=$RELAY_CLIENT
 
 HOME="$T/home"
@@ -139,6 +140,53 @@ got=$("$RC" connect -r "$R" -f "$T/key2" sum </dev/null 2>/dev/null)
 check "half-close with no input at all" \
     [ "$got" = "0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" ]
 
+# ---- BIG_MIB (default 256) MiB each way at once, checked by SHA-256 ----
+# The target sends its own stream while it hashes what arrives; connect's
+# input is another stream, hashed where it is made, and its output is
+# hashed by sha256sum. The MB/s shown is information, not a check: the
+# comparison with ssh is bench/client.sh.
+BIG_MIB=${BIG_MIB:-256}
+bg python3 "$HELPER" duplex "$T/big.port" 2 "$BIG_MIB" "$T/big.target"
+wait_for 5 test -s "$T/big.port"
+bg "$RC" expose -r "$R" -f "$T/key3" -n big --hidden "127.0.0.1:$(cat "$T/big.port")" \
+    2>"$T/expose-big.log"
+wait_for 10 grep -q "lease big registered" "$T/expose-big.log"
+t0=$(date +%s%N)
+{
+	python3 "$HELPER" gen 1 "$BIG_MIB" "$T/big.sent" |
+	    "$RC" connect -r "$R" -f "$T/key2" big 2>"$T/big.err"
+	echo $? >"$T/big.st"
+} | sha256sum | cut -d' ' -f1 >"$T/big.got"
+t1=$(date +%s%N)
+wait_for 10 test -s "$T/big.target"
+bytes=$((BIG_MIB * 1048576))
+mbs=$(echo "$t0 $t1 $BIG_MIB" |
+    awk '{ printf "%.0f", 2 * $3 * 1048576 / (($2 - $1) / 1e3) }')
+check "$BIG_MIB MiB each way at once: connect exits 0 ($mbs MB/s both ways together)" \
+    [ "$(cat "$T/big.st")" = 0 ]
+check "... the target got the SHA-256 that connect's input had" \
+    sh -c "[ \"received \$(cat '$T/big.sent')\" = \"\$(grep ^received '$T/big.target')\" ]"
+check "... connect's output has the SHA-256 the target sent" \
+    sh -c "[ \"sent $bytes \$(cat '$T/big.got')\" = \"\$(grep ^sent '$T/big.target')\" ]"
+[ "$(cat "$T/big.st")" = 0 ] || cat "$T/big.err" "$T/expose-big.log" >&2
+
+# ---- a slow reader: the peer's last records and its close wait in
+# connect's buffers after the relay has ended the connection; that is
+# not a truncation ----
+bg python3 "$HELPER" duplex "$T/tail.port" 3 6 "$T/tail.target"
+wait_for 5 test -s "$T/tail.port"
+bg "$RC" expose -r "$R" -f "$T/key3" -n tail --hidden \
+    "127.0.0.1:$(cat "$T/tail.port")" 2>"$T/expose-tail.log"
+wait_for 10 grep -q "lease tail registered" "$T/expose-tail.log"
+python3 "$HELPER" gen 3 6 "$T/tail.want" >/dev/null
+{
+	"$RC" connect -r "$R" -f "$T/key2" tail </dev/null 2>"$T/tail.err"
+	echo $? >"$T/tail.st"
+} | python3 "$HELPER" slow >"$T/tail.got"
+check "a slow reader gets all 6 MiB and exit 0 ($(cat "$T/tail.st"))" \
+    sh -c "[ \"\$(cat '$T/tail.st') \$(cat '$T/tail.got')\" = \"0 \$(cat '$T/tail.want')\" ]"
+[ "$(cat "$T/tail.st")" = 0 ] || cat "$T/tail.err" >&2
+
 got=$(echo "by id" | "$RC" connect -r "$R" -f "$T/key2" -a echo "$id1" 2>&1)
 check "connect by ID ($got)" [ "$got" = "by id" ]
 upper=$(echo "$id1" | tr '[:lower:]' '[:upper:]')
@@ -214,14 +262,23 @@ check "... and no altered byte reaches stdout" sh -c \
     "head -c \$(wc -c <'$T/flip.out') '$T/marker' | cmp -s - '$T/flip.out'"
 
 # ---- a relay that answers with another lease holder is refused ----
-if python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' \
-    2>/dev/null; then
+# The fake relay needs python3's cryptography package (Debian's
+# python3-cryptography); a python3 first on PATH may lack it.
+FAKE_PY=""
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' \
+	    2>/dev/null; then
+		FAKE_PY=$py
+		break
+	fi
+done
+if [ -n "$FAKE_PY" ]; then
 	for mode in swap lie; do
 		case $mode in
 		swap)	what="answers the handshake as the holder" ;;
 		lie)	what="names another holder in Connected" ;;
 		esac
-		bg python3 "$top_srcdir/tests/e2e/client-fakerelay.py" \
+		bg "$FAKE_PY" "$top_srcdir/tests/e2e/client-fakerelay.py" \
 		    "$T/fake-$mode.port" "$mode"
 		wait_for 5 test -s "$T/fake-$mode.port"
 		read -r fport fid <"$T/fake-$mode.port"
@@ -235,7 +292,8 @@ if python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' \
 		    [ ! -s '$T/fake-$mode.out' ]"
 	done
 else
-	echo "skip - dishonest relay: python3 lacks the cryptography package"
+	not_ok "dishonest relay: no python3 with the cryptography package" \
+	    "(apt-get install python3-cryptography)"
 fi
 
 # ---- list ----
@@ -247,7 +305,7 @@ check "list shows echo with its ID, ALPNs and description" \
 check "list shows sum" grep -q "^sum " "$T/list.txt"
 "$RC" list -r "$R" -j >"$T/list.json" 2>>"$T/list.err"
 check "list -j is valid JSON" python3 -m json.tool "$T/list.json" >/dev/null
-check "list -j has both leases" python3 -c "
+check "list -j has both leases, not the hidden one" python3 -c "
 import json, sys
 d = json.load(open('$T/list.json'))
 names = sorted(l['name'] for l in d['leases'])
@@ -280,55 +338,15 @@ fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got2"
 check "forward -L: a second GET on the same forward" cmp -s "$T/www/blob" "$T/blob.got2"
 
 # ---- OpenSSH through connect as ProxyCommand, to a private sshd ----
-# sshd runs on loopback with its own host key, authorized key and port.
-# As root it needs /run/sshd: if that is missing, it gets one in a private
-# mount namespace (unshare), so nothing outside $T is touched.
-SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-ssh_skip=""
-if [ ! -x "$SSHD" ] || ! command -v ssh >/dev/null ||
-    ! command -v scp >/dev/null || ! command -v ssh-keygen >/dev/null; then
-	ssh_skip="sshd, ssh, scp or ssh-keygen is not installed"
-fi
-SSHD_WRAP=""
-if [ -z "$ssh_skip" ] && [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then
-	if unshare -m true 2>/dev/null; then
-		SSHD_WRAP="unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/sshd && exec \"\$0\" \"\$@\"'"
-	else
-		ssh_skip="sshd needs /run/sshd and unshare -m is not allowed"
-	fi
-fi
-if [ -n "$ssh_skip" ]; then
-	echo "skip - ssh through connect: $ssh_skip"
+. "$top_srcdir/tests/e2e/sshd.sh"
+if ! sshd_start "$T/ssh"; then
+	not_ok "ssh through connect: $SSHD_MISSING" \
+	    "(apt-get install openssh-server openssh-client)"
 else
-	S="$T/ssh"
-	mkdir -p "$S"
-	ssh-keygen -q -t ed25519 -N '' -f "$S/host" </dev/null
-	ssh-keygen -q -t ed25519 -N '' -f "$S/user" </dev/null
-	cp "$S/user.pub" "$S/authorized_keys"
-	SSH_PORT=$(orig_free_port)
-	SSH_USER=$(id -un)
-	cat >"$S/sshd_config" <<EOT
-ListenAddress 127.0.0.1
-Port $SSH_PORT
-HostKey $S/host
-AuthorizedKeysFile $S/authorized_keys
-PidFile $S/sshd.pid
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PermitRootLogin prohibit-password
-Subsystem sftp internal-sftp
-EOT
-	echo "myhost $(cat "$S/host.pub")" >"$S/known_hosts"
-	eval "bg $SSHD_WRAP \"$SSHD\" -D -e -f \"$S/sshd_config\"" \
-	    2>"$S/sshd.log"
+	PIDS="$PIDS $SSHD_PID"
 	bg "$RC" expose -r "$R" -f "$T/key3" -n myhost -a ssh \
 	    --allow "$T/allow" "127.0.0.1:$SSH_PORT" 2>"$T/expose-ssh.log"
 	wait_for 10 grep -q "lease myhost registered" "$T/expose-ssh.log"
-	wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $SSH_PORT))'"
-	SSH_OPTS="-F /dev/null -i $S/user -o IdentitiesOnly=yes -o BatchMode=yes
-	    -o UserKnownHostsFile=$S/known_hosts -o StrictHostKeyChecking=yes"
 	PROXY="ProxyCommand=$RC connect -r $R -f $T/key2 -a ssh myhost"
 	# shellcheck disable=SC2086
 	got=$(ssh $SSH_OPTS -o "$PROXY" "$SSH_USER@myhost" 'echo ssh-ok; hostname' \
