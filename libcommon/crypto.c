@@ -324,7 +324,11 @@ identity_load(struct identity *ident, const char *path, char *err,
 
 	memset(ident, 0, sizeof(*ident));
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (errno == ELOOP)
+			snprintf(err, errlen, "%s: a symbolic link: refusing "
+			    "it (name the key file itself)", path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
@@ -419,7 +423,10 @@ identity_save(const struct identity *ident, const char *path, char *err,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		/* name the file asked for, not the temporary one */
+		snprintf(err, errlen, "cannot create %s: %s%s", path,
+		    strerror(errno), errno == ENOENT ?
+		    " (its directory must exist)" : "");
 		goto done;
 	}
 	while (off < (size_t)pemlen) {

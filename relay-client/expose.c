@@ -210,7 +210,8 @@ expose_established(struct secure_conn *sc, const char *peer, void *arg,
 		*why = "not on the allow list";
 		return -1;
 	}
-	log_info("session %s: from %s, to %s", s->label, peer, ex->target);
+	log_info("session %s: from %s, connecting to %s", s->label, peer,
+	    ex->target);
 	ex->nserved++;
 	s->tai = ex->target_ai;
 	expose_target_next(s);
@@ -261,8 +262,7 @@ expose_target_next(struct expose_session *s)
 	}
 	snprintf(why, sizeof(why), "the target %s is unreachable: %s",
 	    s->ex->target, strerror(saved));
-	log_warnx("session %s: %s", s->label, why);
-	secure_abort(s->sc, EXIT_ERROR, why);
+	secure_abort(s->sc, EXIT_ERROR, why);	/* expose_done logs it */
 }
 
 static void
@@ -270,11 +270,8 @@ expose_done(struct secure_conn *sc, int code, const char *why, void *arg)
 {
 	struct expose_session	*s = arg;
 
-	if (code == EXIT_OK)
-		log_debug("session %s: done (%llu bytes in, %llu out)",
-		    s->label, (unsigned long long)sc->bytes_in,
-		    (unsigned long long)sc->bytes_out);
-	else
+	/* a clean end was logged by the session itself (-v) */
+	if (code != EXIT_OK)
 		log_warnx("session %s from %s: %s", s->label, s->from_id, why);
 	expose_session_free(s);
 }
@@ -301,7 +298,12 @@ expose_signal(int sig, short ev, void *arg)
 		event_base_loopbreak(ex->base);
 		return;
 	}
-	log_info("shutting down: unregistering lease %s", ex->params.name);
+	if (lease_mgr_registered(ex->lm))
+		log_info("shutting down: unregistering lease %s",
+		    ex->params.name);
+	else
+		log_info("shutting down (lease %s is not registered)",
+		    ex->params.name);
 	ex->stopping = 1;
 	while ((s = TAILQ_FIRST(&ex->sessions)) != NULL)
 		expose_session_free(s);

@@ -393,6 +393,13 @@ lease_mgr_reject(struct lease_mgr *lm, const uint8_t *session_id,
 	return relay_send(lm->rc, &m);
 }
 
+/* Registered on a relay right now. */
+int
+lease_mgr_registered(const struct lease_mgr *lm)
+{
+	return lm->registered && relay_is_ready(lm->rc);
+}
+
 /*
  * Unregister and close; the owner hears ended(EXIT_OK) when done. The
  * relay ends the lease with the connection anyway: Unregister says so

@@ -209,8 +209,8 @@ list_reply(struct relay_client *rc, RelayMessage *m, int code,
 	l->offset += ll->n_leases;
 	if (l->json)
 		fprintf(l->out, "]}\n");
-	else if (l->offset == 0)
-		fprintf(l->out, "no public leases on the relay %s\n",
+	else if (l->offset == 0)	/* a message, not a table row */
+		log_info("no public leases on the relay %s",
 		    l->opts.relay_name);
 	list_end(l, EXIT_OK);
 }

@@ -233,9 +233,11 @@ main(int argc, char *argv[])
 		{ "verbose",	no_argument,	NULL,	'v' },
 		{ NULL,		0,		NULL,	0 }
 	};
-	size_t	 i;
-	int	 ch, status, verbose = 0;
+	static char	 progname[] = "relay-client";
+	size_t		 i;
+	int		 ch, status, verbose = 0;
 
+	argv[0] = progname;	/* getopt's messages: not the whole path */
 	log_procname("relay-client");
 	log_init(LOG_TO_STDERR, 0, LOG_USER);
 	/* a peer that goes away is an error to handle, not a signal */

@@ -369,6 +369,7 @@ struct lease_mgr *lease_mgr_new(struct event_base *, struct client_opts *,
 	    const struct lease_params *, const struct lease_cb *, void *);
 void	 lease_mgr_start(struct lease_mgr *);
 void	 lease_mgr_stop(struct lease_mgr *);
+int	 lease_mgr_registered(const struct lease_mgr *);
 void	 lease_mgr_free(struct lease_mgr *);
 struct relay_client *lease_mgr_relay(struct lease_mgr *);
 int	 lease_mgr_accept(struct lease_mgr *, const uint8_t *session_id);

@@ -442,11 +442,12 @@ relay_handshake_failed(struct relay_client *rc)
 			relay_fail(rc, EXIT_RELAY_KEY, "RELAY ID CHANGED: "
 			    "the relay %s now has ID %s, but %s:%d pins %s. "
 			    "Someone may be intercepting the connection, or "
-			    "the relay's identity was replaced. If you know "
-			    "the change is genuine, remove line %d (%s) from "
-			    "%s, or pass -K %s", o->relay_name, peer,
-			    o->known_path, o->pin_line, o->pin, o->pin_line,
-			    o->relay_name, o->known_path, peer);
+			    "the relay's identity was replaced. Only if the "
+			    "relay's operator confirms that its ID is now %s, "
+			    "remove line %d (%s) from %s, or pass -K %s",
+			    o->relay_name, peer, o->known_path, o->pin_line,
+			    o->pin, peer, o->pin_line, o->relay_name,
+			    o->known_path, peer);
 		return;
 	}
 	relay_fail(rc, EXIT_UNREACHABLE, "control handshake with the relay "
@@ -748,7 +749,8 @@ relay_timer_cb(int fd, short ev, void *arg)
 int
 relay_error_message(const Relay__V1__Error *e, char *out, size_t outlen)
 {
-	return snprintf(out, outlen, "%s%s%s", proto_error_name(e->code),
-	    e->message != NULL && e->message[0] != '\0' ? ": " : "",
-	    e->message != NULL ? e->message : "");
+	/* the relay's own words when it gave some, the code's name else */
+	if (e->message != NULL && e->message[0] != '\0')
+		return snprintf(out, outlen, "%s", e->message);
+	return snprintf(out, outlen, "%s", proto_error_name(e->code));
 }

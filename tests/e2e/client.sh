@@ -88,6 +88,15 @@ chmod 644 "$T/key-open"
 st=$?
 check "id refuses a key others can read (status $st)" [ "$st" -eq 1 ]
 check "... saying how to fix it" grep -q "chmod 600" "$T/id-open.err"
+ln -s "$T/key2" "$T/key-link"
+"$RC" id -f "$T/key-link" >/dev/null 2>"$T/id-link.err"
+st=$?
+check "id refuses a symbolic link, saying so (status $st)" \
+    sh -c "[ $st -eq 1 ] && grep -q 'symbolic link' '$T/id-link.err'"
+"$RC" keygen -f "$T/no/such/dir/key" >/dev/null 2>"$T/keygen-nodir.err"
+st=$?
+check "keygen -f into a missing directory: status $st, the file named" \
+    sh -c "[ $st -eq 1 ] && grep -q 'cannot create $T/no/such/dir/key: .*directory must exist' '$T/keygen-nodir.err'"
 
 # ---- relayd, targets, exposes ----
 relay_start <<EOT || exit 1
@@ -95,6 +104,13 @@ $RELAY_CONF
 EOT
 FIXED_PORT=$PORT
 R="127.0.0.1:$PORT"
+
+"$RC" list -r "$R" -K "$RELAY_ID" -f "$T/key2" >"$T/list-empty.out" \
+    2>"$T/list-empty.err"
+st=$?
+check "list on a relay with no leases: status $st, nothing on stdout" \
+    sh -c "[ $st -eq 0 ] && [ ! -s '$T/list-empty.out' ] &&
+	grep -q 'no public leases' '$T/list-empty.err'"
 
 bg python3 "$HELPER" echo "$T/echo.port"
 bg python3 "$HELPER" sum "$T/sum.port"
