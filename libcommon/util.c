@@ -95,3 +95,67 @@ hex_parse(const char *in, uint8_t *out, size_t len)
 	}
 	return 0;
 }
+
+/*
+ * Copy text a peer sent into dst for a terminal or a log: well-formed
+ * UTF-8 passes; control characters (C0, DEL, and C1 as U+0080-U+009F)
+ * and malformed bytes each become '?', so no peer can drive the
+ * terminal. A character that does not fit whole is left out; dst is
+ * always terminated. Returns dst.
+ */
+char *
+text_safe(char *dst, size_t dstlen, const char *src)
+{
+	const unsigned char	*s = (const unsigned char *)src;
+	size_t			 o = 0, need, k;
+	uint32_t		 cp, min;
+
+	if (dstlen == 0)
+		return dst;
+	if (s == NULL)
+		s = (const unsigned char *)"";
+	while (*s != '\0' && o + 1 < dstlen) {
+		if (*s < 0x80) {
+			dst[o++] = (*s < 0x20 || *s == 0x7f) ? '?' : (char)*s;
+			s++;
+			continue;
+		}
+		if ((*s & 0xe0) == 0xc0) {
+			need = 1;
+			cp = *s & 0x1f;
+			min = 0x80;
+		} else if ((*s & 0xf0) == 0xe0) {
+			need = 2;
+			cp = *s & 0x0f;
+			min = 0x800;
+		} else if ((*s & 0xf8) == 0xf0) {
+			need = 3;
+			cp = *s & 0x07;
+			min = 0x10000;
+		} else
+			goto bad;
+		for (k = 1; k <= need; k++) {
+			if ((s[k] & 0xc0) != 0x80)	/* the NUL stops it too */
+				goto bad;
+			cp = (cp << 6) | (s[k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		if (cp <= 0x9f) {		/* C1 controls */
+			dst[o++] = '?';
+			s += need + 1;
+			continue;
+		}
+		if (o + need + 1 >= dstlen)
+			break;
+		memcpy(dst + o, s, need + 1);
+		o += need + 1;
+		s += need + 1;
+		continue;
+bad:
+		dst[o++] = '?';
+		s++;
+	}
+	dst[o] = '\0';
+	return dst;
+}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * util.h: small helpers shared by relayd, relay-ctl and relay-client:
- * default paths and hex encoding.
+ * default paths, hex encoding, text from the network made safe to show.
  */
 #ifndef RELAY_UTIL_H
 #define RELAY_UTIL_H
@@ -13,5 +13,6 @@ int	 default_socket_path(char *, size_t, int as_root, const char *root_path);
 int	 default_state_path(char *, size_t, const char *file);
 void	 hex_encode(const uint8_t *, size_t, char *, size_t);
 int	 hex_parse(const char *, uint8_t *, size_t);
+char	*text_safe(char *, size_t, const char *);
 
 #endif /* RELAY_UTIL_H */

@@ -79,6 +79,7 @@ connect_report_error(const char *target, const char *alpn, const char *relay,
 {
 	const Relay__V1__Error	*e;
 	const char		*msg;
+	char			 safe[512];
 
 	if (m == NULL) {
 		log_warnx("connect %s: %s", target, why);
@@ -90,7 +91,9 @@ connect_report_error(const char *target, const char *alpn, const char *relay,
 		return EXIT_ERROR;
 	}
 	e = m->error;
-	msg = e->message != NULL ? e->message : "";
+	/* the relay's words (a holder's reject reason among them): shown */
+	msg = text_safe(safe, sizeof(safe), e->message != NULL ?
+	    e->message : "");
 	switch (e->code) {
 	case RELAY__V1__ERROR_CODE__ERR_NOT_FOUND:
 		log_warnx("connect %s: not found: no lease %s on the relay %s "
@@ -210,9 +213,12 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 	p.relaylen = len;
 	if ((c->sc = secure_open(c->base, &p, &connect_secure_cb, c)) ==
 	    NULL) {
+		int	 local = errno == EMFILE || errno == ENFILE ||
+		    errno == ENOMEM || errno == ENOBUFS;
+
 		log_warnx("connect %s: cannot open a data connection to the "
 		    "relay: %s", c->target, strerror(errno));
-		connect_end(c, EXIT_UNREACHABLE);
+		connect_end(c, local ? EXIT_ERROR : EXIT_UNREACHABLE);
 		return;
 	}
 	secure_set_plain(c->sc, STDIN_FILENO, STDOUT_FILENO, 0);

@@ -37,6 +37,7 @@ struct forwarder {
 	int			 lfd[FORWARD_MAX_LISTENERS];
 	struct event		*ev_listen[FORWARD_MAX_LISTENERS];
 	int			 nlisten;
+	struct event		*ev_resume;	/* out of fds: pause */
 	const char		*target;
 	char			 id[ID_BUFSZ];
 	char			 name[NAME_MAX_LEN + 1];
@@ -251,6 +252,28 @@ forward_closed(struct relay_client *rc, int code, const char *why,
 			forward_session_free(s);
 }
 
+/* Stop accepting for a second; the resume timer turns them back on. */
+static void
+forward_pause(struct forwarder *fw)
+{
+	struct timeval	 tv = { 1, 0 };
+	int		 i;
+
+	for (i = 0; i < fw->nlisten; i++)
+		event_del(fw->ev_listen[i]);
+	evtimer_add(fw->ev_resume, &tv);
+}
+
+static void
+forward_resume_cb(int fd, short ev, void *arg)
+{
+	struct forwarder	*fw = arg;
+	int			 i;
+
+	for (i = 0; i < fw->nlisten; i++)
+		event_add(fw->ev_listen[i], NULL);
+}
+
 static void
 forward_accept_cb(int fd, short ev, void *arg)
 {
@@ -262,7 +285,11 @@ forward_accept_cb(int fd, short ev, void *arg)
 
 	if ((cfd = accept4(fd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE) {
+			/* the connection stays queued: try again later */
+			log_warn("accept: pausing the listener for a second");
+			forward_pause(fw);
+		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept");
 		return;
@@ -451,6 +478,9 @@ cmd_forward(int argc, char *argv[])
 	net_raise_nofile();
 	fw.base = client_event_base(0);
 	client_signals(fw.base, forward_signal, &fw, evsig);
+	if ((fw.ev_resume = evtimer_new(fw.base, forward_resume_cb, &fw)) ==
+	    NULL)
+		fatalx("evtimer_new");
 	for (i = 0; i < fw.nlisten; i++) {
 		if ((fw.ev_listen[i] = event_new(fw.base, fw.lfd[i],
 		    EV_READ | EV_PERSIST, forward_accept_cb, &fw)) == NULL)
@@ -468,6 +498,7 @@ cmd_forward(int argc, char *argv[])
 		event_free(fw.ev_listen[i]);
 		close(fw.lfd[i]);
 	}
+	event_free(fw.ev_resume);
 	client_signals_free(evsig);
 	event_base_free(fw.base);
 	opts_clear(&fw.opts);

@@ -317,10 +317,11 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 		return;
 	case RELAY__V1__RELAY_MESSAGE__MSG_NOTICE:
 		n = m->notice;
+		text_safe(err, sizeof(err), n->message);
 		if (n->kind == RELAY__V1__NOTICE__KIND__SHUTTING_DOWN) {
 			log_info("the relay %s is shutting down%s%s",
-			    lm->opts->relay_name, n->message[0] ? ": " : "",
-			    n->message);
+			    lm->opts->relay_name, err[0] ? ": " : "",
+			    err);
 			return;
 		}
 		if (n->kind == RELAY__V1__NOTICE__KIND__LEASE_REVOKED &&
@@ -329,15 +330,20 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 			snprintf(msg, sizeof(msg), "the relay's operator "
 			    "revoked lease %s%s%s; not registering it again "
 			    "(start expose again when allowed)",
-			    lm->params.name, n->message[0] ? ": " : "",
-			    n->message);
+			    lm->params.name, err[0] ? ": " : "",
+			    err);
 			lease_end(lm, EXIT_UNAUTHORIZED, msg);
 			return;
 		}
-		log_debug("notice %d from the relay: %s", n->kind, n->message);
+		log_debug("notice %d from the relay: %s", n->kind, err);
 		return;
 	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
 		relay_error_message(m->error, err, sizeof(err));
+		if (lm->stopping) {	/* the answer to Unregister, at most */
+			log_debug("the relay %s says: %s",
+			    lm->opts->relay_name, err);
+			return;
+		}
 		log_warnx("the relay %s says: %s", lm->opts->relay_name, err);
 		return;
 	default:

@@ -24,6 +24,8 @@
 
 /* A relay that says "more" forever is cut off here. */
 #define LIST_MAX_PAGES	100000
+/* the table is held until it is whole: a relay cannot make it endless */
+#define LIST_MAX_BYTES	(32 * 1024 * 1024)
 
 struct lister {
 	struct event_base	*base;
@@ -65,12 +67,13 @@ list_usage(FILE *f)
 	    RELAY_DEFAULT_PORT);
 }
 
-/* Text for a terminal: control characters become '?'. */
+/* Text for a terminal: control characters become '?' (text_safe). */
 static void
 list_text(FILE *f, const char *s)
 {
-	for (; *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	char	 safe[1024];
+
+	fputs(text_safe(safe, sizeof(safe), s), f);
 }
 
 /* A JSON string; the text is valid UTF-8 (proto_check_relay). */
@@ -104,7 +107,7 @@ static void
 list_entry(struct lister *l, const Relay__V1__LeaseInfo *li, int first)
 {
 	char		 alpn[ALPN_MAX_COUNT * (ALPN_MAX_LEN + 1)], when[32];
-	int64_t		 left;
+	time_t		 now;
 	size_t		 i;
 
 	if (l->json) {
@@ -132,11 +135,12 @@ list_entry(struct lister *l, const Relay__V1__LeaseInfo *li, int first)
 			strlcat(alpn, ",", sizeof(alpn));
 		strlcat(alpn, li->alpn[i], sizeof(alpn));
 	}
-	left = (int64_t)li->expires_unix - (int64_t)time(NULL);
-	if (left < 0)
+	now = time(NULL);
+	if (now < 0 || li->expires_unix <= (uint64_t)now)
 		strlcpy(when, "expired", sizeof(when));
 	else
-		snprintf(when, sizeof(when), "%" PRId64 "s", left);
+		snprintf(when, sizeof(when), "%" PRIu64 "s",
+		    li->expires_unix - (uint64_t)now);
 	fprintf(l->out, "%-20s %-32s %-16s %-8s ", li->name, li->id, alpn,
 	    when);
 	list_text(l->out, li->description != NULL ? li->description : "");
@@ -193,6 +197,13 @@ list_reply(struct relay_client *rc, RelayMessage *m, int code,
 			fprintf(l->out, "%-20s %-32s %-16s %-8s %s\n", "NAME",
 			    "ID", "ALPN", "EXPIRES", "DESCRIPTION");
 		list_entry(l, ll->leases[i], l->offset == 0 && i == 0);
+	}
+	if (fflush(l->out) != 0 || l->outlen > LIST_MAX_BYTES) {
+		log_warnx("list: more than %d MiB of leases from the relay %s; "
+		    "stopped", LIST_MAX_BYTES / (1024 * 1024),
+		    l->opts.relay_name);
+		list_end(l, EXIT_ERROR);
+		return;
 	}
 	if (ll->more && ll->n_leases > 0 && ++l->pages < LIST_MAX_PAGES &&
 	    l->offset + ll->n_leases > l->offset) {

@@ -36,6 +36,7 @@
 #include "crypto.h"
 #include "proto.h"
 #include "protocol.h"
+#include "util.h"
 
 /*
  * Exit statuses. Everything that is not a refusal by the relay or the
@@ -219,6 +220,7 @@ struct secure_conn {
 	int			 cfd;		/* ciphertext: to the relay */
 	int			 rfd, wfd;	/* plaintext, -1 until set */
 	int			 plain_owned;
+	int			 wflags;	/* wfd's flags before us, or -1 */
 	struct handshaker	 hsk;
 	struct rec_layer	 rec;
 	int			 rec_ready;

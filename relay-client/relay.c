@@ -703,6 +703,14 @@ relay_timer_cb(int fd, short ev, void *arg)
 		return;
 	case RC_CONNECTING:
 	case RC_HANDSHAKE:
+		if (rc->ai_next != NULL) {
+			/* this address is silent: the next one may not be */
+			log_debug("relay %s: no answer within %d seconds",
+			    rc->addr_str, CLIENT_CONNECT_TIMEOUT);
+			rc->connect_errno = ETIMEDOUT;
+			relay_try_next(rc);
+			return;
+		}
 		relay_fail(rc, EXIT_UNREACHABLE, "the relay %s (%s) did not "
 		    "complete the handshake within %d seconds",
 		    rc->opts->relay_name, rc->addr_str,
@@ -750,7 +758,9 @@ int
 relay_error_message(const Relay__V1__Error *e, char *out, size_t outlen)
 {
 	/* the relay's own words when it gave some, the code's name else */
-	if (e->message != NULL && e->message[0] != '\0')
-		return snprintf(out, outlen, "%s", e->message);
+	if (e->message != NULL && e->message[0] != '\0') {
+		text_safe(out, outlen, e->message);
+		return strlen(out);
+	}
 	return snprintf(out, outlen, "%s", proto_error_name(e->code));
 }

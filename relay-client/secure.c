@@ -140,6 +140,7 @@ secure_set_plain(struct secure_conn *sc, int rfd, int wfd, int owned)
 	sc->rfd = rfd;
 	sc->wfd = wfd;
 	sc->plain_owned = owned;
+	sc->wflags = owned ? -1 : fcntl(wfd, F_GETFL);
 	(void)net_set_nonblock(rfd);
 	(void)net_set_nonblock(wfd);
 	if ((sc->ev_pread = event_new(sc->base, rfd, EV_READ | EV_PERSIST,
@@ -207,6 +208,13 @@ secure_hs_failed(struct secure_conn *sc)
 		    "peer proved ID %s, but the relay said the lease is held "
 		    "by %s; refusing (the relay may be swapping lease "
 		    "holders)", peer, want);
+	/* M2 decrypted, but its signature is not the holder's */
+	if (sc->role == HS_INITIATOR && want[0] != '\0' &&
+	    strcmp(handshaker_error(&sc->hsk),
+	    "responder signature does not verify") == 0)
+		return secure_fail(sc, EXIT_ID_MISMATCH, "ID mismatch: the "
+		    "peer could not prove ID %s (its signature does not "
+		    "verify); refusing", want);
 	return secure_fail(sc, EXIT_SESSION, "end-to-end handshake failed: "
 	    "%s", handshaker_error(&sc->hsk));
 }
@@ -306,7 +314,13 @@ secure_shut_plain(struct secure_conn *sc)
 		(void)shutdown(sc->wfd, SHUT_WR);
 		return;
 	}
-	/* a pipe or a terminal: drop it, keep the descriptor number busy */
+	/*
+	 * A pipe or a terminal: drop it, keep the descriptor number busy.
+	 * Not ours: give it its flags back first, since whoever shares it
+	 * (a shell pipeline) must not inherit O_NONBLOCK from us.
+	 */
+	if (!sc->plain_owned && sc->wflags != -1)
+		(void)fcntl(sc->wfd, F_SETFL, sc->wflags);
 	if ((nul = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
 		(void)dup2(nul, sc->wfd);
 		close(nul);
@@ -473,6 +487,8 @@ secure_cread_cb(int fd, short ev, void *arg)
 	ssize_t			 n;
 
 	n = iobuf_read(sc->cin, sc->cfd, iobuf_free(sc->cin));
+	if (n == -1 && errno == ECONNRESET && sc->peer_closed)
+		n = 0;	/* after the close record a reset loses nothing */
 	if (n == -1) {
 		if (errno == EAGAIN)
 			return;

@@ -8,7 +8,10 @@ control handshake (with its own identity, whose ID it prints on stdout),
 then Connected. In MODE "swap" Connected names the ID that was asked for,
 and the relay then answers the end-to-end handshake itself, with its own
 key, as if it were that lease holder. In MODE "lie" Connected names the
-relay's own ID instead. Either way an honest client must refuse.
+relay's own ID instead. Either way an honest client must refuse. In
+MODE "escape" it answers Connect with an Error (rejected) whose message
+carries terminal escape sequences, which the client must not print as
+they are.
 
 Needs the Python "cryptography" package; exits 77 without it.
 """
@@ -158,6 +161,14 @@ def main():
                 req = dict(fields(connect))
                 asked = req.get(2, b"").decode()
                 alpn = req.get(4, b"tcp")
+                if mode == "escape":
+                    text = (b"\x1b[2J\x1b]0;owned\x07 why \xc2\x9b31m" +
+                            b"\r\x7f")
+                    err = (bytes([0x08, req.get(1, 0), 0x10, 3]) +
+                           pb_bytes(3, text))
+                    c.sendall(rec.seal(0, pb_bytes(7, err)))
+                    rec.open(c)
+                    continue
                 named = asked if mode == "swap" else relay_id
                 cd = (bytes([0x08, req.get(1, 0)]) +
                       pb_bytes(2, session_id) + pb_bytes(3, named.encode()) +

@@ -209,6 +209,15 @@ upper=$(echo "$id1" | tr '[:lower:]' '[:upper:]')
 got=$(echo "by ID" | "$RC" connect -r "$R" -f "$T/key2" "$upper" 2>&1)
 check "connect by ID in upper case" [ "$got" = "by ID" ]
 
+# connect shares its stdout with whatever comes next in a pipeline: it
+# must leave it blocking, or a slow reader makes the next writer fail
+got=$({
+	echo hello | "$RC" connect -r "$R" -f "$T/key2" echo 2>/dev/null
+	head -c 4194304 /dev/zero
+} | { sleep 1; wc -c; })
+check "connect leaves a shared stdout blocking ($got bytes of 4194310)" \
+    [ "$got" -eq 4194310 ]
+
 # ---- refusals: status and message ----
 "$RC" connect -r "$R" -f "$T/key2" nosuchlease </dev/null >/dev/null \
     2>"$T/e-nf.err"
@@ -307,6 +316,18 @@ if [ -n "$FAKE_PY" ]; then
 		    "grep -q 'ID mismatch' '$T/fake-$mode.err' &&
 		    [ ! -s '$T/fake-$mode.out' ]"
 	done
+	bg "$FAKE_PY" "$top_srcdir/tests/e2e/client-fakerelay.py" \
+	    "$T/fake-escape.port" escape
+	wait_for 5 test -s "$T/fake-escape.port"
+	read -r fport fid <"$T/fake-escape.port"
+	"$RC" connect -r "127.0.0.1:$fport" -K "$fid" -f "$T/key2" "$id3" \
+	    </dev/null >/dev/null 2>"$T/fake-escape.err"
+	st=$?
+	check "a reject reason with terminal escapes: status 4 ($st), defanged" \
+	    sh -c "[ $st -eq 4 ] &&
+	    grep -q 'rejected by the lease holder: ?\[2J?\]0;owned? why ?31m??' \
+	    '$T/fake-escape.err' && ! LC_ALL=C grep -q \"\$(printf '\\033')\" \
+	    '$T/fake-escape.err'"
 else
 	not_ok "dishonest relay: no python3 with the cryptography package" \
 	    "(apt-get install python3-cryptography)"
@@ -376,6 +397,49 @@ else
 	check "scp copies a file through the relay" cmp -s "$T/scp.src" "$S/scp.dst"
 	[ -s "$S/scp.dst" ] || cat "$T/ssh.err" "$S/sshd.log" >&2
 fi
+
+# ---- forward out of file descriptors: it pauses, it does not spin ----
+FWD_FD=$(orig_free_port)
+(
+	ulimit -n 20
+	exec "$RC" forward -r "$R" -f "$T/key2" -L "127.0.0.1:$FWD_FD" echo
+) 2>"$T/forward-fd.log" &
+FWD_FD_PID=$!
+PIDS="$PIDS $FWD_FD_PID"
+wait_for 10 grep -q "forwarding" "$T/forward-fd.log"
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+c0=$(cpu "$FWD_FD_PID")
+python3 -c '
+import socket, sys, time
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        for _ in range(40)]
+time.sleep(3)
+' "$FWD_FD"
+c1=$(cpu "$FWD_FD_PID")
+ticks=$(getconf CLK_TCK)
+check "forward out of descriptors: paused, $((c1 - c0)) of $((3 * ticks)) ticks of CPU" \
+    [ $((c1 - c0)) -lt "$ticks" ]
+check "... and says so a few times, not in a loop" \
+    sh -c "n=\$(grep -c 'pausing the listener' '$T/forward-fd.log');
+	[ \$n -ge 1 ] && [ \$n -le 10 ]"
+got=$(python3 -c '
+import socket, sys, time
+for _ in range(50):
+    try:
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+        c.settimeout(10)
+        c.sendall(b"fds back")
+        c.shutdown(socket.SHUT_WR)
+        d = c.recv(100)
+        if d:
+            print(d.decode())
+            break
+    except OSError:
+        pass
+    time.sleep(0.2)
+' "$FWD_FD")
+check "... and serves again once they are free ($got)" [ "$got" = "fds back" ]
+kill "$FWD_FD_PID" 2>/dev/null
 
 # ---- many sessions at once through one expose ----
 FWD_ECHO=$(orig_free_port)

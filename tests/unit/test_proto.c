@@ -22,6 +22,7 @@
 
 #include "proto.h"
 #include "protocol.h"
+#include "util.h"
 
 #define BUFSZ		(REC_MAX_PAYLOAD + 64)
 #define ERRSZ		256
@@ -2238,6 +2239,48 @@ START_TEST(test_names_msg)
 }
 END_TEST
 
+/* Text from the network, made safe to show: nothing can drive a terminal. */
+START_TEST(test_text_safe)
+{
+	static const struct {
+		const char	*in;
+		size_t		 size;
+		const char	*out;
+	} t[] = {
+		{ "plain text", 64, "plain text" },
+		{ "", 64, "" },
+		{ "\x1b[2J\x1b]0;owned\x07", 64, "?[2J?]0;owned?" },
+		{ "tab\there\r\n\x7f", 64, "tab?here???" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", 64,
+		    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91" },
+		{ "c1 \xc2\x9b" "31m \xc2\x85", 64, "c1 ?31m ?" },
+		{ "\xc2\xa0nbsp", 64, "\xc2\xa0nbsp" },
+		{ "bad \xff\xfe \xc3", 64, "bad ?? ?" },
+		{ "overlong \xc0\xaf \xe0\x80\xaf", 64, "overlong ?? ???" },
+		{ "surrogate \xed\xa0\x80", 64, "surrogate ???" },
+		{ "\xf4\x90\x80\x80", 64, "????" },
+		{ "truncated \xe2\x82", 64, "truncated ??" },
+		{ "abcdef", 4, "abc" },
+		{ "ab\xc3\xa9", 4, "ab" },	/* never half a character */
+		{ "x", 1, "" },
+	};
+	char	 out[64];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(out, 'Z', sizeof(out));
+		ck_assert_ptr_eq(text_safe(out, t[i].size, t[i].in), out);
+		ck_assert_msg(strcmp(out, t[i].out) == 0,
+		    "case %zu: got \"%s\"", i, out);
+	}
+	ck_assert_str_eq(text_safe(out, sizeof(out), NULL), "");
+	/* a zero size writes nothing at all */
+	memset(out, 'Z', sizeof(out));
+	text_safe(out, 0, "abc");
+	ck_assert_int_eq(out[0], 'Z');
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -2304,6 +2347,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_check_error_notice);
 	tcase_add_test(tc, test_names_error);
 	tcase_add_test(tc, test_names_msg);
+	tcase_add_test(tc, test_text_safe);
 	suite_add_tcase(s, tc);
 
 	return s;
