@@ -7,6 +7,9 @@
 #   relay-client   connect -> relayd -> expose -> a TCP sink, e2e encrypted
 #   ssh direct     ssh -c chacha20-poly1305@openssh.com to a private sshd
 #   ssh via relay  the same ssh with relay-client connect as ProxyCommand
+# and, for a local port carried to a remote service:
+#   forward        relay-client forward -L -> relayd -> expose -> the sink
+#   ssh -L         ssh -c chacha20-poly1305@openssh.com -L to the sink
 # Each figure is the best of BENCH_RUNS (default 3) uploads of one file
 # of BENCH_MIB MiB (default 256); every transfer's byte count is checked.
 # Run from a build directory after make: `make bench-client`.
@@ -92,6 +95,31 @@ direct=$(best ssh $SSH_OPTS $CIPHER -p "$SSH_PORT" "$SSH_USER@127.0.0.1" 'wc -c'
 # shellcheck disable=SC2086
 via=$(best ssh $SSH_OPTS $CIPHER -o "$PROXY" "$SSH_USER@myhost" 'wc -c')
 
+# the tunnels: relay-client forward, and ssh -L, each to the sink
+FWD_PORT=$(free_port)
+"$RC" forward -r "$R" -K "$RELAY_ID" -f "$T/k2" -L "127.0.0.1:$FWD_PORT" sink \
+    2>"$T/forward.log" &
+PIDS="$PIDS $!"
+SSHL_PORT=$(free_port)
+# shellcheck disable=SC2086
+ssh $SSH_OPTS $CIPHER -N -o ExitOnForwardFailure=yes \
+    -L "127.0.0.1:$SSHL_PORT:127.0.0.1:$(cat "$T/sink.port")" \
+    -p "$SSH_PORT" "$SSH_USER@127.0.0.1" 2>"$T/ssh-L.log" &
+PIDS="$PIDS $!"
+i=0
+until grep -q forwarding "$T/forward.log" &&
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $SSHL_PORT))" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ]; then
+		echo "forward or ssh -L did not start" >&2
+		cat "$T/forward.log" "$T/ssh-L.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+fwd=$(best python3 "$HELPER" upload "$FWD_PORT" "$T/file")
+sshl=$(best python3 "$HELPER" upload "$SSHL_PORT" "$T/file")
+
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 echo "upload of one $MIB MiB file, best of $RUNS, MB/s (10^6 bytes/s):"
 echo "  relay-client connect, e2e through relayd   $rc"
@@ -99,3 +127,7 @@ echo "  ssh -c chacha20-poly1305, direct           $direct"
 echo "  ssh -c chacha20-poly1305, via relay-client $via"
 echo "  relay-client / ssh direct: $(ratio "$rc" "$direct")"
 echo "  ssh via relay-client / ssh direct: $(ratio "$via" "$direct")"
+echo "a local port carried to the sink, same file, best of $RUNS, MB/s:"
+echo "  relay-client forward -L, e2e through relayd $fwd"
+echo "  ssh -c chacha20-poly1305 -L                 $sshl"
+echo "  relay-client forward / ssh -L: $(ratio "$fwd" "$sshl")"

@@ -19,6 +19,8 @@
                          <sha256>" lines
   slow                   a slow reader: stdin in 16 KiB reads, 2 ms apart,
                          then "<bytes> <sha256>" of it on stdout
+  upload PORT FILE       sends FILE to 127.0.0.1:PORT, half-closes, and
+                         prints what comes back (a sink's byte count)
   sink PORTFILE          reads and discards until end of input, then
                          answers with the byte count and closes
   shim PORTFILE RELAY_PORT DUMP [FLIP]
@@ -290,6 +292,19 @@ def main():
                                   sys.argv[5]))
     elif mode == "slow":
         slow()
+    elif mode == "upload":
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[2])),
+                                     TIMEOUT)
+        with open(sys.argv[3], "rb") as f:
+            c.sendfile(f)
+        c.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += d
+        sys.stdout.write(got.decode())
     elif mode == "sink":
         serve(sys.argv[2], sink)
     elif mode == "fetch":
