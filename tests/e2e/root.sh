@@ -3,9 +3,10 @@
 # root.sh: the privileged path, when the tests run as root (CI does).
 # relayd starts as root: every worker must run as the unprivileged user
 # with no other group, inside the empty chroot, while the parent stays
-# root; then the protocol suite runs against it. The user is created if
-# missing; nothing else on the system is changed. Not root: skipped
-# (exit 77), which automake reports as SKIP, never as a pass.
+# root; then the protocol and relay-client suites run against it. The
+# user is created if missing; nothing else on the system is changed.
+# Not root: skipped (exit 77), which automake reports as SKIP, never as
+# a pass.
 if [ "$(id -u)" -ne 0 ]; then
 	echo "root.sh: needs root for chroot and the user switch: skipped"
 	exit 77
@@ -59,5 +60,13 @@ if sh "$(dirname "$0")/protocol.sh" >"$T/proto-root.out" 2>&1; then
 else
 	cat "$T/proto-root.out"
 	not_ok "the protocol suite against relayd started as root"
+fi
+# and relay-client's suite, smaller: real sessions through the chroot
+if CLIENT_SESSIONS=50 BIG_MIB=64 sh "$(dirname "$0")/client.sh" \
+    >"$T/client-root.out" 2>&1; then
+	ok "the relay-client suite passes against relayd started as root"
+else
+	cat "$T/client-root.out"
+	not_ok "the relay-client suite against relayd started as root"
 fi
 finish
