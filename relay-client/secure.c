@@ -317,9 +317,13 @@ secure_shut_plain(struct secure_conn *sc)
 	/*
 	 * A pipe or a terminal: drop it, keep the descriptor number busy.
 	 * Not ours: give it its flags back first, since whoever shares it
-	 * (a shell pipeline) must not inherit O_NONBLOCK from us.
+	 * (a shell pipeline) must not inherit O_NONBLOCK from us. Not a
+	 * terminal still read from: its input side may be the same open
+	 * file, which the loop must keep reading without blocking (the
+	 * owner restores it at the end).
 	 */
-	if (!sc->plain_owned && sc->wflags != -1)
+	if (!sc->plain_owned && sc->wflags != -1 &&
+	    (sc->plain_eof || !isatty(sc->wfd)))
 		(void)fcntl(sc->wfd, F_SETFL, sc->wflags);
 	if ((nul = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
 		(void)dup2(nul, sc->wfd);
