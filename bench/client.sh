@@ -25,14 +25,7 @@ HELPER="$top_srcdir/tests/e2e/client-helper.py"
 HOME="$T/home"
 export HOME
 mkdir -p "$HOME"
-PIDS=""
-bench_cleanup() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	cleanup
-}
-trap bench_cleanup EXIT
+# what this starts goes into PIDS: lib.sh's trap stops it
 
 BYTES=$((MIB * 1048576))
 head -c "$BYTES" /dev/urandom >"$T/file"

@@ -25,17 +25,8 @@ HOME="$T/home"
 export HOME
 unset XDG_CONFIG_HOME
 mkdir -p "$HOME"
-PIDS=""
 
-# Everything this script starts is stopped by PID, relayd by lib.sh.
-client_cleanup() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	cleanup
-}
-trap client_cleanup EXIT
-
+# Everything this script starts goes into PIDS: lib.sh's trap stops it.
 bg() {
 	"$@" &
 	PIDS="$PIDS $!"

@@ -103,7 +103,14 @@ relay_stop() {
 	RELAYD_PID=""
 }
 
+# PIDS: what a test started besides relayd (servers, clients); the
+# trap stops each by its PID.
+PIDS=""
+
 cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
 	relay_stop
 	if [ "$tests_failed" -ne 0 ] && [ -f "$T/relayd.log" ]; then
 		echo "---- relayd log: what went wrong" >&2
