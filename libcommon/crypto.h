@@ -75,6 +75,7 @@ struct handshake {
 	char		 expect_id[ID_BUFSZ];	/* I only; empty = any (TOFU) */
 	uint8_t		 peer_pk[ED25519_PK_LEN];
 	char		 peer_id[ID_BUFSZ];
+	int		 peer_unproven;	/* I: M2 opened, its signature bad */
 	uint8_t		 key_send[HS_KEY_LEN];	/* valid in HS_S_DONE */
 	uint8_t		 key_recv[HS_KEY_LEN];
 };

@@ -274,8 +274,10 @@ hs_read_m2(struct handshake *hs, const uint8_t *body, size_t len)
 	memcpy(hs->peer_pk, pt, ED25519_PK_LEN);
 	hs_build_sigmsg(HS_RESPONDER, hs->h, hs->peer_pk, msg);
 	if (ed25519_verify(hs->peer_pk, msg, sizeof(msg),
-	    pt + ED25519_PK_LEN) == -1)
+	    pt + ED25519_PK_LEN) == -1) {
+		hs->peer_unproven = 1;
 		return hs_fail(hs, "responder signature does not verify");
+	}
 	id_from_pk(hs->peer_pk, hs->peer_id);
 	if (hs->expect_id[0] != '\0' &&
 	    strcmp(hs->expect_id, hs->peer_id) != 0)

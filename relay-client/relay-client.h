@@ -310,7 +310,6 @@ int	 allow_list_load(struct allow_list *, const char *path);
 int	 allow_list_has(const struct allow_list *, const char *id);
 void	 allow_list_free(struct allow_list *);
 
-
 /* net.c */
 int	 net_parse_hostport(const char *, const char *defport, char *host,
 	    size_t, char *port, size_t);
@@ -331,7 +330,6 @@ ssize_t	 iobuf_write(struct buf *, int fd);
 void	 mono_now(struct timespec *);
 double	 mono_since(const struct timespec *);
 
-
 /* handshaker.c */
 int	 handshaker_init(struct handshaker *, enum hs_role, const uint8_t *ctx,
 	    size_t ctxlen, const struct identity *, const char *expect_id);
@@ -340,7 +338,6 @@ int	 handshaker_step(struct handshaker *, struct buf *in, struct buf *out);
 const char *handshaker_error(const struct handshaker *);
 const char *handshaker_peer_id(const struct handshaker *);
 void	 handshaker_clear(struct handshaker *);
-
 
 /* relay.c */
 struct relay_client *relay_new(struct event_base *, struct client_opts *,
@@ -357,14 +354,12 @@ const struct sockaddr *relay_peer_addr(const struct relay_client *,
 	    socklen_t *);
 int	 relay_error_message(const Relay__V1__Error *, char *, size_t);
 
-
 /* secure.c */
 struct secure_conn *secure_open(struct event_base *,
 	    const struct secure_params *, const struct secure_cb *, void *);
 void	 secure_set_plain(struct secure_conn *, int rfd, int wfd, int owned);
 void	 secure_free(struct secure_conn *);
 void	 secure_abort(struct secure_conn *, int code, const char *why);
-
 
 /* lease.c */
 struct lease_mgr *lease_mgr_new(struct event_base *, struct client_opts *,
@@ -378,10 +373,8 @@ int	 lease_mgr_accept(struct lease_mgr *, const uint8_t *session_id);
 int	 lease_mgr_reject(struct lease_mgr *, const uint8_t *session_id,
 	    const char *reason);
 
-
 /* expose.c */
 int	 cmd_expose(int, char *[]);
-
 
 /* connect.c */
 int	 cmd_connect(int, char *[]);
@@ -389,13 +382,10 @@ int	 connect_target_parse(const char *, char *id, char *name);
 int	 connect_report_error(const char *target, const char *alpn,
 	    const char *relay, RelayMessage *m, int code, const char *why);
 
-
 /* forward.c */
 int	 cmd_forward(int, char *[]);
 
-
 /* list.c */
 int	 cmd_list(int, char *[]);
-
 
 #endif /* RELAY_CLIENT_H */

@@ -210,8 +210,7 @@ secure_hs_failed(struct secure_conn *sc)
 		    "holders)", peer, want);
 	/* M2 decrypted, but its signature is not the holder's */
 	if (sc->role == HS_INITIATOR && want[0] != '\0' &&
-	    strcmp(handshaker_error(&sc->hsk),
-	    "responder signature does not verify") == 0)
+	    sc->hsk.hs.peer_unproven)
 		return secure_fail(sc, EXIT_ID_MISMATCH, "ID mismatch: the "
 		    "peer could not prove ID %s (its signature does not "
 		    "verify); refusing", want);
