@@ -16,7 +16,7 @@
 
 #include "protocol.h"
 
-#define CTL_VERSION		1
+#define CTL_VERSION		2
 #define CTL_TARGET_LEN		64	/* an ID or a lease name, NUL-terminated */
 #define CTL_MAX_LISTENERS	16
 #define CTL_MAX_WORKERS		65	/* 32 conn + 32 fwd + the lease worker */
@@ -58,6 +58,8 @@ struct ctl_worker {
 	char		 role[8];	/* "lease", "conn", "fwd" */
 	int32_t		 index;
 	int32_t		 pid;
+	int64_t		 started;	/* unix time this process started */
+	uint32_t	 respawns;	/* times this slot was restarted */
 };
 
 struct ctl_summary {
@@ -75,6 +77,10 @@ struct ctl_summary {
 	uint64_t	 sessions;
 	uint64_t	 control_conns;
 	int32_t		 verbose;
+	uint64_t	 respawns;	/* workers restarted since the start */
+	uint64_t	 nofile;	/* RLIMIT_NOFILE of each worker */
+	uint64_t	 conns_max;	/* effective connection limit */
+	uint64_t	 sessions_max;	/* effective session limit */
 };
 
 struct ctl_lease {
@@ -90,6 +96,7 @@ struct ctl_lease {
 	uint32_t	 ttl;
 	uint32_t	 sessions;
 	char		 addr[64];	/* the holder's address as seen */
+	int32_t		 conn;		/* conn worker of its control connection */
 };
 
 struct ctl_session {
@@ -103,6 +110,7 @@ struct ctl_session {
 	uint64_t	 bytes_i2r;
 	uint64_t	 bytes_r2i;
 	int32_t		 fwd;		/* fwd worker index */
+	uint32_t	 direct;	/* the clients moved it to a direct path */
 };
 
 /* Counters: every refusal and every outcome, summed over all workers. */
@@ -135,6 +143,15 @@ struct ctl_stats {
 	uint64_t	 tokens_unknown;
 	uint64_t	 bytes_forwarded;
 	uint64_t	 signatures;
+	uint64_t	 conn_refused_nofile;	/* no descriptor for a connection */
+	uint64_t	 conn_refused_rate;	/* accept rate limit per listener */
+	uint64_t	 conn_read_paused;	/* replies not drained: reading stopped */
+	uint64_t	 conn_output_overflow;	/* closed: replies past every bound */
+	uint64_t	 sessions_refused_pending; /* pending limit per lease/address */
+	uint64_t	 sessions_pending_dropped; /* oldest pending made room */
+	uint64_t	 sessions_refused_nofile; /* no descriptor or pipe for it */
+	uint64_t	 sessions_direct;	/* moved to a direct path */
+	uint64_t	 punch_failures;	/* direct path tried, relayed instead */
 };
 
 enum ctl_event_kind {

@@ -82,6 +82,33 @@ const struct stat_field stat_fields[] = {
 	    "Bytes forwarded between paired data connections."),
 	STAT(signatures, "relay signatures", "signatures",
 	    "Handshake signatures made by the parent."),
+	STAT(conn_refused_nofile, "connections refused: no descriptors",
+	    "connections_refused_nofile",
+	    "Connections refused because a worker was out of descriptors."),
+	STAT(conn_refused_rate, "connections refused by the accept rate",
+	    "connections_refused_rate",
+	    "Connections refused by a listener's accept rate limit."),
+	STAT(conn_read_paused, "clients paused: replies not drained",
+	    "control_read_paused",
+	    "Times a control client was not read until its replies drained."),
+	STAT(conn_output_overflow, "clients closed: replies not drained",
+	    "control_output_overflow",
+	    "Control clients closed because their replies were never drained."),
+	STAT(sessions_refused_pending, "connects refused: pending limit",
+	    "sessions_refused_pending",
+	    "Connect requests refused by the pending-session limits."),
+	STAT(sessions_pending_dropped, "pending sessions dropped for newer",
+	    "sessions_pending_dropped",
+	    "Pending sessions ended, oldest first, to make room."),
+	STAT(sessions_refused_nofile, "sessions refused: no descriptors",
+	    "sessions_refused_nofile",
+	    "Sessions refused because a worker was out of descriptors."),
+	STAT(sessions_direct, "sessions moved to a direct path",
+	    "sessions_direct",
+	    "Sessions whose clients moved to a direct path."),
+	STAT(punch_failures, "direct path attempts failed",
+	    "punch_failures",
+	    "Sessions whose direct path attempt failed and stayed relayed."),
 };
 const size_t nstat_fields = sizeof(stat_fields) / sizeof(stat_fields[0]);
 
@@ -214,6 +241,9 @@ show_summary(const struct ctl_summary *s)
 	printf("\nleases %" PRIu64 ", sessions %" PRIu64 ", control "
 	    "connections %" PRIu64 ", log %s\n", s->leases, s->sessions,
 	    s->control_conns, s->verbose > 0 ? "verbose" : "brief");
+	printf("limits:     %" PRIu64 " descriptors per worker, %" PRIu64
+	    " connections, %" PRIu64 " sessions; workers restarted %" PRIu64
+	    "\n", s->nofile, s->conns_max, s->sessions_max, s->respawns);
 }
 
 static void
@@ -248,7 +278,8 @@ show_session(const struct ctl_session *s)
 	fmt_duration((int64_t)time(NULL) - s->created, age, sizeof(age));
 	printf("%-32s %-16s %-32s %-8s %-8s %12" PRIu64 " %12" PRIu64 "\n",
 	    sid, s->lease_name[0] != '\0' ? s->lease_name : "-",
-	    s->from_id[0] != '\0' ? s->from_id : "-", s->state, age,
+	    s->from_id[0] != '\0' ? s->from_id : "-",
+	    s->direct ? "direct" : s->state, age,
 	    s->bytes_i2r, s->bytes_r2i);
 }
 
@@ -380,6 +411,12 @@ output_metrics(const struct ctl_summary *s, const struct ctl_stats *st)
 	    "Control connections open now.", s->control_conns);
 	metric_u64("relayd_processes", "gauge",
 	    "relayd processes, the parent included.", 1 + s->nworkers);
+	metric_u64("relayd_workers_respawned_total", "counter",
+	    "Workers restarted after they died.", s->respawns);
+	metric_u64("relayd_connections_max", "gauge",
+	    "The effective limit of client connections.", s->conns_max);
+	metric_u64("relayd_sessions_max", "gauge",
+	    "The effective limit of sessions.", s->sessions_max);
 
 	for (i = 0; i < nstat_fields; i++) {
 		snprintf(name, sizeof(name), "relayd_%s_total",

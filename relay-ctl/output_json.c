@@ -227,6 +227,8 @@ json_summary(const struct ctl_summary *s)
 		json_str("role", w->role);
 		json_int("index", w->index);
 		json_int("pid", w->pid);
+		json_time("started", w->started);
+		json_uint("respawns", w->respawns);
 		json_close('}');
 	}
 	json_close(']');
@@ -234,6 +236,10 @@ json_summary(const struct ctl_summary *s)
 	json_uint("sessions", s->sessions);
 	json_uint("control_conns", s->control_conns);
 	json_int("verbose", s->verbose);
+	json_uint("respawns", s->respawns);
+	json_uint("nofile", s->nofile);
+	json_uint("conns_max", s->conns_max);
+	json_uint("sessions_max", s->sessions_max);
 	json_close('}');
 	json_doc_end();
 }
@@ -258,6 +264,7 @@ json_lease(const struct ctl_lease *l)
 	json_uint("ttl", l->ttl);
 	json_uint("sessions", l->sessions);
 	json_str("addr", l->addr);
+	json_int("conn", l->conn);
 	json_close('}');
 }
 
@@ -275,6 +282,7 @@ json_session(const struct ctl_session *s)
 	json_uint("bytes_i2r", s->bytes_i2r);
 	json_uint("bytes_r2i", s->bytes_r2i);
 	json_int("fwd", s->fwd);
+	json_bool("direct", s->direct != 0);
 	json_close('}');
 }
 

@@ -239,6 +239,7 @@ control_leases(struct ctl_conn *c, const char *filter)
 		cl.ttl = l->ttl;
 		cl.sessions = l->nsessions;
 		strlcpy(cl.addr, l->holder->addr, sizeof(cl.addr));
+		cl.conn = l->holder->conn;
 		control_send(c, CTL_LEASE, &cl, sizeof(cl));
 	}
 	control_send(c, CTL_END, NULL, 0);
