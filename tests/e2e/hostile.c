@@ -436,7 +436,7 @@ mode_listflood(int argc, char *argv[])
 	size_t			 setup_ok = 0, closed = 0, full = 0;
 	size_t			 complete = 0, in_order = 0, bytes = 0;
 	size_t			 want;
-	int			 nclients, hold_ms, bad, drain, c;
+	int			 nclients, hold_ms, bad, drain, c, drain_wait;
 
 	if (argc != 7)
 		die("listflood SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN");
@@ -533,6 +533,10 @@ mode_listflood(int argc, char *argv[])
 	/* now read: every request must be answered, in order */
 	want = nreq * (bad ? 2 : 1);
 	drain_end = now_ms() + 30000;
+	/* how long a silence ends the drain (HOSTILE_DRAIN_MS, for a
+	 * diagnosis; the tests keep the default) */
+	drain_wait = getenv("HOSTILE_DRAIN_MS") != NULL ?
+	    num(getenv("HOSTILE_DRAIN_MS"), 1, 600000) : 5000;
 	for (c = 0; c < nclients; c++) {
 		if (!f[c].ok)
 			continue;
@@ -540,7 +544,7 @@ mode_listflood(int argc, char *argv[])
 			if (obuf_write(&f[c].b, f[c].t.fd) == -1)
 				break;
 			r = t_recv(&f[c].t, f[c].b.off < f[c].b.len ? 50 :
-			    5000);
+			    drain_wait);
 			if (r == NULL) {
 				if (f[c].t.peer_closed ||
 				    f[c].b.off == f[c].b.len)
