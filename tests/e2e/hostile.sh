@@ -70,6 +70,13 @@ probe() {
 
 delta() { stat_delta "$T/stats.$1" "$T/stats.$2" "$3"; }
 
+T_START=$(date +%s)
+# phase NAME: an attack begins (the RSS sampler's phases too)
+phase() {
+	rss_phase "$1"
+	echo "# ---- $1 (+$(($(date +%s) - T_START)) s)"
+}
+
 # ---- the relay: small limits, so that every refusal is reached ----
 CONF_BASE="lease ttl 2 max 600
 lease limit 16 per id, 1000 total
@@ -123,8 +130,8 @@ EOT
 # ---- the legitimate side: services, exposes, a long stream ----
 LEGIT_ID=$("$RC" keygen -f "$T/legit.key" 2>/dev/null)
 "$RC" keygen >/dev/null 2>&1
-bg python3 "$HELPER" echo "$T/echo.port"
-bg python3 "$HELPER" duplex "$T/dup.port" 11 "$STREAM_MIB" "$T/dup.result"
+bg "$PY3" "$HELPER" echo "$T/echo.port"
+bg "$PY3" "$HELPER" duplex "$T/dup.port" 11 "$STREAM_MIB" "$T/dup.result"
 poll_for 10 test -s "$T/echo.port" && poll_for 10 test -s "$T/dup.port" ||
     { echo "test servers did not start" >&2; exit 1; }
 bg "$RC" -v expose -r "$R" -K "$RELAY_ID" -t 2 -n echo \
@@ -178,7 +185,7 @@ still_up() {
 }
 
 # ---- bug 1, exactly as the issue found it ----
-rss_phase bug1
+phase bug1
 "$H" "$PORT" "$RELAY_ID" listflood 127.0.9.1 1 16 20000 0 4000 0 \
     >"$T/bug1.out" 2>&1
 relay_stats "$T/stats.1"
@@ -191,7 +198,7 @@ check "bug 1: ... and another client is served" probe 127.0.3.1
 revive "bug 1"
 
 # ---- bug 2: a malformed record after each ListLeases, never read ----
-rss_phase bug2
+phase bug2
 "$H" "$PORT" "$RELAY_ID" listflood 127.0.9.2 1 16 10000 1 4000 0 \
     >"$T/bug2.out" 2>&1
 relay_stats "$T/stats.2"
@@ -226,7 +233,7 @@ revive "bug 6"
 
 # ---- floods (bugs 1-3): 20 clients x 3000 ListLeases, never reading;
 # bad requests; and one client that reads again after a while ----
-rss_phase flood
+phase flood
 relay_stats "$T/stats.3"
 R0=$(grep -c "lease echo renewed" "$T/expose-echo.log")
 bg "$H" "$PORT" "$RELAY_ID" listflood 127.0.11.1+10 20 16 3000 0 8000 0 \
@@ -260,7 +267,7 @@ check "floods: no lease expired (+$(delta 3 4 leases_expired))" \
 revive "the floods"
 
 # ---- pending-session squatting (bug 5) ----
-rss_phase squat
+phase squat
 relay_stats "$T/stats.5"
 bg "$H" "$PORT" "$RELAY_ID" holder 127.0.0.1 squat-a "$LEGIT_ID" 30000 \
     >"$T/holder-a.out" 2>&1
@@ -317,7 +324,7 @@ kill "$HA" "$HB" 2>/dev/null
 revive "the squatting"
 
 # ---- slowloris, random tokens, a Connect request flood ----
-rss_phase slowloris
+phase slowloris
 relay_stats "$T/stats.7"
 bg "$H" "$PORT" "$RELAY_ID" slowloris 127.0.40.1+30 180 8000 300 \
     >"$T/slow-many.out" 2>&1
@@ -367,7 +374,7 @@ check "Connect flood of one ID: rate limited ($(val "$T/reqflood.out" ERR_RATE_L
 revive "slowloris"
 
 # ---- a TCP connection flood ----
-rss_phase connflood
+phase connflood
 relay_stats "$T/stats.9"
 "$H" "$PORT" "$RELAY_ID" connflood 127.0.50.1+100 2000 4000 \
     >"$T/connflood.out" 2>&1
@@ -385,7 +392,7 @@ check "after the connection flood: new sessions again (bounded poll)" \
     poll_for 10 legit_session
 
 # ---- after: the stream, new sessions, the counters, memory ----
-rss_phase after
+phase after
 left=$((STREAM_MIB * 1024 / STREAM_KBPS - ($(date +%s) - STREAM_T0) + 30))
 [ "$left" -lt 30 ] && left=30
 poll_for "$left" test -s "$T/stream.got"
@@ -440,6 +447,7 @@ relay_stop
 check "SIGTERM stops the attacked relayd with status 0" \
     [ "${RELAYD_STATUS:-1}" -eq 0 ]
 kill "$RSS_PID" 2>/dev/null
+echo "# ---- descriptors (+$(($(date +%s) - T_START)) s)"
 relay_start_nofile 64 <<EOT || { not_ok "relayd starts with 64 descriptors"; finish; exit 1; }
 lease ttl 60 max 600
 connect rate 1000 burst 1000
@@ -487,4 +495,5 @@ check "64 descriptors: new sessions once the load is gone ($(grep fd_phase3 "$T/
     grep -q "^fd_phase3 wanted=4 ok=4 " "$T/fd.out"
 check "64 descriptors: a new control client is served" \
     poll_for 10 probe 127.0.3.5
+echo "# ---- done (+$(($(date +%s) - T_START)) s)"
 finish

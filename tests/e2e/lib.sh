@@ -141,6 +141,10 @@ finish() {
 # ---- for the attack tests (hostile.sh, respawn.sh) ----
 
 HOSTILE="$top_builddir/tests/e2e/hostile"
+# The system's python3 when there is one: a version manager's shim on
+# PATH can take a second or more to start, and these run in polls.
+PY3=python3
+[ -x /usr/bin/python3 ] && PY3=/usr/bin/python3
 
 # poll_for SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds;
 # status 1 if it did not within SECONDS of the clock (a slow COMMAND
@@ -159,7 +163,7 @@ poll_for() {
 ctl_json() {
 	cj_expr=$1
 	shift
-	"$RELAYCTL" -s "$SOCK" -j "$@" 2>/dev/null | python3 -c '
+	"$RELAYCTL" -s "$SOCK" -j "$@" 2>/dev/null | "$PY3" -c '
 import json, sys
 try:
     d = json.load(sys.stdin)
@@ -225,7 +229,7 @@ rss_start() {
 	RSS_N=$((RSS_N + 1))
 	RSS_OUT="$T/rss.$RSS_N.out"
 	[ -f "$T/rss.phase" ] || echo start >"$T/rss.phase"
-	python3 "$top_srcdir/tests/e2e/rss.py" "$RELAYD_PID" "$T/rss.phase" \
+	"$PY3" "$top_srcdir/tests/e2e/rss.py" "$RELAYD_PID" "$T/rss.phase" \
 	    "$RSS_OUT" &
 	RSS_PID=$!
 	PIDS="$PIDS $RSS_PID"

@@ -65,7 +65,7 @@ check "show summary lists two conn and two fwd workers, no respawn yet ($(respaw
 
 "$RC" keygen -f "$T/user.key" >/dev/null 2>&1
 "$RC" keygen >/dev/null 2>&1
-bg python3 "$HELPER" echo "$T/echo.port"
+bg "$PY3" "$HELPER" echo "$T/echo.port"
 poll_for 10 test -s "$T/echo.port" || { echo "no echo server" >&2; exit 1; }
 bg "$RC" -v expose -r "$R" -K "$RELAY_ID" -t 2 -n echo \
     "127.0.0.1:$(cat "$T/echo.port")" 2>"$T/expose.log"
