@@ -467,7 +467,15 @@ mode_listflood(int argc, char *argv[])
 				fprintf(stderr, "listflood: register %s: %s\n",
 				    name, err_name(r));
 		}
-		small_rcvbuf(f[c].t.fd);
+		/*
+		 * One that never reads gets a tiny receive buffer, so the
+		 * answers pile up in relayd and not in our kernel. One that
+		 * drains later keeps the default: a window smaller than the
+		 * loopback MSS would leave the sender waiting on its
+		 * zero-window probe timer, which says nothing about relayd.
+		 */
+		if (!drain)
+			small_rcvbuf(f[c].t.fd);
 		for (k = 1; k <= nreq; k++) {
 			msg_list(&m, &l, k);
 			obuf_msg(&f[c].b, &f[c].t, &m);
