@@ -33,8 +33,20 @@ HELPER="$top_srcdir/tests/e2e/client-helper.py"
 H=$HOSTILE
 RSS_PEAK_MIB=${RSS_PEAK_MIB:-64}
 RSS_AFTER_MIB=${RSS_AFTER_MIB:-16}
+# Under AddressSanitizer a process keeps up to 256 MiB of freed memory in
+# its quarantine: the RSS figures are printed but the bounds not checked.
+SANITIZED=0
+if ldd "$RELAYD" 2>/dev/null | grep -q libasan ||
+    nm "$RELAYD" 2>/dev/null | grep -q __asan_init; then
+	SANITIZED=1
+fi
 STREAM_KBPS=${STREAM_KBPS:-160}
 STREAM_MIB=${STREAM_MIB:-6}
+
+if [ ! -x "$H" ]; then
+	echo "$H is missing: make check builds it (or make tests/e2e/hostile)" >&2
+	exit 99
+fi
 
 HOME="$T/home"
 export HOME
@@ -418,7 +430,7 @@ rss_ok() {
 	    END { for (p in base) if (!(p in last) || last[p] > base[p] + a) exit 1 }
 	' "$RSS_OUT"
 }
-poll_for 10 rss_ok
+[ "$SANITIZED" = 1 ] || poll_for 10 rss_ok
 rss_report
 echo "# RSS in KiB per attack and process: before peak after (baseline: the first sample)"
 awk '{ printf "# %-10s %-7s pid %-6s %7d %7d %7d\n", $1, $3, $2, $4, $5, $6 }' \
@@ -429,13 +441,17 @@ peak_bad=$(awk -v b=$((RSS_PEAK_MIB * 1024)) '
     !($2 in base) { base[$2] = $4 }
     $5 > base[$2] + b { print $1 ":" $3 "=" $5 "KiB" }
     ' "$T/rss.out" | tr '\n' ' ')
-check "every process's peak RSS within $RSS_PEAK_MIB MiB of its baseline in every attack ${peak_bad:+(over: $peak_bad)}" \
-    [ -z "$peak_bad" ]
 rss_after_ok() {
 	[ "$REVIVED" -eq 0 ] && grep -q '^after ' "$RSS_OUT" && rss_ok
 }
-check "every process's RSS back within $RSS_AFTER_MIB MiB of its baseline after" \
-    rss_after_ok
+if [ "$SANITIZED" = 1 ]; then
+	echo "# sanitizer build: RSS bounds not checked (not counted as passed)"
+else
+	check "every process's peak RSS within $RSS_PEAK_MIB MiB of its baseline in every attack ${peak_bad:+(over: $peak_bad)}" \
+	    [ -z "$peak_bad" ]
+	check "every process's RSS back within $RSS_AFTER_MIB MiB of its baseline after" \
+	    rss_after_ok
+fi
 relay_stats "$T/stats.end"
 echo "# counters at the end, refusals and outcomes:"
 grep -E "refused|paused|overflow|pending|timeouts|bad|unknown|expired|errors_sent.ERR_(LIMIT|RATE|BAD)" \
@@ -488,6 +504,12 @@ check "64 descriptors: sessions beyond capacity refused ($(grep fd_phase1 "$T/fd
     sh -c "grep fd_phase1 '$T/fd.out' | grep -qv 'refused=0'"
 check "64 descriptors: refusals counted (conn_refused_nofile +$(stat_delta "$T/stats.fd0" "$T/stats.fd1" conn_refused_nofile), sessions_refused_nofile +$(stat_delta "$T/stats.fd0" "$T/stats.fd1" sessions_refused_nofile))" \
     [ $(($(stat_delta "$T/stats.fd0" "$T/stats.fd1" conn_refused_nofile) + $(stat_delta "$T/stats.fd0" "$T/stats.fd1" sessions_refused_nofile))) -ge 1 ]
+fdref=$(($(stat_delta "$T/stats.fd0" "$T/stats.fd1" conn_refused_nofile) +
+    $(stat_delta "$T/stats.fd0" "$T/stats.fd1" conn_refused_limit) +
+    $(stat_delta "$T/stats.fd0" "$T/stats.fd1" conn_refused_rate)))
+check "64 descriptors: connections beyond capacity refused and counted ($(val "$T/fd-conn.out" refused_at_once) <= +$fdref)" \
+    sh -c "[ $(val "$T/fd-conn.out" refused_at_once) -ge 1 ] &&
+    [ $(val "$T/fd-conn.out" refused_at_once) -le $fdref ]"
 est=$(val "$T/fd.out" established)
 check "64 descriptors: the $est established sessions stay intact ($(val "$T/fd.out" intact))" \
     sh -c "[ $est -ge 1 ] && [ $(val "$T/fd.out" intact) -eq $est ]"

@@ -25,6 +25,11 @@ RC="$top_builddir/relay-client/relay-client"
 HELPER="$top_srcdir/tests/e2e/client-helper.py"
 H=$HOSTILE
 
+if [ ! -x "$H" ]; then
+	echo "$H is missing: make check builds it (or make tests/e2e/hostile)" >&2
+	exit 99
+fi
+
 HOME="$T/home"
 export HOME
 unset XDG_CONFIG_HOME
