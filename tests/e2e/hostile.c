@@ -938,8 +938,11 @@ mode_raw(const char *mode, int argc, char *argv[])
 	hold_ms = num(argv[2], 0, 600000);
 	if (slow)
 		interval = num(argv[3], 1, 60000);
-	/* a refusal at accept time comes at once; anything later is not */
-	fast_ms = 500;
+	/*
+	 * A refusal at accept time comes at once (within 1.5 s on a loaded
+	 * machine); the deadlines tested are 2 s (orphan tokens) and more.
+	 */
+	fast_ms = 1500;
 	if ((rc = calloc(n, sizeof(*rc))) == NULL ||
 	    (pfd = calloc(n, sizeof(*pfd))) == NULL)
 		die("calloc");
