@@ -9,7 +9,8 @@
 #    parent restarts fwd 0 (new PID and a respawn counter in show
 #    summary) and new sessions work on both fwd workers within seconds;
 #  - kill -9 of the conn worker that holds a relay-client expose's
-#    control connection: the expose registers again by itself, every
+#    control connection: the expose registers again by itself, the
+#    leases of clients on the other conn worker are untouched, every
 #    paired session goes on, new sessions work;
 #  - at the end every session on the surviving fwd worker has all its
 #    bytes, intact, both ways;
@@ -144,6 +145,22 @@ check "the log says which worker died and why" \
 CI=$(ctl_json '[l["conn"] for l in d["leases"] if l["name"] == "echo"][0]' show leases)
 case $CI in 0|1) ;; *) not_ok "show leases names the lease's conn worker ($CI)"; CI=0 ;; esac
 C0=$(worker_pid conn "$CI")
+# control clients on the other conn worker must not notice: holders of
+# leases until at least one sits there (the kernel picks the worker)
+OTHER=$((1 - CI))
+kept() {
+	ctl_json "' '.join(sorted(l['lease_id'] for l in d['leases'] if l['conn'] == $OTHER and l['name'].startswith('keep-')))" \
+	    show leases
+}
+k=0
+while [ $k -lt 8 ] && [ -z "$(kept)" ]; do
+	bg "$H" "$PORT" "$RELAY_ID" holder 127.0.72.1 "keep-$k" none 120000 \
+	    >"$T/keep-$k.out" 2>&1
+	poll_for 10 grep -q registered "$T/keep-$k.out"
+	k=$((k + 1))
+done
+KEPT=$(kept)
+echo "# leases on conn $OTHER, which lives on: $KEPT"
 RR=$(grep -c "lease echo re-registered" "$T/expose.log")
 t0=$(now_ms)
 kill -KILL "$C0"
@@ -157,6 +174,8 @@ t2=$(now_ms)
 echo "# conn $CI killed: new pid after $((t1 - t0)) ms, expose back and a new session after $((t2 - t0)) ms"
 check "... new sessions work within seconds" [ $((t2 - t0)) -lt 20000 ]
 check "... the expose is the same process" kill -0 "$EXPOSE_PID"
+check "... the leases of control clients on conn $OTHER are untouched" \
+    sh -c "[ -n '$KEPT' ] && [ '$KEPT' = '$(kept)' ]"
 relay_workers >"$T/w2"
 check "show summary: the new conn $CI pid, 1 respawn on its slot, 2 in all ($(respawns))" sh -c \
     "grep -q '^conn $CI [0-9]* 1\$' '$T/w2' && ! grep -q '^conn $CI $C0 ' '$T/w2' &&
