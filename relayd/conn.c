@@ -63,9 +63,8 @@ _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
 enum client_state {
 	CL_PREAMBLE,
 	CL_DATA_TOKEN,
-	CL_HS_M1,
-	CL_HS_SIGN,
-	CL_HS_M3,
+	CL_HANDSHAKE,		/* hs_drive() reads and writes the frames */
+	CL_HS_SIGN,		/* waiting for the parent's signature */
 	CL_ESTABLISHED,
 	CL_CLOSING,
 	CL_DEAD			/* closed; freed from the event loop */
@@ -706,7 +705,7 @@ client_timeout(struct client *c)
 		return;
 	}
 	worker->stats.handshake_timeouts++;
-	if (c->state >= CL_HS_M1)
+	if (c->state >= CL_HANDSHAKE)
 		worker->stats.handshakes_failed++;
 	client_close(c, "handshake deadline passed");
 }
@@ -779,7 +778,7 @@ client_read(int fd, short ev, void *arg)
 			if (rec_eof(&c->rec) == -1)
 				log_debug("%s %s: %s", c->addr, c->id,
 				    c->rec.error);
-		} else if (c->state >= CL_HS_M1 && c->state < CL_ESTABLISHED)
+		} else if (c->state >= CL_HANDSHAKE && c->state < CL_ESTABLISHED)
 			worker->stats.handshakes_failed++;
 		client_close(c, "connection closed by peer");
 		return;
@@ -819,23 +818,6 @@ client_hand_to_fwd(struct client *c)
 	peer_compose(p, IMSG_F_DATA_FD, 0, c->fd, &fd, sizeof(fd));
 	c->fd = -1;
 	client_close(c, NULL);
-}
-
-/* A handshake frame: u16 length, which must be exactly the expected one. */
-static int
-client_hs_frame(struct client *c, size_t expect, const uint8_t **body)
-{
-	if (c->inlen < FRAME_HDR_LEN)
-		return 0;
-	if (get_be16(c->cur) != expect) {
-		worker->stats.handshakes_failed++;
-		client_close(c, "handshake frame with a bad length");
-		return -1;
-	}
-	if (c->inlen < FRAME_HDR_LEN + expect)
-		return 0;
-	*body = c->cur + FRAME_HDR_LEN;
-	return 1;
 }
 
 static void
@@ -902,8 +884,41 @@ client_preamble(struct client *c)
 		client_close(c, c->hs->error);
 		return -1;
 	}
-	c->state = CL_HS_M1;
+	c->state = CL_HANDSHAKE;
 	return 0;
+}
+
+/* The handshake's frames, both ways; the parent signs (hs_drive SIGN). */
+static int
+client_handshake(struct client *c)
+{
+	uint8_t		 out[HS_FRAME_M2];
+	struct sign_req	 sr;
+	size_t		 consumed, written;
+	int		 r;
+
+	r = hs_drive(c->hs, NULL, c->cur, c->inlen, &consumed, out,
+	    sizeof(out), &written);
+	if (consumed > 0)
+		client_consume(c, consumed);
+	if (written > 0 && client_send_raw(c, out, written) == -1)
+		return -1;
+	switch (r) {
+	case HS_DRIVE_SIGN:
+		memcpy(sr.h, c->hs->h, sizeof(sr.h));
+		peer_compose(&worker->parent, IMSG_SIGN_REQ, c->cid, -1, &sr,
+		    sizeof(sr));
+		c->state = CL_HS_SIGN;
+		return -1;
+	case HS_DRIVE_DONE:
+		client_established(c);
+		return 0;
+	case HS_DRIVE_AGAIN:
+		return -1;
+	default:
+		client_hs_fail(c);
+		return -1;
+	}
 }
 
 static void	client_record(struct client *, const uint8_t *, size_t);
@@ -912,8 +927,6 @@ static void	client_record(struct client *, const uint8_t *, size_t);
 static int
 client_step(struct client *c)
 {
-	const uint8_t	*body;
-	struct sign_req	 sr;
 	ssize_t		 flen;
 
 	switch (c->state) {
@@ -925,31 +938,10 @@ client_step(struct client *c)
 		if (c->inlen == DATA_PREAMBLE_TOTAL)
 			client_hand_to_fwd(c);
 		return -1;
-	case CL_HS_M1:
-		if (client_hs_frame(c, HS_M1_LEN, &body) <= 0)
-			return -1;
-		if (hs_read_m1(c->hs, body, HS_M1_LEN) == -1) {
-			client_hs_fail(c);
-			return -1;
-		}
-		client_consume(c, HS_FRAME_M1);
-		memcpy(sr.h, c->hs->h, sizeof(sr.h));
-		peer_compose(&worker->parent, IMSG_SIGN_REQ, c->cid, -1, &sr,
-		    sizeof(sr));
-		c->state = CL_HS_SIGN;
-		return -1;
+	case CL_HANDSHAKE:
+		return client_handshake(c);
 	case CL_HS_SIGN:
 		return -1;		/* wait for the parent */
-	case CL_HS_M3:
-		if (client_hs_frame(c, HS_M3_LEN, &body) <= 0)
-			return -1;
-		if (hs_read_m3(c->hs, body, HS_M3_LEN) == -1) {
-			client_hs_fail(c);
-			return -1;
-		}
-		client_consume(c, HS_FRAME_M3);
-		client_established(c);
-		return 0;
 	case CL_ESTABLISHED:
 		if (c->read_paused)
 			return -1;	/* until its answers drain */
@@ -992,7 +984,6 @@ conn_signed(struct peer *p, struct imsg *imsg)
 {
 	struct sign_resp	 resp;
 	struct client		*c;
-	uint8_t			 m2[HS_FRAME_M2];
 
 	if (imsg_get_data(imsg, &resp, sizeof(resp)) == -1)
 		bad_imsg(p, imsg, "size");
@@ -1000,14 +991,14 @@ conn_signed(struct peer *p, struct imsg *imsg)
 	if ((c = client_find(imsg->hdr.peerid)) == NULL ||
 	    c->state != CL_HS_SIGN)
 		return;		/* gone meanwhile */
-	if (hs_set_sig(c->hs, resp.sig) == -1 ||
-	    hs_write_m2(c->hs, m2, sizeof(m2)) < 0) {
+	if (hs_set_sig(c->hs, resp.sig) == -1) {
 		client_hs_fail(c);
 		return;
 	}
-	c->state = CL_HS_M3;
-	if (client_send_raw(c, m2, sizeof(m2)) == -1)
-		return;
+	/* hs_drive() writes M2 now, then reads M3 when it comes */
+	c->state = CL_HANDSHAKE;
+	if (c->cur == NULL)
+		c->cur = c->in != NULL ? c->in : cs.scratch;
 	client_process(c);
 	client_keep_input(c);
 }
