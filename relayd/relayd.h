@@ -403,8 +403,12 @@ struct peer {
 	enum proc_role	 role;
 	int		 index;
 	struct imsgbuf	 ibuf;
-	struct event	*ev;
-	short		 events;
+	struct event	*ev_read;
+	struct event	*ev_write;	/* only while the socket is full */
+	int		 reading;
+	int		 writing;
+	TAILQ_ENTRY(peer) flush_entry;	/* queued output, flushed once */
+	int		 flush_queued;
 	int		 connected;
 	int		 paused;	/* we stopped reading it */
 	int		 backlog;	/* our queue to it is past the bound */
