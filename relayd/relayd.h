@@ -720,6 +720,9 @@ const char *parse_first_error(int *);
 /* printconf.c */
 void	 print_config(const struct relayd_config *);
 
+/* activate.c */
+int	 activate_listeners(int *, char [][64], int, char *, size_t);
+
 /* notify.c */
 void	 notify_send(const char *);
 void	 notify_status(const char *, ...) __attribute__((format(printf, 1, 2)));
