@@ -21,8 +21,9 @@ static int
 hs_fail(struct handshake *hs, const char *why)
 {
 	hs->error = why;
-	hs_clear(hs);
+	/* failed first: hs_clear() keeps the traffic keys of a done one */
 	hs->state = HS_S_FAILED;
+	hs_clear(hs);
 	return -1;
 }
 

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+#
+# mkcorpus.py: writes the seed corpora of tests/fuzz/corpus/<target>/.
+# Every seed is a short program in the target's own input language (see
+# the comment at the top of each fuzz_<target>.c): the targets do the
+# cryptography themselves (their keys and ephemerals are fixed, those of
+# tests/unit/protocol-vectors.json), so a seed that makes a whole
+# handshake or a stream of authentic records is only a few bytes here.
+# Control messages are encoded with the small protobuf writer below.
+#
+# Regression inputs (crashes found and fixed) live in the same folders
+# under names starting with "regress-"; this script never touches them.
+#
+# usage: python3 tests/fuzz/mkcorpus.py [corpus-dir]
+import os
+import struct
+import sys
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(bytes(data))
+
+
+def u16(v):
+    return struct.pack(">H", v)
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+# ---- protobuf (proto3) writer, enough for relay.proto ----
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def fv(field, n):
+    return varint(field << 3) + varint(n)
+
+
+def fb(field, b):
+    if isinstance(b, str):
+        b = b.encode()
+    return varint(field << 3 | 2) + varint(len(b)) + b
+
+
+def addr(ip=b"\x7f\x00\x00\x01", port=7420):
+    return fb(1, ip) + fv(2, port)
+
+
+RELAY_ID = "p6nzz6hzra46cm6aeej3blmwjyyjbbib"   # identity R of the vectors
+CLIENT_ID = "lgzloceab4o4lrjnqhvbgyqkmdav5nio"  # identity I
+LEASE_ID = bytes(range(16))
+SESSION_ID = bytes(range(16, 32))
+TOKEN = bytes(range(32, 64))
+
+
+def c_register(rid=1, name="myssh", alpn=("ssh",), desc="a host", addrs=0):
+    body = fv(1, rid) + fb(2, name)
+    for a in alpn:
+        body += fb(3, a)
+    body += fv(4, 60) + fb(5, desc)
+    for i in range(addrs):
+        body += fb(7, addr(port=1000 + i))
+    return fb(1, body)
+
+
+def c_renew(rid=2, lease=LEASE_ID):
+    return fb(2, fv(1, rid) + fb(2, lease))
+
+
+def c_unregister(rid=3, lease=LEASE_ID):
+    return fb(3, fv(1, rid) + fb(2, lease))
+
+
+def c_connect(rid=4, name="myssh", ident=None, alpn="ssh"):
+    body = fv(1, rid)
+    body += fb(2, ident) if ident is not None else fb(3, name)
+    return fb(4, body + fb(4, alpn))
+
+
+def c_accept(sid=SESSION_ID):
+    return fb(5, fb(1, sid))
+
+
+def c_reject(sid=SESSION_ID, reason="no"):
+    return fb(6, fb(1, sid) + fb(2, reason))
+
+
+def c_list(rid=5, offset=0):
+    return fb(7, fv(1, rid) + fv(2, offset))
+
+
+def c_ping(nonce=7):
+    return fb(8, fv(1, nonce))
+
+
+def r_registered(rid=1, name="myssh", ttl=60):
+    return fb(1, fv(1, rid) + fb(2, LEASE_ID) + fb(3, name) + fv(4, ttl) +
+              fv(5, 1700000000) + fb(6, addr()))
+
+
+def r_ack(rid=3):
+    return fb(2, fv(1, rid))
+
+
+def r_incoming(lease=LEASE_ID):
+    return fb(3, fb(1, SESSION_ID) + fb(2, lease) + fb(3, "ssh") +
+              fb(4, CLIENT_ID) + fb(5, addr()) + fb(6, TOKEN) +
+              fv(7, 10000) + fb(8, addr(port=22)))
+
+
+def r_connected(rid=4, ident=RELAY_ID):
+    return fb(4, fv(1, rid) + fb(2, SESSION_ID) + fb(3, ident) +
+              fb(4, addr()) + fb(5, TOKEN) + fb(6, addr(port=22)))
+
+
+def leaseinfo(name="myssh", ident=RELAY_ID, alpn=("ssh",), desc="a host"):
+    body = fb(1, name) + fb(2, ident)
+    for a in alpn:
+        body += fb(3, a)
+    return body + fb(4, desc) + fv(5, 1700000000)
+
+
+def r_lease_list(rid=5, n=2, more=False):
+    body = fv(1, rid)
+    for i in range(n):
+        body += fb(2, leaseinfo(name="lease-%d" % i))
+    if more:
+        body += fv(3, 1)
+    return fb(5, body)
+
+
+def r_pong(nonce=7):
+    return fb(6, fv(1, nonce))
+
+
+def r_error(rid=4, code=1, msg="not found"):
+    return fb(7, fv(1, rid) + fv(2, code) + fb(3, msg))
+
+
+def r_notice(kind=0, lease=LEASE_ID, msg="revoked"):
+    return fb(8, fv(1, kind) + fb(2, lease) + fb(3, msg))
+
+
+CLIENT_MSGS = {
+    "register": c_register(),
+    "register-full": c_register(alpn=("ssh", "http/1.1", "h2"),
+                                desc="caf\u00e9 \u2603", addrs=3),
+    "renew": c_renew(),
+    "unregister": c_unregister(),
+    "connect-name": c_connect(),
+    "connect-id": c_connect(ident=RELAY_ID.upper()),
+    "accept": c_accept(),
+    "reject": c_reject(),
+    "list": c_list(),
+    "ping": c_ping(),
+}
+
+RELAY_MSGS = {
+    "registered": r_registered(),
+    "ack": r_ack(),
+    "incoming": r_incoming(),
+    "connected": r_connected(),
+    "lease-list": r_lease_list(),
+    "lease-list-more": r_lease_list(n=3, more=True),
+    "pong": r_pong(),
+    "error": r_error(),
+    "notice": r_notice(),
+    "notice-shutdown": r_notice(kind=1, lease=b"", msg="bye"),
+}
+
+
+# ---- fuzz_record: ops (see fuzz_record.c) ----
+
+def rec_seal(length, typ=0, fill=0):
+    return bytes([0, typ]) + u16(length) + bytes([0, fill])
+
+
+def rec_deliver(back=0):
+    return bytes([2, back, 0])
+
+
+REC_CLOSE = bytes([0, 200]) + u16(0) + bytes([0, 0])
+
+write("record", "roundtrip", rec_seal(5) + rec_deliver() + REC_CLOSE +
+      rec_deliver() + bytes([8]))
+write("record", "max-payload", rec_seal(0xff00 + 1) + rec_deliver())
+write("record", "tamper", rec_seal(20, fill=3) + bytes([4]) + u16(77))
+write("record", "cut", rec_seal(20) + bytes([5, 3, 1, 0]))
+write("record", "replay", rec_seal(9) + rec_deliver() + rec_deliver())
+write("record", "reorder", rec_seal(1) + rec_seal(2) + rec_deliver(0) +
+      rec_deliver(1))
+write("record", "raw", bytes([6]) + u16(40) + bytes(range(40)) + bytes([1]))
+write("record", "truncated-eof", rec_seal(3) + rec_deliver() + bytes([8]))
+write("record", "frame-len", bytes([7, 2]) + u16(17) + bytes([7, 2]) +
+      u16(16401))
+
+# ---- fuzz_handshake (see fuzz_handshake.c) ----
+# mode: bit 0 responder, bit 1 script; then ctx, peer ctx, [expect],
+# ephemerals, then the steps.
+
+HS_ALL_HONEST = bytes(16)
+write("handshake", "script-initiator", bytes([2, 0, 0, 0, 0, 0]) +
+      HS_ALL_HONEST)
+write("handshake", "script-initiator-tofu", bytes([2, 0, 0, 0xff, 0, 0]) +
+      HS_ALL_HONEST)
+write("handshake", "script-responder", bytes([3, 0, 0, 0, 0]) +
+      HS_ALL_HONEST)
+write("handshake", "script-e2e", bytes([2, 200]) + SESSION_ID +
+      bytes([3]) + b"ssh" + bytes([0, 0xff, 0, 0]) + HS_ALL_HONEST)
+# the peer (responder) claims identity X and signs with X's key
+write("handshake", "script-peer-claims-x", bytes([2, 0, 0, 0xff, 0, 0]) +
+      bytes([0, 200, 2, 2]) + bytes(16))
+# steps: us write M1, peer read, peer sign, peer write, us read, us sign,
+# us write, peer read, then a call after the end
+HS_STEPS = bytes([0x00, 0x00, 0xa0, 0x00, 0xd0, 0x00, 0x80, 0x00, 0x20,
+                  0x00, 0x50, 0x00, 0x00, 0x00, 0xa0, 0x00])
+write("handshake", "steps-initiator", bytes([0, 0, 0, 0xff, 0, 0]) +
+      HS_STEPS + bytes([0x7f]))
+write("handshake", "steps-after-done", bytes([0, 0, 0, 0xff, 0, 0]) +
+      HS_STEPS + bytes([0x00, 0x00]))
+write("handshake", "steps-responder", bytes([1, 0, 0, 0, 0]) +
+      bytes([0x80, 0x00, 0x20, 0x00, 0x50, 0x00, 0x00, 0x00, 0xa0, 0x00,
+             0xd0, 0x00, 0x80, 0x00, 0x20, 0x00, 0x7f]))
+write("handshake", "zero-point", bytes([1, 0, 0, 0, 0, 0x20, 200]) +
+      bytes(32))
+
+# ---- fuzz_proto: mode byte (bit 0: RelayMessage; >= 0xf0 validators) ----
+
+for k, v in CLIENT_MSGS.items():
+    write("proto", "client-" + k, bytes([0]) + v)
+for k, v in RELAY_MSGS.items():
+    write("proto", "relay-" + k, bytes([1]) + v)
+write("proto", "validators-utf8", bytes([0xf0]) + u16(12) +
+      "\u00e9\u2603\U0001f600a".encode())
+write("proto", "validators-id", bytes([0xf0]) + u16(32) +
+      RELAY_ID.upper().encode())
