@@ -252,3 +252,41 @@ write("proto", "validators-utf8", bytes([0xf0]) + u16(12) +
       "\u00e9\u2603\U0001f600a".encode())
 write("proto", "validators-id", bytes([0xf0]) + u16(32) +
       RELAY_ID.upper().encode())
+
+# ---- fuzz_config: the config tests' files; after a NUL, the include ----
+
+CONFIG_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "config", "data")
+for fn in sorted(os.listdir(CONFIG_DATA)):
+    if fn.endswith((".in", ".bad")):
+        with open(os.path.join(CONFIG_DATA, fn), "rb") as f:
+            write("config", fn.replace(".", "-"), f.read())
+write("config", "include-mem",
+      b'include "inc.conf"\nlisten on $fzport\n\0'
+      b'workers conn 2 fwd 2\nlisting off\n')
+write("config", "include-self", b'x = "1"\ninclude "relayd.conf"\n')
+write("config", "include-dir", b'include "dir"\n')
+
+# ---- fuzz_imsg: mode 0 buffer, 1 socket, 2 compose (see fuzz_imsg.c) ----
+
+def imsg_hdr(typ, plen, fd=False, peer=0):
+    # kind 64..191 even: a header with a u16 payload length; odd: HASFD
+    return bytes([64 | (1 if fd else 0), typ]) + u16(plen) + bytes([peer])
+
+
+write("imsg", "buffer-two", bytes([0, 1, 1]) + imsg_hdr(7, 4, fd=True) +
+      b"abcd" + imsg_hdr(8, 0) + bytes([0xff, 1, 1, 1, 0]))
+write("imsg", "buffer-badlen", bytes([0, 0, 0, 224, 1]) + u32(3) +
+      bytes([0, 0xff]))
+write("imsg", "buffer-partial", bytes([0, 0, 0]) + imsg_hdr(9, 300) +
+      bytes([0xff]))
+write("imsg", "socket-fds", bytes([1, 1]) + imsg_hdr(7, 10, fd=True) +
+      bytes(10) + imsg_hdr(8, 2) + b"xy" + bytes([0xff]) + u16(15) +
+      bytes([1, 1, 0]) + u16(100) + bytes([0]))
+write("imsg", "socket-nofd-channel", bytes([1, 0]) + imsg_hdr(7, 4) +
+      b"abcd" + bytes([0xff]) + u16(24) + bytes([2]))
+write("imsg", "compose", bytes([2, 4]) + bytes([1]) + u16(0) + bytes([0]) +
+      bytes([2]) + u16(100) + bytes([200]) + bytes([3]) + u16(4000) +
+      bytes([0]) + bytes([4]) + u16(0xfff1) + bytes([200]))
+write("imsg", "compose-toolarge", bytes([2, 2, 1]) + u16(0xfff2) +
+      bytes([0]))
