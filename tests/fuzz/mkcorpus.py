@@ -9,8 +9,9 @@
 # handshake or a stream of authentic records is only a few bytes here.
 # Control messages are encoded with the small protobuf writer below.
 #
-# Regression inputs (crashes found and fixed) live in the same folders
-# under names starting with "regress-"; this script never touches them.
+# Regression inputs (each reproduced a bug that is fixed now) are named
+# "regress-*": those the fuzzer found are committed as it wrote them and
+# this script never touches them; the few written here are marked so.
 #
 # usage: python3 tests/fuzz/mkcorpus.py [corpus-dir]
 import os
@@ -234,7 +235,8 @@ HS_STEPS = bytes([0x00, 0x00, 0xa0, 0x00, 0xd0, 0x00, 0x80, 0x00, 0x20,
                   0x00, 0x50, 0x00, 0x00, 0x00, 0xa0, 0x00])
 write("handshake", "steps-initiator", bytes([0, 0, 0, 0xff, 0, 0]) +
       HS_STEPS + bytes([0x7f]))
-write("handshake", "steps-after-done", bytes([0, 0, 0, 0xff, 0, 0]) +
+# regression: a call after the end kept the traffic keys (handshake.c)
+write("handshake", "regress-keys-after-done", bytes([0, 0, 0, 0xff, 0, 0]) +
       HS_STEPS + bytes([0x00, 0x00]))
 write("handshake", "steps-responder", bytes([1, 0, 0, 0, 0]) +
       bytes([0x80, 0x00, 0x20, 0x00, 0x50, 0x00, 0x00, 0x00, 0xa0, 0x00,
@@ -290,3 +292,51 @@ write("imsg", "compose", bytes([2, 4]) + bytes([1]) + u16(0) + bytes([0]) +
       bytes([0]) + bytes([4]) + u16(0xfff1) + bytes([200]))
 write("imsg", "compose-toolarge", bytes([2, 2, 1]) + u16(0xfff2) +
       bytes([0]))
+
+# ---- fuzz_ctl: mode (request = mode % 10; (mode / 10) % 3: 0 people,
+# 1 JSON, 2 show metrics), then replies: kind (index of SUMMARY LEASE
+# SESSION STATS EVENT RESULT END; bit 6 set: strings left unterminated),
+# fill length, the bytes, the offset-run flag ----
+
+C_SUMMARY, C_LEASE, C_SESSION, C_STATS, C_EVENT, C_RESULT, C_END = range(7)
+
+
+def ctl_reply(kind, fill=b""):
+    return bytes([kind, len(fill)]) + fill + bytes([0])
+
+
+lease_row = (LEASE_ID + b"myssh".ljust(64, b"\0") +
+             RELAY_ID.encode() + b"\0" + b"ssh")
+session_row = SESSION_ID + b"myssh".ljust(64, b"\0") + CLIENT_ID.encode()
+write("ctl", "summary", bytes([0]) +
+      ctl_reply(C_SUMMARY, b"0.1.0\0".ljust(32, b"\0") + bytes([1, 0, 0, 0])) +
+      ctl_reply(C_END) + b"\xff")
+write("ctl", "summary-json", bytes([10]) +
+      ctl_reply(C_SUMMARY, b"0.1.0\0") + ctl_reply(C_END) + b"\xff")
+write("ctl", "leases", bytes([1]) + ctl_reply(C_LEASE, lease_row) +
+      ctl_reply(C_LEASE, lease_row) + ctl_reply(C_END) + b"\xff")
+write("ctl", "leases-json", bytes([11]) + ctl_reply(C_LEASE, lease_row) +
+      ctl_reply(C_LEASE) + ctl_reply(C_END) + b"\xff")
+write("ctl", "sessions", bytes([2]) + ctl_reply(C_SESSION, session_row) +
+      ctl_reply(C_END) + b"\xff")
+write("ctl", "sessions-json", bytes([12]) +
+      ctl_reply(C_SESSION, session_row) + ctl_reply(C_END) + b"\xff")
+write("ctl", "stats", bytes([3]) + ctl_reply(C_STATS, bytes([7] * 64)) +
+      ctl_reply(C_END) + b"\xff")
+write("ctl", "stats-json", bytes([13]) + ctl_reply(C_STATS, bytes([1])) +
+      ctl_reply(C_END) + b"\xff")
+write("ctl", "revoke", bytes([4]) +
+      ctl_reply(C_RESULT, bytes(4) + b"revoked 1 lease") + b"\xff")
+write("ctl", "revoke-fails", bytes([14]) +
+      ctl_reply(C_RESULT, bytes([2, 0, 0, 0]) + b"no lease named x") +
+      b"\xff")
+write("ctl", "monitor", bytes([9]) + ctl_reply(C_EVENT, bytes(8) +
+      bytes([1, 0, 0, 0]) + b"myssh") + ctl_reply(C_EVENT) + b"\xff")
+write("ctl", "monitor-json", bytes([19]) + ctl_reply(C_EVENT, bytes(8) +
+      bytes([4, 0, 0, 0]) + b"myssh") + b"\xff")
+write("ctl", "metrics", bytes([20]) + ctl_reply(C_SUMMARY, b"0.1.0\0") +
+      ctl_reply(C_END) + ctl_reply(C_STATS, bytes([3] * 40)) +
+      ctl_reply(C_END) + b"\xff")
+write("ctl", "reload", bytes([6]) + ctl_reply(C_END) + b"\xff")
+write("ctl", "bad-size", bytes([0, 0xe0]) + u16(10) + bytes([0, 0]) +
+      b"\xff")
