@@ -340,3 +340,41 @@ write("ctl", "metrics", bytes([20]) + ctl_reply(C_SUMMARY, b"0.1.0\0") +
 write("ctl", "reload", bytes([6]) + ctl_reply(C_END) + b"\xff")
 write("ctl", "bad-size", bytes([0, 0xe0]) + u16(10) + bytes([0, 0]) +
       b"\xff")
+
+# ---- fuzz_client: mode (% 4: 0 lease manager, 1 list, 2 connect by
+# name, 3 connect by ID; mode >> 2: choices), then the relay's steps:
+# op % 8 == 0/1 a message answering request op / 8 % 4, 2 a message as
+# it is, 3 raw bytes, 4 close record, 5 EOF, 6 renewal timer ----
+
+def cl_msg(m, op=0):
+    return bytes([op]) + u16(len(m)) + m
+
+
+write("client", "lease-registered", bytes([0]) + cl_msg(r_registered()))
+write("client", "lease-renew", bytes([0]) + cl_msg(r_registered()) +
+      bytes([6]) + cl_msg(r_registered(ttl=30)))
+write("client", "lease-renew-notfound", bytes([0]) + cl_msg(r_registered()) +
+      bytes([6]) + cl_msg(r_error(code=1)))
+write("client", "lease-incoming-accept", bytes([4]) +
+      cl_msg(r_registered()) + cl_msg(r_incoming(), op=2))
+write("client", "lease-incoming-reject", bytes([0]) +
+      cl_msg(r_registered()) + cl_msg(r_incoming(), op=2) +
+      cl_msg(r_incoming(lease=bytes(16)), op=2))
+write("client", "lease-revoked", bytes([0]) + cl_msg(r_registered()) +
+      cl_msg(r_notice(), op=2))
+write("client", "lease-name-taken", bytes([0]) + cl_msg(r_error(code=4)))
+write("client", "lease-stop", bytes([8]) + cl_msg(r_registered()))
+write("client", "lease-close", bytes([0]) + cl_msg(r_registered()) +
+      bytes([4, 5]))
+write("client", "list", bytes([1]) + cl_msg(r_lease_list(n=2, more=True)) +
+      cl_msg(r_lease_list(n=1)))
+write("client", "list-json", bytes([5]) +
+      cl_msg(r_lease_list(n=2, more=True)) + cl_msg(r_lease_list(n=0)))
+write("client", "list-empty", bytes([1]) + cl_msg(r_lease_list(n=0)))
+write("client", "list-refused", bytes([5]) + cl_msg(r_error(code=8)))
+write("client", "connect-name", bytes([2]) + cl_msg(r_connected()))
+write("client", "connect-notfound", bytes([2]) + cl_msg(r_error(code=1)))
+write("client", "connect-id", bytes([3]) + cl_msg(r_connected()))
+write("client", "connect-id-mismatch", bytes([3]) +
+      cl_msg(r_connected(ident=CLIENT_ID)))
+write("client", "connect-eof", bytes([2, 5]))
