@@ -20,6 +20,9 @@ libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
 libseccomp-dev check"
 TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
 iproute2 python3-cryptography"
+# fuzz_smoke: clang and its libFuzzer and sanitizer runtimes
+FUZZ_DEPS="clang-14 libclang-rt-14-dev"
+TEST_DEPS="$TEST_DEPS $FUZZ_DEPS"
 
 usage() {
 	echo "usage: $0 run|test" >&2
@@ -54,6 +57,26 @@ configure_build() {
 		exit 1
 	}
 	make -C "$build" -j"$(nproc)" >/dev/null
+}
+
+# Every libFuzzer target of tests/fuzz for FUZZ_TIME seconds (15) each,
+# ASan and UBSan on, from its own clang build in build-fuzz: make
+# fuzz-smoke. Any crash fails; the input is kept in build-fuzz/tests/fuzz.
+fuzz_smoke() {
+	fuzzbuild="$top/build-fuzz"
+	mkdir -p "$fuzzbuild"
+	(cd "$fuzzbuild" && CC=clang-14 "$top/configure" --enable-fuzz \
+	    --enable-werror >/dev/null) || {
+		echo "configure --enable-fuzz failed: see $fuzzbuild/config.log" >&2
+		exit 1
+	}
+	make -C "$fuzzbuild" -j"$(nproc)" fuzz-smoke \
+	    FUZZ_TIME="${FUZZ_TIME:-15}" >"$fuzzbuild/fuzz-smoke.out" 2>&1 || {
+		cat "$fuzzbuild/fuzz-smoke.out"
+		echo "make fuzz-smoke failed" >&2
+		exit 1
+	}
+	grep -E '^fuzz' "$fuzzbuild/fuzz-smoke.out"
 }
 
 case "${1:-}" in
@@ -94,6 +117,7 @@ test)
 		exit 1
 	}
 	grep -E '^(PASS|FAIL|ERROR)' "$build/valgrind.out" | sed 's/^/valgrind: /'
+	fuzz_smoke
 	make -C "$build" -j"$(nproc)" distcheck >/dev/null 2>"$build/distcheck.err" || {
 		tail -50 "$build/distcheck.err"
 		echo "make distcheck failed" >&2

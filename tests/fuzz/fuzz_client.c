@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	int	 fd;
 
 	fz_quiet();
+	signal(SIGPIPE, SIG_IGN);	/* as the program does */
 	/* a Connected could give connect.c the terminal: give it nothing */
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)

@@ -378,3 +378,80 @@ write("client", "connect-id", bytes([3]) + cl_msg(r_connected()))
 write("client", "connect-id-mismatch", bytes([3]) +
       cl_msg(r_connected(ident=CLIENT_ID)))
 write("client", "connect-eof", bytes([2, 5]))
+
+# ---- fuzz_preamble: a chunking pattern, then one connection's bytes ----
+
+M1_BODY = bytes.fromhex("79a631eede1bf9c98f12032cdeadd0e7"
+                        "a079398fc786b88cc846ec89af85a51a")
+write("preamble", "control-m1", bytes([0x40]) + b"RLY\x01C" + u16(32) +
+      M1_BODY + u16(112) + bytes(112))
+write("preamble", "control-bytewise", bytes([0xff]) + b"RLY\x01C" +
+      u16(32) + M1_BODY)
+write("preamble", "control-bad-frame", bytes([0x40]) + b"RLY\x01C" +
+      u16(33) + bytes(33))
+write("preamble", "data-token", bytes([0x10]) + b"RLY\x01D" + TOKEN +
+      b"what follows belongs to the peer")
+write("preamble", "data-exact", bytes([0x40]) + b"RLY\x01D" + TOKEN)
+write("preamble", "data-short", bytes([0x40]) + b"RLY\x01D" + TOKEN[:10])
+write("preamble", "bad-magic", bytes([0x40]) + b"RLY\x02C")
+write("preamble", "bad-kind", bytes([0x40]) + b"RLY\x01X" + bytes(8))
+
+# ---- fuzz_conn: op = slot << 4 | kind (see fuzz_conn.c) ----
+# kinds: 0 connect (0x80: small send buffer), 1 handshake, 2 raw message
+# record, 3 valid requests, 4 tampered record / (0x80) close, 5 raw
+# bytes, 6-7 lease answers, 8 lease news, 9 read, 10 deadline, 11 close,
+# 12 parent signs, 13 data preamble
+
+HS = bytes([0x01, 0, 0])           # handshake: parent signs, M3 intact
+
+
+def valid(kind, extra, count=1, name=1):
+    # count, 16 id bytes, name byte, kind, then the kind's fields
+    return bytes([0x03, count - 1]) + bytes(16) + bytes([name, kind]) + extra
+
+
+V_REGISTER = valid(0, bytes([5, 1, 60]))
+V_RENEW = valid(1, bytes([6]))
+V_UNREGISTER = valid(2, bytes([7]))
+V_CONNECT = valid(3, bytes([8, 1]))
+V_ACCEPT = valid(4, b"")
+V_LIST = valid(6, bytes([9, 0]))
+V_PING = valid(7, bytes([1]))
+A_REGISTERED = bytes([0x06, 0]) + LEASE_ID + bytes([1]) + u32(60) + bytes(8)
+A_ERROR = bytes([0x06, 1, 4, 5]) + b"taken"
+A_SIMPLE = bytes([0x06, 0])
+A_CONNECTED = bytes([0x06, 0]) + SESSION_ID + TOKEN + bytes([1]) + u16(22) + \
+    bytes([1]) + bytes(16) + bytes([1]) + u16(22)
+A_LIST_FULL = bytes([0x06, 0, 20]) + (bytes([7, 1]) + bytes(8)) * 20 + \
+    bytes([1])
+
+write("conn", "ping", bytes([0x00]) + HS + V_PING + bytes([0x09]))
+write("conn", "register", bytes([0x00]) + HS + V_REGISTER + A_REGISTERED +
+      bytes([0x09]))
+write("conn", "register-refused", bytes([0x00]) + HS + V_REGISTER +
+      A_ERROR + bytes([0x09]))
+write("conn", "renew-unregister", bytes([0x00]) + HS + V_RENEW +
+      A_REGISTERED + V_UNREGISTER + A_SIMPLE + bytes([0x09]))
+write("conn", "connect-accept", bytes([0x00]) + HS + V_CONNECT +
+      A_CONNECTED + V_ACCEPT + A_SIMPLE + bytes([0x09]))
+write("conn", "list", bytes([0x00]) + HS + V_LIST + A_LIST_FULL +
+      bytes([0x09]))
+# a client that sends 64 ListLeases and never reads, while the lease
+# worker answers every page in full and floods it with Incoming
+write("conn", "list-never-reads", bytes([0x80]) + HS +
+      valid(6, bytes([9, 0]), count=64) + A_LIST_FULL * 8 +
+      bytes([0x08, 0x80, 255]) + bytes([0x09]))
+write("conn", "notice-flood", bytes([0x80]) + HS +
+      bytes([0x08, 0x81, 255]))
+write("conn", "bad-requests", bytes([0x00]) + HS +
+      (bytes([0x02]) + u16(3) + b"\xff\xff\xff") * 3 + bytes([0x09]))
+write("conn", "tampered", bytes([0x00]) + HS + bytes([0x04, 0x09]))
+write("conn", "close-record", bytes([0x00]) + HS + bytes([0x84, 0x09]))
+write("conn", "kick", bytes([0x00]) + HS + bytes([0x08, 2, 1, 0x09]))
+write("conn", "idle", bytes([0x00]) + HS + bytes([0x0a, 1, 0x09]))
+write("conn", "handshake-deadline", bytes([0x00, 0x0a, 0]))
+write("conn", "bad-signer", bytes([0x00, 0x01, 0xff, 0]))
+write("conn", "data", bytes([0x00, 0x0d]) + TOKEN)
+write("conn", "two-clients", bytes([0x00, 0x00]) + HS +
+      bytes([0x11, 0, 0]) + V_PING + bytes([0x12]) + u16(2) + b"\x42\x00" +
+      bytes([0x09, 0x19, 0x0b, 0x1b]))
