@@ -12,6 +12,7 @@
 #ifndef RELAY_FUZZ_H
 #define RELAY_FUZZ_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -132,10 +133,13 @@ static inline void
 fz_quiet(void)
 {
 	FILE	*devnull;
+	int	 fd;
 
 	if (getenv("FUZZ_VERBOSE") != NULL)
 		return;
-	if ((devnull = fopen("/dev/null", "w")) != NULL) {
+	/* fdopen, not fopen: fuzz_config replaces fopen() */
+	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1 &&
+	    (devnull = fdopen(fd, "w")) != NULL) {
 		/* buffered: a log line costs no system call */
 		setvbuf(devnull, NULL, _IOFBF, 1 << 16);
 		stderr = devnull;

@@ -752,7 +752,8 @@ fill_wire_addrs(struct fz *f, struct wire_addr *a, uint32_t *n)
 	for (i = 0; i < *n; i++) {
 		fz_fill(f, a[i].ip, sizeof(a[i].ip));
 		a[i].len = (uint8_t[]){ 0, 4, 16, 7 }[fz_u8(f) % 4];
-		a[i].port = fz_u16(f);
+		/* what lease.c holds: ports of checked Registers, sockets */
+		a[i].port = 1 + fz_u16(f) % 65535;
 	}
 }
 
@@ -818,7 +819,7 @@ fz_lease_answer(struct fz *f)
 		strlcpy(c.id, relay_ident.id, sizeof(c.id));
 		fz_fill(f, c.token, sizeof(c.token));
 		c.peer_addr.len = fz_u8(f) & 1 ? 4 : 0;
-		c.peer_addr.port = fz_u16(f);
+		c.peer_addr.port = 1 + fz_u16(f) % 65535;
 		fill_wire_addrs(f, c.peer_local, &c.npeer_local);
 		to_conn(IMSG_L_CONNECTED, &c, sizeof(c));
 		break;
