@@ -330,6 +330,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		abort();
 	memcpy(relay_pk, relay_ident.pk, sizeof(relay_pk));
+	if (getenv("FUZZ_VERBOSE") != NULL)
+		log_setverbose(2);
 	if ((worker->base = event_base_new()) == NULL)
 		abort();
 	worker->role = ROLE_CONN;
@@ -361,6 +363,38 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	fz_listener.fd = lfd;
 	return 0;
+}
+
+/* The descriptors open before a run are open after it, and no other. */
+#define FD_WINDOW	64
+
+static uint64_t
+fd_open_mask(int lo)
+{
+	struct pollfd	 p[FD_WINDOW];
+	uint64_t	 m = 0;
+	int		 i;
+
+	for (i = 0; i < FD_WINDOW; i++) {
+		p[i].fd = lo + i;
+		p[i].events = 0;
+		p[i].revents = 0;
+	}
+	FZ_CHECK(poll(p, FD_WINDOW, 0) != -1);
+	for (i = 0; i < FD_WINDOW; i++)
+		if (!(p[i].revents & POLLNVAL))
+			m |= (uint64_t)1 << i;
+	return m;
+}
+
+static int
+fd_lowest(void)
+{
+	int	 fd = dup(devnull);
+
+	FZ_CHECK(fd != -1);
+	close(fd);
+	return fd;
 }
 
 static void
@@ -403,6 +437,13 @@ fz_connect(int small_buffer)
 		return NULL;
 	k = &fzc[i];
 	memset(k, 0, sizeof(*k));
+	/*
+	 * A connection still queued on the listener (its client end closed
+	 * before conn.c accepted it) would be taken for ours: accept it
+	 * first; it is one of conn.c's clients without a slot here.
+	 */
+	conn_accept(lfd, EV_READ, &fz_listener);
+	before = cs.next_cid;
 	if (getsockname(lfd, (struct sockaddr *)&sun, &len) == -1 ||
 	    (k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1 ||
@@ -410,8 +451,20 @@ fz_connect(int small_buffer)
 		abort();
 	k->state = FZC_OPEN;
 	conn_accept(lfd, EV_READ, &fz_listener);
+	log_debug("fuzz: slot %d: cids %u..%u, %u clients, fd %d conn fd %d",
+	    i, before, cs.next_cid, cs.nclients, k->fd,
+	    cs.next_cid != before && client_find(cs.next_cid - 1) != NULL ?
+	    client_find(cs.next_cid - 1)->fd : -2);
 	if (cs.next_cid != before) {
 		k->cid = cs.next_cid - 1;
+		if ((c = client_find(k->cid)) != NULL) {
+			char	 b = 0;
+
+			/* the two ends are one connection */
+			FZ_CHECK(send(c->fd, "p", 1, MSG_NOSIGNAL) == 1);
+			FZ_CHECK(recv(k->fd, &b, 1, MSG_DONTWAIT) == 1 &&
+			    b == 'p');
+		}
 		if (small_buffer && (c = client_find(k->cid)) != NULL)
 			(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz,
 			    sizeof(sz));
@@ -422,7 +475,8 @@ fz_connect(int small_buffer)
 static void
 fz_write(struct fzc *k, const void *p, size_t len)
 {
-	if (k->state != FZC_DEAD && len > 0)
+	/* a slot not in use has no descriptor: its old number is another's */
+	if (k->state != FZC_NONE && k->state != FZC_DEAD && len > 0)
 		(void)send(k->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
@@ -465,6 +519,12 @@ fz_read(struct fzc *k)
 				break;
 			r = rec_open(&k->rec, k->in, flen, pt, sizeof(pt),
 			    &plen);
+			if (r == REC_ERR)
+				dprintf(2, "client %d cid %u: record %llu of "
+				    "%zd bytes does not open: %s\n",
+				    (int)(k - fzc), k->cid,
+				    (unsigned long long)k->rec.recv.counter,
+				    flen, k->rec.error);
 			FZ_CHECK(r != REC_ERR);
 			memmove(k->in, k->in + flen, k->inlen - flen);
 			k->inlen -= flen;
@@ -931,13 +991,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t	*p;
 	size_t		 len, got;
 	uint8_t		 op;
-	int		 i, steps = 0, j;
+	uint64_t	 open_before;
+	int		 i, steps = 0, j, lo;
 
 	fz_init(&f, data, size);
 	memset(&fz, 0, sizeof(fz));
+	/* every run alike: the previous one left no client behind */
+	cs.next_cid = 1;
+	lo = fd_lowest();
+	open_before = fd_open_mask(lo);
 	while (fz_more(&f) && steps++ < 64) {
 		op = fz_u8(&f);
 		k = &fzc[(op >> 4) % NCLIENTS];
+		log_debug("fuzz: step %d: op %02x (client %d) %u pending, "
+		    "%zu left, %d signs", steps, op, (op >> 4) % NCLIENTS,
+		    fz.nlease, f.n, fz.nsign);
 		switch (op & 0x0f) {
 		case 0:		/* a new connection */
 			(void)fz_connect(op & 0x80);
@@ -1009,6 +1077,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loop_run();
 		for (i = 0; i < NCLIENTS; i++)
 			(void)conn_client(&fzc[i]);
+
 	}
 
 	/* the end: every client closed, nothing left behind */
@@ -1020,16 +1089,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((c = conn_client(k)) != NULL)
 			client_close(c, NULL);
 		close(k->fd);
+		k->fd = -1;
 		hs_clear(&k->hs);
 		if (k->rec_ready)
 			rec_clear(&k->rec);
+		k->rec_ready = 0;
 		k->state = FZC_NONE;
 	}
+	/* and the clients no slot knows of (see fz_connect()) */
+	while ((c = RB_MIN(client_tree, &cs.clients)) != NULL)
+		client_close(c, NULL);
 	conn_reap(-1, 0, NULL);
 	loop_run();
 	FZ_CHECK(cs.nclients == 0 && RB_EMPTY(&cs.clients) &&
 	    RB_EMPTY(&cs.addrs) && TAILQ_EMPTY(&cs.dead));
 	FZ_CHECK(fz.nlease == 0);
+	FZ_CHECK(fd_open_mask(lo) == open_before);
 	if (getenv("FUZZ_STATS") != NULL)
 		dprintf(2, "handshakes %llu, bad requests %llu, paused %llu, "
 		    "overflow %llu, records bad %llu\n",
