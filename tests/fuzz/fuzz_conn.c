@@ -368,6 +368,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The descriptors open before a run are open after it, and no other. */
 #define FD_WINDOW	64
 
+static uint64_t	fd_open_mask(int) __attribute__((unused));
+static int	fd_lowest(void) __attribute__((unused));
+
 static uint64_t
 fd_open_mask(int lo)
 {
