@@ -456,7 +456,7 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 			reply_malformed(type);
 		/* success is CTL_END for a request answered by data replies */
 		if (reply_type(request) != 0)
-			errx(1, "unexpected result for a request answered by "
+			ctl_fail(0, "unexpected result for a request answered by "
 			    "%s replies: " VERSIONS_DIFFER,
 			    reply_name(reply_type(request)));
 		if (r->out != NULL && res.message[0] != '\0')

@@ -43,6 +43,14 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fz_quiet();
+	/*
+	 * Parse as a user's relayd: as root the file's owner is checked with
+	 * stat(), which the files in memory have not. HOME gives the user's
+	 * defaults their absolute paths.
+	 */
+	setenv("HOME", "/nonexistent/fuzz", 1);
+	unsetenv("XDG_STATE_HOME");
+	unsetenv("XDG_RUNTIME_DIR");
 	/* a macro from the command line (relayd -D), kept for every parse */
 	if (cmdline_symset("fzport=7421") == -1)
 		abort();
@@ -85,6 +93,14 @@ fuzz_fopen(const char *path, const char *mode)
 	return NULL;
 }
 
+/* config.c sends configurations to workers; nothing here calls that */
+void
+proc_child_send(struct child *c, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	abort();
+}
+
 /* print_config() writes to stdout: catch it in memory. */
 static char *
 print_to_memory(const struct relayd_config *conf, size_t *len)
@@ -124,11 +140,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inc_len = 0;
 	}
 	nopen = 0;
-	r = parse_config("/fuzz/relayd.conf", &conf, 1);
+	r = parse_config("/fuzz/relayd.conf", &conf, 0);
 	err[0] = '\0';
 	c1 = config_check(&conf, err, sizeof(err));
 	FZ_CHECK(c1 == 0 || (c1 == -1 && err[0] != '\0'));
-	FZ_CHECK(!TAILQ_EMPTY(&conf.listens));
 	if (r == -1) {
 		config_clear(&conf);
 		return 0;
@@ -139,7 +154,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	printed_text = (const uint8_t *)out1;
 	printed_len = len1;
 	nopen = 0;
-	r = parse_config("/fuzz/printed.conf", &conf2, 1);
+	r = parse_config("/fuzz/printed.conf", &conf2, 0);
 	if (r != 0) {
 		dprintf(2, "printed configuration:\n%s", out1);
 		FZ_CHECK(!"the printed configuration does not parse");

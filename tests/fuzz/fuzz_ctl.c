@@ -15,8 +15,8 @@
  * exit). Beyond "no crash": for people, everything printed is printable
  * ASCII (relayd cannot send escape sequences to the terminal); with -j,
  * every line printed is one valid JSON document (RFC 8259, UTF-8
- * included), as output_json.c promises "whatever relayd sends", and a
- * finished command printed whole lines only.
+ * included), as output_json.c promises "whatever relayd sends", failures
+ * included (relay-ctl prints {"error": ...} then).
  */
 #include "config.h"
 
@@ -36,13 +36,14 @@
 #include "imsg.h"
 #include "json_check.h"
 
-static jmp_buf		 fz_exit;
+static jmp_buf		 fz_jb;
 static struct imsg	*fz_last_imsg;
 static void		 fz_exit_now(void) __attribute__((noreturn));
 void			 fz_err(int, const char *, ...)
 			    __attribute__((noreturn, format(printf, 2, 3)));
 void			 fz_errx(int, const char *, ...)
 			    __attribute__((noreturn, format(printf, 2, 3)));
+void			 fz_exit(int) __attribute__((noreturn));
 int			 fz_imsg_get(struct imsgbuf *, struct imsg *);
 int			 relay_ctl_main(int, char *[]);
 
@@ -57,11 +58,13 @@ fz_imsg_get(struct imsgbuf *b, struct imsg *m)
 #define main		relay_ctl_main
 #define err(...)	fz_err(__VA_ARGS__)
 #define errx(...)	fz_errx(__VA_ARGS__)
+#define exit(s)		fz_exit(s)
 #define imsg_get	fz_imsg_get
 #include "../../relay-ctl/relay-ctl.c"
 #undef main
 #undef err
 #undef errx
+#undef exit
 #undef imsg_get
 
 static void
@@ -70,7 +73,14 @@ fz_exit_now(void)
 	if (fz_last_imsg != NULL)
 		imsg_free(fz_last_imsg);	/* safe after relay-ctl's own */
 	fz_last_imsg = NULL;
-	longjmp(fz_exit, 1);
+	longjmp(fz_jb, 1);
+}
+
+/* ctl_fail() has restored stdout and printed the -j error document */
+void
+fz_exit(int status)
+{
+	fz_exit_now();
 }
 
 void
@@ -251,8 +261,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k = mode % 10;
 	json = (mode / 10) % 3 == 1;
 	metrics = (mode / 10) % 3 == 2;
-	out = json ? &json_output : &show_output;
-
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		abort();
 	imsgbuf_init(&relayd, sv[0], 0);
@@ -271,22 +279,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	stdout = mem;
 	ended = 0;
-	if (setjmp(fz_exit) == 0) {
-		r.clean = !json;
+	out = metrics ? &metrics_output : json ? &json_output : &show_output;
+	r.clean = !json;
+	r.out = out;
+	if (json && actions[k] != MONITOR)
+		json_begin();	/* as main() does: one document or an error */
+	if (setjmp(fz_jb) == 0) {
 		if (metrics) {
-			r.out = NULL;
+			out->head(SHOW_METRICS);
 			ctl_exchange(CTL_SHOW_SUMMARY, "", &r);
 			ctl_exchange(CTL_SHOW_STATS, "", &r);
-			output_metrics(&r.summary, &r.stats);
+			out->tail(SHOW_METRICS);
 		} else {
-			r.out = out;
 			out->head(actions[k]);
 			ctl_exchange(requests[k], "", &r);
 			out->tail(actions[k]);
 		}
+		if (json_finish() == -1)
+			abort();
 		finished = 1;
 	} else
 		ended = 1;
+	FZ_CHECK(real_stdout == NULL);
 	stdout = saved;
 	if (fclose(mem) != 0)
 		abort();
@@ -297,7 +311,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < textlen; i++)
 			FZ_CHECK((text[i] >= 0x20 && text[i] <= 0x7e) ||
 			    text[i] == '\n');
-	} else if (!json_lines_valid(text, textlen, !finished)) {
+	} else if (!json_lines_valid(text, textlen, 0)) {
 		dprintf(2, "not JSON:\n%.*s\n", (int)textlen, text);
 		FZ_CHECK(!"relay-ctl -j printed something that is not JSON");
 	}

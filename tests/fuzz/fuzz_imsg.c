@@ -130,7 +130,6 @@ build_stream(struct fz *f, size_t max)
 		} else
 			h.len = fz_u32(f);
 		h.peerid = fz_u8(f);
-		h.pid = 4242;
 		h.flags = kind & 1 ? IMSGF_HASFD : 0;
 		if ((kind & 0x1e) == 0x1e)
 			h.flags |= 1u << (fz_u8(f) % 32);
@@ -248,10 +247,10 @@ run_buffer(struct fz *f)
 	while (take_one(f, stream + off, len - off, nfds - fds_used, &used,
 	    &fds_used) == 1)
 		off += used;
-	FZ_CHECK(ib.rlen == len - off);
+	FZ_CHECK(ib.rlen - ib.rpos == len - off);
 	FZ_CHECK(ib.nrfds == nfds - fds_used);
 	imsgbuf_clear(&ib);
-	FZ_CHECK(ib.nrfds == 0 && ib.rlen == 0);
+	FZ_CHECK(ib.nrfds == 0 && ib.rlen == ib.rpos);
 	fd_check(&snap);
 }
 
@@ -327,7 +326,7 @@ run_socket(struct fz *f)
 		while (take_one(f, stream + off, sent - off,
 		    total_fds - fds_used, &used, &fds_used) == 1)
 			off += used;
-		if (ib.rlen != sent - off)	/* a malformed header: fatal */
+		if (ib.rlen - ib.rpos != sent - off)	/* malformed: fatal */
 			break;
 	}
 	imsgbuf_clear(&ib);
