@@ -22,6 +22,7 @@
 #include "buffer.h"
 #include "crypto.h"
 #include "vectors.h"
+#include "unit.h"
 
 static const char *cases[] = { "control", "e2e" };
 
@@ -790,11 +791,5 @@ crypto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(crypto_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(crypto_suite());
 }

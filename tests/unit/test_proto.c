@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "protocol.h"
 #include "util.h"
+#include "unit.h"
 
 #define BUFSZ		(REC_MAX_PAYLOAD + 64)
 #define ERRSZ		256
@@ -2356,11 +2357,5 @@ proto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(proto_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(proto_suite());
 }
