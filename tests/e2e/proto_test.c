@@ -587,6 +587,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		printf("%s\n", resv.id);
+		identity_clear(&resv);
 		return 0;
 	}
 	if (argc == 5 && strcmp(argv[1], "hold") == 0) {
