@@ -159,6 +159,7 @@ struct sc_rule {
 	int		 nr;
 	int		 roles;
 	const char	*why;
+	int		 err;	/* not 0: refused with this errno, no kill */
 };
 
 /*
@@ -202,9 +203,12 @@ static const struct sc_rule sc_rules[] = {
 
 /*
  * What the sanitizer runtime (ASan, UBSan, LeakSanitizer) calls on its
- * own in a sandboxed process: only in a build made with
- * --enable-asan, which defines RELAYD_SANITIZERS; a normal build has
- * none of these.
+ * own in a sandboxed process: only in a build made with --enable-asan,
+ * which defines RELAYD_SANITIZERS; a normal build has none of these. The
+ * calls with an errno are refused without killing, so that a report
+ * (which looks for a terminal and reads /proc/self/maps and the binary
+ * to name frames) still gets out, unsymbolized: a worker of a sanitizer
+ * build opens no more files than any other.
  */
 #ifdef RELAYD_SANITIZERS
 static const struct sc_rule sc_sanitizer_rules[] = {
@@ -212,6 +216,20 @@ static const struct sc_rule sc_sanitizer_rules[] = {
 	    "ASan takes down its signal stack when the process exits" },
 	{ SCMP_SYS(gettid),		R_ALL,
 	    "ASan's thread registry, at exit and in reports" },
+	{ SCMP_SYS(getpid),		R_FWD,
+	    "ASan's reports (lease and conn have it already)" },
+	{ SCMP_SYS(futex),		R_FWD,
+	    "ASan's report lock (lease and conn have it already)" },
+	{ SCMP_SYS(ioctl),		R_ALL,
+	    "a report asks whether stderr is a terminal", ENOTTY },
+	{ SCMP_SYS(open),		R_ALL,
+	    "a report reads /proc/self/maps", EACCES },
+	{ SCMP_SYS(openat),		R_ALL,
+	    "a report opens the binary for its symbols", EACCES },
+	{ SCMP_SYS(readlink),		R_ALL,
+	    "UBSan's report reads /proc/self/exe", EACCES },
+	{ SCMP_SYS(pipe2),		R_LEASE | R_CONN,
+	    "UBSan's report tests memory through a pipe", EMFILE },
 };
 #define SC_SANITIZER_RULES	(sizeof(sc_sanitizer_rules) / \
 	sizeof(sc_sanitizer_rules[0]))
@@ -339,8 +357,9 @@ sandbox_add_rules(scmp_filter_ctx sc, enum proc_role role,
 	for (i = 0; i < n; i++) {
 		if (!(rules[i].roles & (1 << role)))
 			continue;
-		if ((r = seccomp_rule_add(sc, SCMP_ACT_ALLOW, rules[i].nr,
-		    0)) < 0)
+		if ((r = seccomp_rule_add(sc, rules[i].err != 0 ?
+		    SCMP_ACT_ERRNO(rules[i].err) : SCMP_ACT_ALLOW,
+		    rules[i].nr, 0)) < 0)
 			fatalx("seccomp_rule_add %d: %s", rules[i].nr,
 			    strerror(-r));
 	}
@@ -388,14 +407,15 @@ sandbox_count_rules(enum proc_role role, const struct sc_rule *rules,
 	int	 count = 0;
 
 	for (i = 0; i < n; i++)
-		if (rules[i].roles & (1 << role))
+		if ((rules[i].roles & (1 << role)) && rules[i].err == 0)
 			count++;
 	return count;
 }
 
 /*
  * The number of calls a role may make (for tests and relayd(8)), the
- * sanitizer runtime's included in a sanitizer build.
+ * sanitizer runtime's included in a sanitizer build (not the calls it
+ * refuses with an errno).
  */
 int
 sandbox_count(enum proc_role role)
