@@ -92,6 +92,26 @@ asan_check() {
 	    "$(($(date +%s) - t0)) s (build included)"
 }
 
+# The Landlock job: tests/vm/landlock.sh boots Debian's own kernels
+# (6.1, and 6.12 from bookworm-backports) under qemu and runs the sandbox
+# unit tests there, each role's Landlock rules with seccomp left out.
+VM_DEPS="qemu-system-x86 cpio"
+
+vm_check() {
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		    install -y -qq --no-install-recommends $VM_DEPS >/dev/null
+	fi
+	make -C "$build" check-vm >"$build/vm.out" 2>&1 || {
+		cat "$build/vm.out"
+		echo "the Landlock test on Debian's kernels failed" >&2
+		exit 1
+	}
+	grep -E '^(not ok|[a-z0-9.-]+: booted|RELAYD-VM: kernel|[0-9]+ passed)' \
+	    "$build/vm.out" | sed 's/^/landlock-vm: /'
+}
+
 case "${1:-}" in
 run)
 	install_deps
@@ -137,6 +157,7 @@ test)
 	}
 	echo "distcheck: $(ls "$build"/relayd-*.tar.gz) builds and passes its tests"
 	asan_check
+	vm_check
 	;;
 *)
 	usage
