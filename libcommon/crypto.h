@@ -31,6 +31,8 @@ int	 identity_generate(struct identity *);
 int	 identity_from_seed(struct identity *, const uint8_t seed[ED25519_SEED_LEN]);
 int	 identity_load(struct identity *, const char *path, char *err, size_t errlen);
 int	 identity_save(const struct identity *, const char *path, char *err, size_t errlen);
+int	 identity_setup(struct identity *, const char *path, int *created,
+	    char *err, size_t errlen);
 int	 identity_sign(const struct identity *, const uint8_t *, size_t,
 	    uint8_t sig[ED25519_SIG_LEN]);
 void	 identity_clear(struct identity *);

@@ -5,6 +5,11 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +163,27 @@ bad:
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+/*
+ * Create the directories above path that do not exist yet, with mode.
+ * Returns -1 with errno set (the failing directory's) on an error.
+ */
+int
+mkdir_parent(const char *path, mode_t mode)
+{
+	char	 dir[PATH_MAX], *p;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	p = dirname(dir);
+	if (access(p, F_OK) == 0 || strcmp(p, "/") == 0 || strcmp(p, ".") == 0)
+		return 0;
+	if (mkdir_parent(p, mode) == -1)
+		return -1;
+	if (mkdir(p, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
 }

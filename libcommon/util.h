@@ -6,6 +6,8 @@
 #ifndef RELAY_UTIL_H
 #define RELAY_UTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,5 +16,6 @@ int	 default_state_path(char *, size_t, const char *file);
 void	 hex_encode(const uint8_t *, size_t, char *, size_t);
 int	 hex_parse(const char *, uint8_t *, size_t);
 char	*text_safe(char *, size_t, const char *);
+int	 mkdir_parent(const char *, mode_t);
 
 #endif /* RELAY_UTIL_H */
