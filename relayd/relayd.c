@@ -543,8 +543,6 @@ main(int argc, char *argv[])
 		config_clear(conf);
 		free(conf);
 		fprintf(stderr, "configuration OK\n");
-		config_clear(conf);
-		free(conf);
 		exit(0);
 	}
 
