@@ -186,9 +186,9 @@ static const struct sc_rule sc_rules[] = {
 	{ SCMP_SYS(futex),		R_LEASE | R_CONN, "OpenSSL's locks" },
 	{ SCMP_SYS(getpid),		R_LEASE | R_CONN,
 	    "OpenSSL's RNG checks for a fork on every call" },
-	{ SCMP_SYS(rt_sigreturn),	R_ALL,	"return from SIGTERM's handler" },
 	{ SCMP_SYS(rt_sigprocmask),	R_ALL,	"libevent, exit paths" },
-	{ SCMP_SYS(restart_syscall),	R_ALL,	"interrupted sleeps" },
+	{ SCMP_SYS(restart_syscall),	R_ALL,
+	    "a sleep resumed after SIGSTOP and SIGCONT" },
 	{ SCMP_SYS(exit),		R_ALL,	"exit" },
 	{ SCMP_SYS(exit_group),		R_ALL,	"exit" },
 	{ SCMP_SYS(getrandom),		R_LEASE | R_CONN,
@@ -394,6 +394,14 @@ sandbox_seccomp(enum proc_role role, int debug)
 	    seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) < 0)
 		fatalx("seccomp mmap rules");
+	/*
+	 * A worker has no signal handler (it ignores the signals that
+	 * reach it and stops over its channel): only the debug mode's
+	 * SIGSYS handler returns.
+	 */
+	if (debug && seccomp_rule_add(sc, SCMP_ACT_ALLOW,
+	    SCMP_SYS(rt_sigreturn), 0) < 0)
+		fatalx("seccomp rt_sigreturn rule");
 	if ((r = seccomp_load(sc)) < 0)
 		fatalx("seccomp_load: %s", strerror(-r));
 	seccomp_release(sc);
@@ -413,7 +421,8 @@ sandbox_count_rules(enum proc_role role, const struct sc_rule *rules,
 }
 
 /*
- * The number of calls a role may make (for tests and relayd(8)), the
+ * The number of calls a role may make (for tests and relayd(8); not the
+ * debug mode's rt_sigreturn), the
  * sanitizer runtime's included in a sanitizer build (not the calls it
  * refuses with an errno).
  */
