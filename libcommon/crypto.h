@@ -39,6 +39,9 @@ void	 identity_clear(struct identity *);
 int	 ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const uint8_t *, size_t,
 	    const uint8_t sig[ED25519_SIG_LEN]);
 int	 crypto_random(void *, size_t);
+int	 crypto_keyed_hash(uint8_t out[32], const uint8_t key[32],
+	    const void *, size_t);
+int	 crypto_equal(const void *, const void *, size_t);
 void	 crypto_wipe(void *, size_t);
 
 /* ---- handshake ---- */
@@ -106,6 +109,24 @@ void	 hs_clear(struct handshake *);
 #define HS_FRAME_M1	(FRAME_HDR_LEN + HS_M1_LEN)
 #define HS_FRAME_M2	(FRAME_HDR_LEN + HS_M2_LEN)
 #define HS_FRAME_M3	(FRAME_HDR_LEN + HS_M3_LEN)
+
+/*
+ * The one driver of the handshake over bytes, for the relay's conn worker
+ * and for relay-client alike: it reads the complete frames the state
+ * machine expects from in (never a byte more: records may follow), writes
+ * what this side sends into out, and signs with ident, or stops at
+ * HS_DRIVE_SIGN when ident is NULL (the relay's parent signs; the caller
+ * then gives hs_set_sig() the signature and drives again).
+ */
+enum hs_drive_result {
+	HS_DRIVE_FAILED = -1,	/* hs->error says why; send nothing more */
+	HS_DRIVE_AGAIN = 0,	/* more bytes are needed */
+	HS_DRIVE_SIGN,		/* a signature of hs_sigmsg() is needed */
+	HS_DRIVE_DONE		/* the traffic keys are ready */
+};
+int	 hs_drive(struct handshake *, const struct identity *,
+	    const uint8_t *in, size_t inlen, size_t *consumed,
+	    uint8_t *out, size_t outlen, size_t *written);
 
 /* ---- records ---- */
 

@@ -63,9 +63,8 @@ _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
 enum client_state {
 	CL_PREAMBLE,
 	CL_DATA_TOKEN,
-	CL_HS_M1,
-	CL_HS_SIGN,
-	CL_HS_M3,
+	CL_HANDSHAKE,		/* hs_drive() reads and writes the frames */
+	CL_HS_SIGN,		/* waiting for the parent's signature */
 	CL_ESTABLISHED,
 	CL_CLOSING,
 	CL_DEAD			/* closed; freed from the event loop */
@@ -92,6 +91,7 @@ struct client {
 	uint8_t			*in;		/* only while input is partial */
 	uint8_t			*cur;		/* in, or the worker's scratch */
 	size_t			 inlen;
+	size_t			 incap;		/* of in */
 	struct evbuffer		*out;
 	struct handshake	*hs;		/* only during the handshake */
 	struct rec_layer	 rec;
@@ -706,9 +706,47 @@ client_timeout(struct client *c)
 		return;
 	}
 	worker->stats.handshake_timeouts++;
-	if (c->state >= CL_HS_M1)
+	if (c->state >= CL_HANDSHAKE)
 		worker->stats.handshakes_failed++;
 	client_close(c, "handshake deadline passed");
+}
+
+/*
+ * How much input a client in this state may have buffered: the preamble
+ * and token, two handshake frames, or one whole record. A connection that
+ * stalls in its handshake holds a few hundred bytes, not a record's room.
+ */
+static size_t
+client_in_max(const struct client *c)
+{
+	switch (c->state) {
+	case CL_PREAMBLE:
+	case CL_DATA_TOKEN:
+		return DATA_PREAMBLE_TOTAL;
+	case CL_HANDSHAKE:
+	case CL_HS_SIGN:
+		return 2 * HS_FRAME_M2;
+	default:
+		return CONN_IN_MAX;
+	}
+}
+
+/* The client's own buffer holds at least what its state may buffer. */
+static int
+client_in_grow(struct client *c)
+{
+	size_t	 need = client_in_max(c);
+	uint8_t	*p;
+
+	if (c->in != NULL && c->incap >= need)
+		return 0;
+	if ((p = realloc(c->in, need)) == NULL) {
+		client_close(c, "out of memory");
+		return -1;
+	}
+	c->in = p;
+	c->incap = need;
+	return 0;
 }
 
 /*
@@ -723,15 +761,12 @@ client_keep_input(struct client *c)
 	if (c->inlen == 0) {
 		free(c->in);
 		c->in = c->cur = NULL;
+		c->incap = 0;
 		return;
 	}
 	if (c->cur == cs.scratch) {
-		/* a data connection's preamble and token need no more */
-		if (c->in == NULL && (c->in = malloc(c->state <= CL_DATA_TOKEN ?
-		    DATA_PREAMBLE_TOTAL : CONN_IN_MAX)) == NULL) {
-			client_close(c, "out of memory");
+		if (c->in == NULL && client_in_grow(c) == -1)
 			return;
-		}
 		memcpy(c->in, cs.scratch, c->inlen);
 		c->cur = c->in;
 	}
@@ -758,7 +793,7 @@ client_read(int fd, short ev, void *arg)
 		want = DATA_PREAMBLE_TOTAL - c->inlen;
 		break;
 	default:
-		want = CONN_IN_MAX - c->inlen;
+		want = client_in_max(c) - c->inlen;
 		break;
 	}
 	if (want == 0) {
@@ -766,6 +801,9 @@ client_read(int fd, short ev, void *arg)
 		client_close(c, "input buffer full");
 		return;
 	}
+	/* a partial record after the handshake needs a record's room */
+	if (c->in != NULL && client_in_grow(c) == -1)
+		return;
 	c->cur = c->in != NULL ? c->in : cs.scratch;
 	n = read(c->fd, c->cur + c->inlen, want);
 	if (n == -1) {
@@ -779,7 +817,7 @@ client_read(int fd, short ev, void *arg)
 			if (rec_eof(&c->rec) == -1)
 				log_debug("%s %s: %s", c->addr, c->id,
 				    c->rec.error);
-		} else if (c->state >= CL_HS_M1 && c->state < CL_ESTABLISHED)
+		} else if (c->state >= CL_HANDSHAKE && c->state < CL_ESTABLISHED)
 			worker->stats.handshakes_failed++;
 		client_close(c, "connection closed by peer");
 		return;
@@ -819,23 +857,6 @@ client_hand_to_fwd(struct client *c)
 	peer_compose(p, IMSG_F_DATA_FD, 0, c->fd, &fd, sizeof(fd));
 	c->fd = -1;
 	client_close(c, NULL);
-}
-
-/* A handshake frame: u16 length, which must be exactly the expected one. */
-static int
-client_hs_frame(struct client *c, size_t expect, const uint8_t **body)
-{
-	if (c->inlen < FRAME_HDR_LEN)
-		return 0;
-	if (get_be16(c->cur) != expect) {
-		worker->stats.handshakes_failed++;
-		client_close(c, "handshake frame with a bad length");
-		return -1;
-	}
-	if (c->inlen < FRAME_HDR_LEN + expect)
-		return 0;
-	*body = c->cur + FRAME_HDR_LEN;
-	return 1;
 }
 
 static void
@@ -902,8 +923,41 @@ client_preamble(struct client *c)
 		client_close(c, c->hs->error);
 		return -1;
 	}
-	c->state = CL_HS_M1;
+	c->state = CL_HANDSHAKE;
 	return 0;
+}
+
+/* The handshake's frames, both ways; the parent signs (hs_drive SIGN). */
+static int
+client_handshake(struct client *c)
+{
+	uint8_t		 out[HS_FRAME_M2];
+	struct sign_req	 sr;
+	size_t		 consumed, written;
+	int		 r;
+
+	r = hs_drive(c->hs, NULL, c->cur, c->inlen, &consumed, out,
+	    sizeof(out), &written);
+	if (consumed > 0)
+		client_consume(c, consumed);
+	if (written > 0 && client_send_raw(c, out, written) == -1)
+		return -1;
+	switch (r) {
+	case HS_DRIVE_SIGN:
+		memcpy(sr.h, c->hs->h, sizeof(sr.h));
+		peer_compose(&worker->parent, IMSG_SIGN_REQ, c->cid, -1, &sr,
+		    sizeof(sr));
+		c->state = CL_HS_SIGN;
+		return -1;
+	case HS_DRIVE_DONE:
+		client_established(c);
+		return 0;
+	case HS_DRIVE_AGAIN:
+		return -1;
+	default:
+		client_hs_fail(c);
+		return -1;
+	}
 }
 
 static void	client_record(struct client *, const uint8_t *, size_t);
@@ -912,8 +966,6 @@ static void	client_record(struct client *, const uint8_t *, size_t);
 static int
 client_step(struct client *c)
 {
-	const uint8_t	*body;
-	struct sign_req	 sr;
 	ssize_t		 flen;
 
 	switch (c->state) {
@@ -925,31 +977,10 @@ client_step(struct client *c)
 		if (c->inlen == DATA_PREAMBLE_TOTAL)
 			client_hand_to_fwd(c);
 		return -1;
-	case CL_HS_M1:
-		if (client_hs_frame(c, HS_M1_LEN, &body) <= 0)
-			return -1;
-		if (hs_read_m1(c->hs, body, HS_M1_LEN) == -1) {
-			client_hs_fail(c);
-			return -1;
-		}
-		client_consume(c, HS_FRAME_M1);
-		memcpy(sr.h, c->hs->h, sizeof(sr.h));
-		peer_compose(&worker->parent, IMSG_SIGN_REQ, c->cid, -1, &sr,
-		    sizeof(sr));
-		c->state = CL_HS_SIGN;
-		return -1;
+	case CL_HANDSHAKE:
+		return client_handshake(c);
 	case CL_HS_SIGN:
 		return -1;		/* wait for the parent */
-	case CL_HS_M3:
-		if (client_hs_frame(c, HS_M3_LEN, &body) <= 0)
-			return -1;
-		if (hs_read_m3(c->hs, body, HS_M3_LEN) == -1) {
-			client_hs_fail(c);
-			return -1;
-		}
-		client_consume(c, HS_FRAME_M3);
-		client_established(c);
-		return 0;
 	case CL_ESTABLISHED:
 		if (c->read_paused)
 			return -1;	/* until its answers drain */
@@ -992,7 +1023,6 @@ conn_signed(struct peer *p, struct imsg *imsg)
 {
 	struct sign_resp	 resp;
 	struct client		*c;
-	uint8_t			 m2[HS_FRAME_M2];
 
 	if (imsg_get_data(imsg, &resp, sizeof(resp)) == -1)
 		bad_imsg(p, imsg, "size");
@@ -1000,14 +1030,14 @@ conn_signed(struct peer *p, struct imsg *imsg)
 	if ((c = client_find(imsg->hdr.peerid)) == NULL ||
 	    c->state != CL_HS_SIGN)
 		return;		/* gone meanwhile */
-	if (hs_set_sig(c->hs, resp.sig) == -1 ||
-	    hs_write_m2(c->hs, m2, sizeof(m2)) < 0) {
+	if (hs_set_sig(c->hs, resp.sig) == -1) {
 		client_hs_fail(c);
 		return;
 	}
-	c->state = CL_HS_M3;
-	if (client_send_raw(c, m2, sizeof(m2)) == -1)
-		return;
+	/* hs_drive() writes M2 now, then reads M3 when it comes */
+	c->state = CL_HANDSHAKE;
+	if (c->cur == NULL)
+		c->cur = c->in != NULL ? c->in : cs.scratch;
 	client_process(c);
 	client_keep_input(c);
 }
