@@ -409,7 +409,7 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 		log_info("not running as root: workers keep uid %u, no chroot; "
 		    "the sandbox still applies", (unsigned)geteuid());
 
-	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) < 1)
+	if (sandbox_landlock_probe() == 0)
 		log_info("this kernel has no Landlock: workers run with "
 		    "seccomp, rlimits%s only", parent.root ? " and chroot" : "");
 	if (identity_setup(&parent.ident, conf->identity, &created, err,

@@ -538,8 +538,10 @@ void	 chroot_setup(const char *);
 /* sandbox.c */
 extern int sandbox_landlock_abi;
 void	 sandbox_apply(enum proc_role, int debug);
+void	 sandbox_apply_unfiltered(enum proc_role);
 int	 sandbox_count(enum proc_role);
 void	 sandbox_landlock(void);
+int	 sandbox_landlock_probe(void);
 
 /* lease.c */
 enum session_state {

@@ -45,14 +45,29 @@ static uint32_t	 next_req = 1;
 	fflush(stdout);							\
 } while (0)
 
+/* Every identity a test makes, freed at the end (LeakSanitizer runs). */
+static struct identity	*idents[32];
+static size_t		 nidents;
+
 static struct identity *
 new_ident(void)
 {
 	struct identity	*id = calloc(1, sizeof(*id));
 
-	if (id == NULL || identity_generate(id) == -1)
+	if (id == NULL || identity_generate(id) == -1 ||
+	    nidents == sizeof(idents) / sizeof(idents[0]))
 		abort();
+	idents[nidents++] = id;
 	return id;
+}
+
+static void
+free_idents(void)
+{
+	while (nidents > 0) {
+		identity_clear(idents[--nidents]);
+		free(idents[nidents]);
+	}
 }
 
 static int
@@ -352,6 +367,7 @@ test_session(int by_name)
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 		}
+		rec_clear(&eq.rec);
 		close(fq);
 	}
 out:
@@ -587,6 +603,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		printf("%s\n", resv.id);
+		identity_clear(&resv);
 		return 0;
 	}
 	if (argc == 5 && strcmp(argv[1], "hold") == 0) {
@@ -611,6 +628,8 @@ main(int argc, char *argv[])
 				    r->notice->message);
 		}
 		printf("closed\n");
+		t_close(&t);
+		free_idents();
 		return 0;
 	}
 	if (argc != 5) {
@@ -632,6 +651,9 @@ main(int argc, char *argv[])
 	test_session(0);
 	test_refusals(argv[3], have_resv ? &resv : NULL);
 	test_bad_input();
+	free_idents();
+	if (have_resv)
+		identity_clear(&resv);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed == 0 && passed > 0 ? 0 : 1;
 }
