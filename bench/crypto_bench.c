@@ -22,7 +22,8 @@
 
 static double	 secs = 0.3;
 
-#define TIME(name, body) do {						\
+#define TIME(name, body) TIMEB(name, 0, body)
+#define TIMEB(name, bytes, body) do {						\
 	double	 t0 = now(), t;						\
 	long	 n = 0;							\
 	do {								\
@@ -32,7 +33,10 @@ static double	 secs = 0.3;
 		}							\
 		n += 16;						\
 	} while ((t = now() - t0) < secs);				\
-	printf("%-28s %9.2f us %10.0f /s\n", name, t / n * 1e6, n / t);	\
+	printf("%-28s %9.2f us %10.0f /s", name, t / n * 1e6, n / t);	\
+	if ((bytes) > 0)						\
+		printf(" %8.0f MB/s", (double)(bytes) * n / t / 1e6);	\
+	printf("\n");							\
 } while (0)
 
 static int
@@ -74,6 +78,8 @@ main(int argc, char *argv[])
 	struct rec_layer	 rl;
 	uint8_t			 sk[32], pk[32], pk2[32], out[64], key[32];
 	uint8_t			 sig[64], msg[73], buf[1024], frame[1100];
+	static uint8_t		 big[REC_MAX_PAYLOAD], bframe[REC_MAX_FRAME];
+	struct rec_layer	 r2;
 	size_t			 plen;
 	ssize_t			 f;
 	int			 ch;
@@ -95,7 +101,7 @@ main(int argc, char *argv[])
 	memset(pk2, 9, sizeof(pk2));
 	(void)x25519_keypair(pk2, pk2);
 	TIME("x25519_keypair", x25519_keypair(sk, pk));
-	TIME("x25519_shared", x25519_shared(out, sk, pk2));
+	TIME("x25519_shared", x25519_shared(out, sk, pk, pk2));
 	TIME("identity_sign (Ed25519)", identity_sign(&a, msg, 73, sig));
 	TIME("ed25519_verify", ed25519_verify(a.pk, msg, 73, sig));
 	TIME("sha256_parts", sha256_parts(out, msg, 73, NULL, 0, NULL, 0));
@@ -109,6 +115,17 @@ main(int argc, char *argv[])
 		die("rec_init");
 	TIME("rec_seal (1 KiB)", f = rec_seal(&rl, REC_TYPE_DATA, buf, 1024,
 	    frame, sizeof(frame)));
+	TIMEB("rec_seal (16 KiB)", sizeof(big), f = rec_seal(&rl,
+	    REC_TYPE_DATA, big, sizeof(big), bframe, sizeof(bframe)));
+	/* open needs the peer's frames in order: seal, then open, each */
+	if (rec_init(&r2, key, key) == -1)
+		die("rec_init");
+	TIMEB("rec_seal + rec_open (16 KiB)", sizeof(big),
+	    f = rec_seal(&r2, REC_TYPE_DATA, big, sizeof(big), bframe,
+	    sizeof(bframe));
+	    if (rec_open(&rl, bframe, f, big, sizeof(big), &plen) !=
+	    REC_DATA) die("rec_open"));
+	rec_clear(&r2);
 	TIME("whole handshake, both sides", handshake(&a, &b));
 	(void)plen;
 	(void)f;
