@@ -49,6 +49,7 @@ struct lconn {
 };
 
 static struct lconn	*lc;
+static int		 worker_idx;	/* in a worker: names are unique */
 static int		 port;
 static const char	*relay_id;
 
@@ -161,8 +162,8 @@ register_up_to(int ep, struct proto_arena *a, int nconns, int perconn,
 			struct lconn	*c = &lc[next];
 
 			if (c->nreg < perconn) {
-				snprintf(name, sizeof(name), "l%d-%d", next,
-				    c->nreg);
+				snprintf(name, sizeof(name), "l%d-%d-%d",
+				    worker_idx, next, c->nreg);
 				if (send_register(&c->bc, name, c->nreg + 1,
 				    3600) == -1)
 					die("register: cannot write to the "
@@ -237,18 +238,29 @@ wk_send(int i, long a, long b)
 		die("worker %d is gone", i);
 }
 
-/* Every worker's answer: the sum of their numbers; -1 if one failed. */
+/*
+ * Every worker's answer: the sum of their numbers; -1 if one failed
+ * (wk_partial then holds the sum of what the failed ones had done).
+ */
+static long	 wk_partial;
+
 static long
 wk_wait_all(void)
 {
 	long	 v, sum = 0;
 	int	 i, bad = 0;
 
+	wk_partial = 0;
 	for (i = 0; i < nwk; i++) {
-		if (read(wk[i].reply, &v, sizeof(v)) != sizeof(v) || v < 0)
+		if (read(wk[i].reply, &v, sizeof(v)) != sizeof(v))
 			bad = 1;
-		else
+		else if (v < 0) {
+			bad = 1;
+			wk_partial += -v - 1;
+		} else {
 			sum += v;
+			wk_partial += v;
+		}
 	}
 	return bad ? -1 : sum;
 }
@@ -311,6 +323,7 @@ lease_worker(int idx, int n, int cfd, int rfd)
 	long			 msg[2], v;
 	int			 ep, nconns = 0, held = 0, i;
 
+	worker_idx = idx;
 	if ((lc = calloc(FDS_PER_WORKER, sizeof(*lc))) == NULL ||
 	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    proto_arena_init(&a, PROTO_ARENA_CLIENT) == -1)
@@ -327,9 +340,10 @@ lease_worker(int idx, int n, int cfd, int rfd)
 			nconns = msg[1];
 			v = nconns;
 		} else {
+			/* past the deadline: -(held + 1), how far it got */
 			v = register_up_to(ep, &a, nconns, perconn_g, msg[1],
-			    &held, now() + reg_timeout) == -1 ? -1 : held;
-			if (v == -1) {
+			    &held, now() + reg_timeout) == -1 ? -held - 1 : held;
+			if (v < 0) {
 				/* say how far it got, then give up */
 				fprintf(stderr, "worker %d: %d of %ld leases "
 				    "registered in %.0f s\n", idx, held,
@@ -373,9 +387,12 @@ leases(int *steps, int nsteps, int perconn)
 		reg_secs += now() - t0;
 		cpu += tree_cpu(roots, nroots) - c0;
 		if (got == -1) {
+			rss = tree_rss_kib(roots, nroots) - base;
 			printf("leases=%d perconn=%d conns=%d incomplete=1 "
+			    "held=%ld rss_kib=%ld kib_per_lease=%.2f "
 			    "reg_secs=%.2f relay_cpu_s=%.2f\n", steps[s],
-			    perconn, nconns, reg_secs, cpu);
+			    perconn, nconns, wk_partial, rss, wk_partial > 0 ?
+			    (double)rss / wk_partial : 0, reg_secs, cpu);
 			break;
 		}
 		rss = tree_rss_kib(roots, nroots) - base;
