@@ -68,9 +68,11 @@ enum exit_code {
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
 #define CONTROL_OUT_MAX		(256 * 1024)	/* queued control records */
-#define SECURE_CIN_MAX		(2 * REC_MAX_FRAME)
-#define SECURE_COUT_MAX		(4 * REC_MAX_FRAME)
-#define SECURE_POUT_MAX		(4 * REC_MAX_PAYLOAD)
+/* records moved per system call on a busy session, at most */
+#define SECURE_BATCH		16
+#define SECURE_CIN_MAX		(SECURE_BATCH * REC_MAX_FRAME)
+#define SECURE_COUT_MAX		(SECURE_BATCH * REC_MAX_FRAME)
+#define SECURE_POUT_MAX		(SECURE_BATCH * REC_MAX_PAYLOAD)
 #define CLIENT_MAX_SESSIONS	4096	/* per expose or forward */
 #define DEFAULT_LEASE_TTL	60
 #define SESSION_LABEL_LEN	(2 * 8 + 1)	/* hex of 8 bytes: for logs */
