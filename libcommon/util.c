@@ -1,15 +1,29 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * util.c: default paths (the same rules for relayd and relay-ctl, so the
- * two find each other without options) and hex encoding.
+ * two find each other without options), hex encoding, text from a peer
+ * made safe to show, and the few system chores every program has: an
+ * address as text, the open-file limit, the directories above a file.
+ *
+ * Nothing here touches the network or exits: errors are returned (and
+ * mkdir_parents logs the directory it could not make).
  */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 /*
@@ -158,4 +172,74 @@ bad:
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+/* "192.0.2.1:7420" or "[2001:db8::1]:7420"; "unknown" for other families. */
+void
+sockaddr_fmt(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else
+		snprintf(out, outlen, "unknown");
+}
+
+/*
+ * Raise the soft open-file limit to the hard one: a process holding a
+ * few descriptors per connection needs many. -1 with errno if refused.
+ */
+int
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur >= rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/*
+ * mkdir -p of the directory that holds path: each missing level is made
+ * with mode, existing ones are left as they are. On failure: -1 with
+ * errno set, after a log line naming the directory.
+ */
+int
+mkdir_parents(const char *path, mode_t mode)
+{
+	char	 dir[PATH_MAX], *p, c;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		log_warn("%s", path);
+		return -1;
+	}
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(dir, mode) == -1 && errno != EEXIST) {
+			log_warn("mkdir %s", dir);
+			return -1;
+		}
+		if (c == '\0')
+			return 0;
+		*p = c;
+	}
 }

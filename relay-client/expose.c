@@ -16,7 +16,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@ struct expose {
 	struct lease_mgr	*lm;
 	char			 target[HOSTPORT_MAX];
 	struct addrinfo		*target_ai;
+	const char		*allow_path;	/* --allow */
 	struct allow_list	 allow;
 	int			 have_allow;
 	TAILQ_HEAD(, expose_session) sessions;
@@ -81,25 +81,77 @@ expose_usage(FILE *f)
 	    "[--allow file] [-t ttl] host:port\n"
 	    "  Offer the TCP service at host:port through the relay, "
 	    "under a lease named name.\n"
-	    "  -r host[:port]  the relay (default port %d)\n"
-	    "  -K relay-id     the relay's ID (default: from "
-	    "~/.config/relay/known_relays)\n"
-	    "  -f key          identity key (default "
-	    "~/.config/relay/identity)\n"
 	    "  -n name         lease name: 1-63 of a-z, 0-9 and '-'\n"
-	    "  -a alpn         a protocol served, up to %d (default "
-	    "\"%s\")\n"
 	    "  -d description  shown by relay-client list (at most %d "
 	    "bytes)\n"
 	    "  --hidden        not listed by relay-client list\n"
 	    "  --allow file    only these client IDs (one a line, # "
 	    "comments) may connect\n"
 	    "  -t ttl          lease lifetime asked for, in seconds "
-	    "(default %d; renewed at half)\n"
-	    "  -v              more messages (repeat for more)\n",
-	    RELAY_DEFAULT_PORT, ALPN_MAX_COUNT, DEFAULT_ALPN, DESC_MAX_LEN,
+	    "(default %d; renewed at half)\n", DESC_MAX_LEN,
 	    DEFAULT_LEASE_TTL);
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPNS);
 }
+
+static int
+expose_option(void *arg, int ch, char *optarg)
+{
+	struct expose	*ex = arg;
+	const char	*errstr;
+
+	switch (ch) {
+	case 'A':
+		ex->allow_path = optarg;
+		return 0;
+	case 'd':
+		if (!proto_text_valid(optarg, DESC_MAX_LEN)) {
+			log_warnx("-d: a description is at most %d bytes of "
+			    "UTF-8", DESC_MAX_LEN);
+			return -1;
+		}
+		ex->params.description = optarg;
+		return 0;
+	case 'H':
+		ex->params.hidden = 1;
+		return 0;
+	case 'n':
+		if (!proto_name_valid(optarg)) {
+			log_warnx("-n %s: a lease name is 1-63 of a-z, 0-9 and "
+			    "'-', not starting or ending with '-'", optarg);
+			return -1;
+		}
+		ex->params.name = optarg;
+		return 0;
+	case 't':
+		ex->params.ttl = strtonum(optarg, 1, 604800, &errstr);
+		if (errstr != NULL) {
+			log_warnx("-t %s: the TTL is 1-604800 seconds: %s",
+			    optarg, errstr);
+			return -1;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static const struct option expose_longopts[] = {
+	{ "allow",	 required_argument,	NULL,	'A' },
+	{ "description", required_argument,	NULL,	'd' },
+	{ "hidden",	 no_argument,		NULL,	'H' },
+	{ "name",	 required_argument,	NULL,	'n' },
+	{ "ttl",	 required_argument,	NULL,	't' },
+	{ NULL,		 0,			NULL,	0 }
+};
+
+static const struct command_opts expose_command = {
+	.name = "expose",
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPNS,
+	.optstring = "A:d:Hn:t:",
+	.longopts = expose_longopts,
+	.option = expose_option,
+	.usage = expose_usage
+};
 
 static void
 expose_session_free(struct expose_session *s)
@@ -227,8 +279,7 @@ expose_target_cb(int fd, short ev, void *arg)
 	event_free(s->ev_target);
 	s->ev_target = NULL;
 	if (net_connect_result(s->tfd) == -1) {
-		net_addr_str(s->tai->ai_addr, s->tai->ai_addrlen, addr,
-		    sizeof(addr));
+		sockaddr_fmt(s->tai->ai_addr, addr, sizeof(addr));
 		log_debug("session %s: target %s: %s", s->label, addr,
 		    strerror(errno));
 		close(s->tfd);
@@ -310,165 +361,92 @@ expose_signal(int sig, short ev, void *arg)
 	lease_mgr_stop(ex->lm);
 }
 
+/* The operands: the target HOST:PORT; then the allow list. */
+static int
+expose_setup(struct expose *ex, int argc, char *argv[])
+{
+	char	 host[HOST_MAX], port[8], err[HOSTPORT_MAX + 64];
+	size_t	 i;
+
+	if (ex->params.name == NULL) {
+		log_warnx("expose needs a lease name: -n NAME");
+		expose_usage(stderr);
+		return -1;
+	}
+	if (argc != 1) {
+		log_warnx("expose needs one target HOST:PORT, the service to "
+		    "offer");
+		expose_usage(stderr);
+		return -1;
+	}
+	for (i = 0; i < ex->opts.nalpn; i++)
+		ex->params.alpn[i] = ex->opts.alpn[i];
+	ex->params.nalpn = ex->opts.nalpn;
+	if (net_parse_hostport(argv[0], "", host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		log_warnx("target %s: expected HOST:PORT (or [IPV6]:PORT)",
+		    argv[0]);
+		return -1;
+	}
+	if (net_resolve(host, port, 0, &ex->target_ai, err, sizeof(err)) ==
+	    -1) {
+		log_warnx("target: cannot resolve %s", err);
+		return -1;
+	}
+	snprintf(ex->target, sizeof(ex->target), strchr(host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", host, port);
+	if (ex->allow_path != NULL) {
+		if (allow_list_load(&ex->allow, ex->allow_path) == -1)
+			return -1;
+		ex->have_allow = 1;
+	}
+	return 0;
+}
+
+/* The lease, the signals: then the loop until a signal or the end. */
+static void
+expose_run(struct expose *ex)
+{
+	struct event	*evsig[CLIENT_NSIGNALS];
+
+	if (nofile_raise() == -1)
+		log_debug("cannot raise the open file limit: %s",
+		    strerror(errno));
+	ex->base = client_event_base(0);
+	client_signals(ex->base, expose_signal, ex, evsig);
+	if ((ex->lm = lease_mgr_new(ex->base, &ex->opts, &ex->params,
+	    &expose_lease_cb, ex)) == NULL)
+		fatal("lease_mgr_new");
+	log_debug("exposing %s as %s for ID %s", ex->target, ex->params.name,
+	    ex->opts.ident.id);
+	lease_mgr_start(ex->lm);
+	event_base_dispatch(ex->base);
+
+	while (!TAILQ_EMPTY(&ex->sessions))
+		expose_session_free(TAILQ_FIRST(&ex->sessions));
+	lease_mgr_free(ex->lm);
+	client_signals_free(evsig);
+	event_base_free(ex->base);
+}
+
 int
 cmd_expose(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "alpn",	 required_argument,	NULL,	'a' },
-		{ "allow",	 required_argument,	NULL,	'A' },
-		{ "description", required_argument,	NULL,	'd' },
-		{ "file",	 required_argument,	NULL,	'f' },
-		{ "help",	 no_argument,		NULL,	'h' },
-		{ "hidden",	 no_argument,		NULL,	'H' },
-		{ "relay-id",	 required_argument,	NULL,	'K' },
-		{ "name",	 required_argument,	NULL,	'n' },
-		{ "relay",	 required_argument,	NULL,	'r' },
-		{ "ttl",	 required_argument,	NULL,	't' },
-		{ "verbose",	 no_argument,		NULL,	'v' },
-		{ NULL,		 0,			NULL,	0 }
-	};
-	struct expose		 ex;
-	struct event		*evsig[CLIENT_NSIGNALS];
-	const char		*allow = NULL, *errstr;
-	char			 host[HOST_MAX], port[8];
-	char			 err[HOSTPORT_MAX + 64];
-	size_t			 i;
-	int			 ch;
+	struct expose	 ex;
+	int		 i;
 
 	memset(&ex, 0, sizeof(ex));
 	TAILQ_INIT(&ex.sessions);
 	ex.params.ttl = DEFAULT_LEASE_TTL;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "a:A:d:f:hHK:n:r:t:v", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (!proto_alpn_valid(optarg)) {
-				log_warnx("-a %s: an ALPN name is 1-32 "
-				    "printable characters without spaces",
-				    optarg);
-				return EXIT_ERROR;
-			}
-			for (i = 0; i < ex.params.nalpn; i++)
-				if (strcmp(ex.params.alpn[i], optarg) == 0)
-					break;
-			if (i < ex.params.nalpn)
-				break;
-			if (ex.params.nalpn == ALPN_MAX_COUNT) {
-				log_warnx("at most %d -a options",
-				    ALPN_MAX_COUNT);
-				return EXIT_ERROR;
-			}
-			ex.params.alpn[ex.params.nalpn++] = optarg;
-			break;
-		case 'A':
-			allow = optarg;
-			break;
-		case 'd':
-			if (!proto_text_valid(optarg, DESC_MAX_LEN)) {
-				log_warnx("-d: a description is at most %d "
-				    "bytes of UTF-8", DESC_MAX_LEN);
-				return EXIT_ERROR;
-			}
-			ex.params.description = optarg;
-			break;
-		case 'f':
-			if (strlcpy(ex.opts.key_path, optarg,
-			    sizeof(ex.opts.key_path)) >=
-			    sizeof(ex.opts.key_path))
-				return EXIT_ERROR;
-			ex.opts.key_path_given = 1;
-			break;
-		case 'h':
-			expose_usage(stdout);
-			return EXIT_OK;
-		case 'H':
-			ex.params.hidden = 1;
-			break;
-		case 'K':
-			if (opts_pin(&ex.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'n':
-			if (!proto_name_valid(optarg)) {
-				log_warnx("-n %s: a lease name is 1-63 of "
-				    "a-z, 0-9 and '-', not starting or ending "
-				    "with '-'", optarg);
-				return EXIT_ERROR;
-			}
-			ex.params.name = optarg;
-			break;
-		case 'r':
-			if (opts_relay(&ex.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 't':
-			ex.params.ttl = strtonum(optarg, 1, 604800, &errstr);
-			if (errstr != NULL) {
-				log_warnx("-t %s: the TTL is 1-604800 seconds: "
-				    "%s", optarg, errstr);
-				return EXIT_ERROR;
-			}
-			break;
-		case 'v':
-			log_setverbose(log_getverbose() + 1);
-			break;
-		default:
-			expose_usage(stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (ex.params.name == NULL) {
-		log_warnx("expose needs a lease name: -n NAME");
-		expose_usage(stderr);
-		return EXIT_ERROR;
-	}
-	if (argc - optind != 1) {
-		log_warnx("expose needs one target HOST:PORT, the service to "
-		    "offer");
-		expose_usage(stderr);
-		return EXIT_ERROR;
-	}
-	if (ex.params.nalpn == 0)
-		ex.params.alpn[ex.params.nalpn++] = DEFAULT_ALPN;
-	if (net_parse_hostport(argv[optind], "", host, sizeof(host), port,
-	    sizeof(port)) == -1) {
-		log_warnx("target %s: expected HOST:PORT (or [IPV6]:PORT)",
-		    argv[optind]);
-		return EXIT_ERROR;
-	}
-	if (net_resolve(host, port, 0, &ex.target_ai, err, sizeof(err)) ==
-	    -1) {
-		log_warnx("target: cannot resolve %s", err);
-		return EXIT_ERROR;
-	}
-	snprintf(ex.target, sizeof(ex.target), strchr(host, ':') != NULL ?
-	    "[%s]:%s" : "%s:%s", host, port);
-	if (allow != NULL) {
-		if (allow_list_load(&ex.allow, allow) == -1)
-			return EXIT_ERROR;
-		ex.have_allow = 1;
-	}
-	if (opts_prepare(&ex.opts, 1) == -1)
-		return EXIT_ERROR;
-
-	net_raise_nofile();
-	ex.base = client_event_base(0);
-	client_signals(ex.base, expose_signal, &ex, evsig);
-	if ((ex.lm = lease_mgr_new(ex.base, &ex.opts, &ex.params,
-	    &expose_lease_cb, &ex)) == NULL)
-		fatal("lease_mgr_new");
-	log_debug("exposing %s as %s for ID %s", ex.target, ex.params.name,
-	    ex.opts.ident.id);
-	lease_mgr_start(ex.lm);
-	event_base_dispatch(ex.base);
-
-	while (!TAILQ_EMPTY(&ex.sessions))
-		expose_session_free(TAILQ_FIRST(&ex.sessions));
-	lease_mgr_free(ex.lm);
-	client_signals_free(evsig);
-	event_base_free(ex.base);
-	freeaddrinfo(ex.target_ai);
+	if ((i = opts_parse(&expose_command, &ex.opts, &ex, argc, argv)) < 0)
+		return i == OPTS_HELP ? EXIT_OK : EXIT_ERROR;
+	if (expose_setup(&ex, argc - i, argv + i) == 0 &&
+	    opts_prepare(&ex.opts, 1) == 0)
+		expose_run(&ex);
+	else
+		ex.exit_code = EXIT_ERROR;
+	if (ex.target_ai != NULL)
+		freeaddrinfo(ex.target_ai);
 	allow_list_free(&ex.allow);
 	opts_clear(&ex.opts);
 	return ex.exit_code;

@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -160,37 +159,6 @@ net_connect_result(int fd)
 		return -1;
 	}
 	return 0;
-}
-
-void
-net_addr_str(const struct sockaddr *sa, socklen_t salen, char *out,
-    size_t outlen)
-{
-	char	 host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(out, outlen, "?");
-		return;
-	}
-	if (sa->sa_family == AF_INET6)
-		snprintf(out, outlen, "[%s]:%s", host, serv);
-	else
-		snprintf(out, outlen, "%s:%s", host, serv);
-}
-
-/* expose and forward hold two descriptors per session: allow many. */
-void
-net_raise_nofile(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_debug("cannot raise the open file limit: %s",
-			    strerror(errno));
-	}
 }
 
 /* ---- bounded buffers for I/O ---- */

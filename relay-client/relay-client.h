@@ -26,9 +26,11 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 
@@ -85,6 +87,8 @@ enum exit_code {
 
 /* What every subcommand that talks to a relay shares. */
 struct client_opts {
+	const char	*alpn[ALPN_MAX_COUNT];	/* -a, in the order given */
+	size_t		 nalpn;
 	char		 relay_host[HOST_MAX];
 	char		 relay_port[8];
 	char		 relay_name[HOSTPORT_MAX];	/* "host:port" */
@@ -95,6 +99,27 @@ struct client_opts {
 	char		 key_path[PATH_MAX];
 	int		 key_path_given;	/* -f */
 	struct identity	 ident;
+};
+
+/*
+ * The options a command shares with others (opts_parse in main.c): -h
+ * and -v always, and those its OPT_ flags name. Its own options come
+ * with their getopt letters and long forms, and a handler that returns
+ * -1 (after saying why) to refuse one.
+ */
+#define OPT_RELAY	0x01	/* -r host[:port], -K relay-id */
+#define OPT_KEY		0x02	/* -f key */
+#define OPT_ALPN	0x04	/* -a alpn: the one to ask for, the last counts */
+#define OPT_ALPNS	0x08	/* -a alpn ...: the ones served, up to 8 */
+#define OPTS_HELP	(-2)	/* opts_parse: -h was given, usage printed */
+
+struct command_opts {
+	const char		*name;
+	unsigned int		 shared;	/* OPT_* */
+	const char		*optstring;	/* its own, getopt(3) syntax */
+	const struct option	*longopts;	/* its own, or NULL */
+	int			(*option)(void *, int ch, char *arg);
+	void			(*usage)(FILE *);	/* opts_usage at its end */
 };
 
 /* ---- Handshaker ---- */
@@ -289,8 +314,9 @@ struct allow_list {
 /* main.c */
 const char	*exit_code_name(int);
 int		 exit_for_error(int);
-int	 opts_relay(struct client_opts *, const char *arg);
-int	 opts_pin(struct client_opts *, const char *arg);
+int	 opts_parse(const struct command_opts *, struct client_opts *,
+	    void *arg, int argc, char *argv[]);
+void	 opts_usage(FILE *, unsigned int shared);
 int	 opts_prepare(struct client_opts *, int need_relay);
 void	 opts_clear(struct client_opts *);
 struct event_base *client_event_base(int any_fd);
@@ -300,7 +326,6 @@ void	 client_signals_free(struct event *[CLIENT_NSIGNALS]);
 
 /* keys.c */
 int	 keys_default_path(char *, size_t, const char *file);
-int	 keys_mkdir_parent(const char *path, int default_path);
 int	 keys_load_identity(struct client_opts *);
 int	 cmd_keygen(int, char *[]);
 int	 cmd_id(int, char *[]);
@@ -319,8 +344,6 @@ int	 net_connect_start(const struct sockaddr *, socklen_t);
 int	 net_connect_result(int fd);
 int	 net_set_nonblock(int fd);
 int	 net_is_socket(int fd);
-void	 net_addr_str(const struct sockaddr *, socklen_t, char *, size_t);
-void	 net_raise_nofile(void);
 uint8_t	*iobuf_space(struct buf *, size_t);
 void	 iobuf_commit(struct buf *, size_t);
 void	 iobuf_consume(struct buf *, size_t);
@@ -381,6 +404,13 @@ int	 cmd_connect(int, char *[]);
 int	 connect_target_parse(const char *, char *id, char *name);
 int	 connect_report_error(const char *target, const char *alpn,
 	    const char *relay, RelayMessage *m, int code, const char *why);
+int	 connect_request(struct relay_client *, const char *id,
+	    const char *name, const char *alpn, uint32_t *reqid,
+	    relay_reply_cb, void *);
+int	 connect_session_params(const char *what, const char *target,
+	    const char *want_id, const char *alpn, struct relay_client *,
+	    Relay__V1__Connected *, char holder[ID_BUFSZ],
+	    struct secure_params *);
 
 /* forward.c */
 int	 cmd_forward(int, char *[]);

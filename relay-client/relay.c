@@ -151,8 +151,7 @@ relay_try_next(struct relay_client *rc)
 	relay_close_fd(rc);
 	while ((ai = rc->ai_next) != NULL) {
 		rc->ai_next = ai->ai_next;
-		net_addr_str(ai->ai_addr, ai->ai_addrlen, rc->addr_str,
-		    sizeof(rc->addr_str));
+		sockaddr_fmt(ai->ai_addr, rc->addr_str, sizeof(rc->addr_str));
 		if ((rc->fd = net_connect_start(ai->ai_addr,
 		    ai->ai_addrlen)) == -1) {
 			rc->connect_errno = errno;
