@@ -50,9 +50,12 @@ static const struct relay_cb connect_relay_cb = {
 	.closed = connect_closed
 };
 
+static void	connect_path(struct secure_conn *, int, void *);
+
 static const struct secure_cb connect_secure_cb = {
 	.established = connect_established,
-	.done = connect_done
+	.done = connect_done,
+	.path = connect_path
 };
 
 /* ID or lease name: an ID is 32 characters of a-z and 2-7. */
@@ -140,12 +143,12 @@ connect_usage(FILE *f)
 	    "stdin and stdout.\n"
 	    "  For ssh: ssh -o ProxyCommand='relay-client connect -r relay "
 	    "-a ssh myhost' user@myhost\n");
-	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPN);
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT);
 }
 
 static const struct command_opts connect_command = {
 	.name = "connect",
-	.shared = OPT_RELAY | OPT_KEY | OPT_ALPN,
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT,
 	.optstring = "",
 	.usage = connect_usage
 };
@@ -168,13 +171,15 @@ connect_end(struct connector *c, int code)
 /*
  * The answer to a Connect for target (by ID when want_id is not ""):
  * check it and set up the initiator's side of the session from it, the
- * holder's ID (holder) expected in the handshake. EXIT_OK, or the exit
- * status after saying why not. what is "connect" or "forward".
+ * holder's ID (holder) expected in the handshake, and its direct paths
+ * (into dp) when the holder and the relay offer them. EXIT_OK, or the
+ * exit status after saying why not. what is "connect" or "forward".
  */
 int
 connect_session_params(const char *what, const char *target,
     const char *want_id, const char *alpn, struct relay_client *rc,
-    Relay__V1__Connected *cd, char holder[ID_BUFSZ], struct secure_params *p)
+    Relay__V1__Connected *cd, char holder[ID_BUFSZ], struct secure_params *p,
+    struct direct_params *dp)
 {
 	socklen_t	 len;
 
@@ -201,6 +206,21 @@ connect_session_params(const char *what, const char *target,
 	p->expect_id = holder;		/* always: by name too */
 	p->relay = relay_peer_addr(rc, &len);
 	p->relaylen = len;
+	if (cd->direct && direct_possible(rc->opts, rc)) {
+		memset(dp, 0, sizeof(*dp));
+		dp->only = rc->opts->direct == DIRECT_ONLY;
+		dp->local = relay_local_addr(rc, &dp->locallen);
+		dp->observed = cd->peer_addr;
+		dp->locals = cd->peer_local_addrs;
+		dp->nlocals = cd->n_peer_local_addrs;
+		p->direct = dp;
+	} else if (rc->opts->direct == DIRECT_ONLY) {
+		log_warnx("%s %s: --direct-only, but %s", what, target,
+		    !direct_possible(rc->opts, rc) ? "this host reaches the "
+		    "relay over loopback" : "the holder or the relay does not "
+		    "offer direct paths");
+		return EXIT_SESSION;
+	}
 	return EXIT_OK;
 }
 
@@ -211,6 +231,7 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 	struct connector		*c = arg;
 	Relay__V1__Connected		*cd;
 	struct secure_params		 p;
+	struct direct_params		 dp;
 	char				 holder[ID_BUFSZ];
 
 	if (m == NULL ||
@@ -221,7 +242,7 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 	}
 	cd = m->connected;
 	if ((code = connect_session_params("connect", c->target, c->id,
-	    c->alpn, rc, cd, holder, &p)) != EXIT_OK) {
+	    c->alpn, rc, cd, holder, &p, &dp)) != EXIT_OK) {
 		connect_end(c, code);
 		return;
 	}
@@ -240,17 +261,46 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 		return;
 	}
 	secure_set_plain(c->sc, STDIN_FILENO, STDOUT_FILENO, 0);
-	/* the session does not need the control connection */
-	relay_finish(rc);
+	/*
+	 * The session does not need the control connection; while direct
+	 * paths are tried, its port stays ours (connect_path ends it).
+	 */
+	if (p.direct == NULL)
+		relay_finish(rc);
 }
 
-/* Ask for a session with the lease of id (if not "") or name. */
+static void
+connect_path(struct secure_conn *sc, int direct, void *arg)
+{
+	struct connector	*c = arg;
+
+	if (relay_is_ready(c->rc))
+		relay_finish(c->rc);
+}
+
+/*
+ * Ask for a session with the lease of id (if not "") or name, offering
+ * direct paths from this control connection unless they are off.
+ */
 int
 connect_request(struct relay_client *rc, const char *id, const char *name,
     const char *alpn, uint32_t *reqid, relay_reply_cb cb, void *arg)
 {
 	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
 	Relay__V1__Connect	 cn = RELAY__V1__CONNECT__INIT;
+	Relay__V1__Address	 local, *plocal = &local;
+	const struct sockaddr	*sa;
+	socklen_t		 len;
+	uint8_t			 ip[16];
+
+	if (direct_possible(rc->opts, rc)) {
+		cn.direct = 1;
+		sa = relay_local_addr(rc, &len);
+		if (net_addr_to_proto(sa, &local, ip) == 0) {
+			cn.local_addrs = &plocal;
+			cn.n_local_addrs = 1;
+		}
+	}
 
 	if (id[0] != '\0') {
 		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;

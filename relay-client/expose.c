@@ -52,6 +52,8 @@ struct expose_session {
 	struct addrinfo		*tai;		/* the address being tried */
 	char			 from_id[ID_BUFSZ];
 	char			 label[SESSION_LABEL_LEN];
+	uint8_t			 session_id[SESSION_ID_LEN];
+	int			 direct;	/* direct paths agreed */
 };
 
 static int	expose_established(struct secure_conn *, const char *, void *,
@@ -62,9 +64,12 @@ static void	expose_incoming(struct lease_mgr *, Relay__V1__Incoming *,
 static void	expose_ended(struct lease_mgr *, int, const char *, void *);
 static void	expose_target_next(struct expose_session *);
 
+static void	expose_path(struct secure_conn *, int, void *);
+
 static const struct secure_cb expose_secure_cb = {
 	.established = expose_established,
-	.done = expose_done
+	.done = expose_done,
+	.path = expose_path
 };
 
 static const struct lease_cb expose_lease_cb = {
@@ -90,7 +95,7 @@ expose_usage(FILE *f)
 	    "  -t ttl          lease lifetime asked for, in seconds "
 	    "(default %d; renewed at half)\n", DESC_MAX_LEN,
 	    DEFAULT_LEASE_TTL);
-	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPNS);
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPNS | OPT_DIRECT);
 }
 
 static int
@@ -146,7 +151,7 @@ static const struct option expose_longopts[] = {
 
 static const struct command_opts expose_command = {
 	.name = "expose",
-	.shared = OPT_RELAY | OPT_KEY | OPT_ALPNS,
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPNS | OPT_DIRECT,
 	.optstring = "A:d:Hn:t:",
 	.longopts = expose_longopts,
 	.option = expose_option,
@@ -168,48 +173,45 @@ expose_session_free(struct expose_session *s)
 	free(s);
 }
 
-static void
-expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
+/* Why an Incoming is refused at once, or NULL. */
+static const char *
+expose_refusal(struct expose *ex, Relay__V1__Incoming *in, const char *from,
+    int direct, char *why, size_t whylen)
 {
-	struct expose		*ex = arg;
-	struct expose_session	*s;
-	struct secure_params	 p;
-	const char		*reason = NULL;
-	char			 from[ID_BUFSZ], why[128];
-	socklen_t		 len;
-	size_t			 i;
+	size_t	 i;
 
-	/* proto_check_relay() checked these; a client checks for itself */
-	if (in->session_id.len != SESSION_ID_LEN ||
-	    in->token.len != TOKEN_LEN ||
-	    id_normalize(in->from_id, from) == -1) {
-		log_warnx("malformed Incoming from the relay: ignored");
-		return;
-	}
 	for (i = 0; i < ex->params.nalpn; i++)
 		if (strcmp(ex->params.alpn[i], in->alpn) == 0)
 			break;
 	if (i == ex->params.nalpn)
-		reason = "this lease does not serve that ALPN";
-	else if (ex->have_allow && !allow_list_has(&ex->allow, from)) {
-		snprintf(why, sizeof(why), "ID %s is not on the holder's "
-		    "allow list", from);
-		reason = why;
-	} else if (ex->nsessions >= CLIENT_MAX_SESSIONS)
-		reason = "the holder has too many sessions";
-	else if (ex->stopping)
-		reason = "the holder is shutting down";
-	if (reason != NULL) {
-		log_info("session from %s refused: %s", from, reason);
-		(void)lease_mgr_reject(lm, in->session_id.data, reason);
-		return;
+		return "this lease does not serve that ALPN";
+	if (ex->have_allow && !allow_list_has(&ex->allow, from)) {
+		snprintf(why, whylen, "ID %s is not on the holder's allow list",
+		    from);
+		return why;
 	}
+	if (ex->nsessions >= CLIENT_MAX_SESSIONS)
+		return "the holder has too many sessions";
+	if (ex->stopping)
+		return "the holder is shutting down";
+	if (ex->opts.direct == DIRECT_ONLY && !direct)
+		return "the holder takes direct paths only (--direct-only)";
+	return NULL;
+}
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		(void)lease_mgr_reject(lm, in->session_id.data,
-		    "the holder is out of memory");
-		return;
-	}
+/* The session: its relayed path now, its direct ones too if agreed. */
+static struct expose_session *
+expose_session_open(struct expose *ex, struct lease_mgr *lm,
+    Relay__V1__Incoming *in, const char *from, int direct)
+{
+	struct relay_client	*rc = lease_mgr_relay(lm);
+	struct expose_session	*s;
+	struct secure_params	 p;
+	struct direct_params	 dp;
+	socklen_t		 len;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
 	s->ex = ex;
 	s->tfd = -1;
 	strlcpy(s->from_id, from, sizeof(s->from_id));
@@ -219,25 +221,77 @@ expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
 	p.session_id = in->session_id.data;
 	p.token = in->token.data;
 	p.alpn = in->alpn;
-	p.relay = relay_peer_addr(lease_mgr_relay(lm), &len);
+	p.relay = relay_peer_addr(rc, &len);
 	p.relaylen = len;
+	if (direct) {
+		memset(&dp, 0, sizeof(dp));
+		dp.only = ex->opts.direct == DIRECT_ONLY;
+		dp.local = relay_local_addr(rc, &dp.locallen);
+		dp.observed = in->from_addr;
+		dp.locals = in->from_local_addrs;
+		dp.nlocals = in->n_from_local_addrs;
+		dp.peer_id = from;
+		p.direct = &dp;
+	}
 	if ((s->sc = secure_open(ex->base, &p, &expose_secure_cb, s)) == NULL) {
 		log_warnx("cannot open a data connection to the relay: %s",
 		    strerror(errno));
-		(void)lease_mgr_reject(lm, in->session_id.data,
-		    "the holder cannot reach the relay");
 		free(s);
-		return;
+		return NULL;
 	}
+	memcpy(s->session_id, in->session_id.data, SESSION_ID_LEN);
 	strlcpy(s->label, s->sc->label, sizeof(s->label));
 	TAILQ_INSERT_TAIL(&ex->sessions, s, entry);
 	ex->nsessions++;
-	if (lease_mgr_accept(lm, in->session_id.data) == -1) {
+	return s;
+}
+
+static void
+expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
+{
+	struct expose		*ex = arg;
+	struct expose_session	*s;
+	const char		*reason;
+	char			 from[ID_BUFSZ], why[128];
+	int			 direct;
+
+	/* proto_check_relay() checked these; a client checks for itself */
+	if (in->session_id.len != SESSION_ID_LEN ||
+	    in->token.len != TOKEN_LEN ||
+	    id_normalize(in->from_id, from) == -1) {
+		log_warnx("malformed Incoming from the relay: ignored");
+		return;
+	}
+	direct = in->direct && direct_possible(&ex->opts, lease_mgr_relay(lm));
+	if ((reason = expose_refusal(ex, in, from, direct, why,
+	    sizeof(why))) != NULL) {
+		log_info("session from %s refused: %s", from, reason);
+		(void)lease_mgr_reject(lm, in->session_id.data, reason);
+		return;
+	}
+	if ((s = expose_session_open(ex, lm, in, from, direct)) == NULL) {
+		(void)lease_mgr_reject(lm, in->session_id.data,
+		    "the holder cannot reach the relay");
+		return;
+	}
+	s->direct = direct;
+	if (lease_mgr_accept(lm, in->session_id.data, direct) == -1) {
 		expose_session_free(s);
 		return;		/* the control connection is failing */
 	}
-	log_debug("session %s: accepted from %s (alpn %s)", s->label, from,
-	    in->alpn);
+	log_debug("session %s: accepted from %s (alpn %s%s)", s->label, from,
+	    in->alpn, direct ? ", direct paths too" : "");
+}
+
+/* Direct paths were tried: the relay counts what came of them. */
+static void
+expose_path(struct secure_conn *sc, int direct, void *arg)
+{
+	struct expose_session	*s = arg;
+
+	(void)lease_mgr_path(s->ex->lm, s->session_id, direct ?
+	    RELAY__V1__PATH_OUTCOME__PATH_DIRECT :
+	    RELAY__V1__PATH_OUTCOME__PATH_RELAYED);
 }
 
 /* The peer proved its ID: decide, then connect to the target. */
@@ -321,6 +375,10 @@ expose_done(struct secure_conn *sc, int code, const char *why, void *arg)
 {
 	struct expose_session	*s = arg;
 
+	/* a direct session leaves the relay's table only by our word */
+	if (sc->on_direct)
+		(void)lease_mgr_path(s->ex->lm, s->session_id,
+		    RELAY__V1__PATH_OUTCOME__PATH_ENDED);
 	/* a clean end was logged by the session itself (-v) */
 	if (code != EXIT_OK)
 		log_warnx("session %s from %s: %s", s->label, s->from_id, why);

@@ -85,7 +85,7 @@ forward_usage(FILE *f)
 	    "its own session.\n"
 	    "  -L [addr:]port  where to listen (default address "
 	    "127.0.0.1)\n");
-	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPN);
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT);
 }
 
 static int
@@ -109,7 +109,7 @@ static const struct option forward_longopts[] = {
 
 static const struct command_opts forward_command = {
 	.name = "forward",
-	.shared = OPT_RELAY | OPT_KEY | OPT_ALPN,
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT,
 	.optstring = "L:",
 	.longopts = forward_longopts,
 	.option = forward_option,
@@ -138,6 +138,7 @@ forward_reply(struct relay_client *rc, RelayMessage *m, int code,
 	struct fwd_session	*s = arg;
 	struct forwarder	*fw = s->fw;
 	struct secure_params	 p;
+	struct direct_params	 dp;
 	char			 holder[ID_BUFSZ];
 
 	s->reqid = 0;
@@ -149,7 +150,7 @@ forward_reply(struct relay_client *rc, RelayMessage *m, int code,
 		return;
 	}
 	if (connect_session_params("forward", fw->target, fw->id, fw->alpn,
-	    rc, m->connected, holder, &p) != EXIT_OK) {
+	    rc, m->connected, holder, &p, &dp) != EXIT_OK) {
 		forward_session_free(s);
 		return;
 	}

@@ -298,6 +298,7 @@ cmd_list(int argc, char *argv[])
 	int		 i;
 
 	memset(&l, 0, sizeof(l));
+	l.opts.direct = DIRECT_OFF;	/* no session: no port to share */
 	if ((i = opts_parse(&list_command, &l.opts, &l, argc, argv)) < 0)
 		return i == OPTS_HELP ? EXIT_OK : EXIT_ERROR;
 	if (argc != i) {

@@ -172,6 +172,9 @@ opts_alpn(struct client_opts *o, unsigned int shared, const char *arg)
 	return 0;
 }
 
+#define OPT_CH_NO_DIRECT	256	/* long options only */
+#define OPT_CH_DIRECT_ONLY	257
+
 /* The shared options: which command takes them, as getopt sees them. */
 static const struct shared_opt {
 	unsigned int	 shared;	/* 0: every command */
@@ -185,6 +188,10 @@ static const struct shared_opt {
 	{ OPT_KEY, "f:", { "file", required_argument, NULL, 'f' } },
 	{ OPT_ALPN | OPT_ALPNS, "a:", { "alpn", required_argument, NULL,
 	    'a' } },
+	{ OPT_DIRECT, "", { "no-direct", no_argument, NULL,
+	    OPT_CH_NO_DIRECT } },
+	{ OPT_DIRECT, "", { "direct-only", no_argument, NULL,
+	    OPT_CH_DIRECT_ONLY } },
 };
 #define NSHARED		(sizeof(shared_opts) / sizeof(shared_opts[0]))
 #define OPTS_MAX	32	/* long options of one command, all told */
@@ -211,6 +218,15 @@ opts_shared(struct client_opts *o, unsigned int shared, int ch,
 		return 0;
 	case 'a':
 		return opts_alpn(o, shared, arg);
+	case OPT_CH_NO_DIRECT:
+	case OPT_CH_DIRECT_ONLY:
+		if (o->direct != DIRECT_AUTO) {
+			log_warnx("--no-direct and --direct-only: one of them, "
+			    "once");
+			return -1;
+		}
+		o->direct = ch == OPT_CH_NO_DIRECT ? DIRECT_OFF : DIRECT_ONLY;
+		return 0;
 	default:
 		return 1;	/* not a shared option */
 	}
@@ -288,6 +304,11 @@ opts_usage(FILE *f, unsigned int shared)
 	if (shared & OPT_ALPNS)
 		fprintf(f, "  -a alpn         a protocol served, up to %d "
 		    "(default \"%s\")\n", ALPN_MAX_COUNT, DEFAULT_ALPN);
+	if (shared & OPT_DIRECT)
+		fprintf(f, "  --no-direct     every session through the relay: "
+		    "no direct path\n"
+		    "  --direct-only   direct paths only, never the relay (a "
+		    "test aid)\n");
 	fprintf(f, "  -v              more messages on stderr (repeat for "
 	    "more)\n");
 }

@@ -79,6 +79,7 @@ config_defaults(struct relayd_config *conf, int as_root)
 	lim->connect_burst = DEF_CONNECT_BURST;
 	lim->register_any = 1;
 	lim->listing = 1;
+	lim->direct_paths = 1;
 	lim->workers_conn = config_cpus();
 	lim->workers_fwd = config_cpus();
 	lim->sandbox_debug = 0;

@@ -752,6 +752,19 @@ wire_addrs_copy(struct wire_addr *dst, uint32_t *n,
 	}
 }
 
+/* A lease holder's word on a session's direct path: for the lease worker. */
+static void
+conn_path_report(struct client *c, const Relay__V1__PathReport *pr)
+{
+	struct l_path	 lp;
+
+	memset(&lp, 0, sizeof(lp));
+	lp.cid = c->cid;
+	memcpy(lp.session_id, pr->session_id.data, SESSION_ID_LEN);
+	lp.outcome = pr->outcome;
+	peer_compose(worker->lease, IMSG_L_PATH, -1, &lp, sizeof(lp));
+}
+
 static void
 client_request(struct client *c, const ClientMessage *m)
 {
@@ -813,6 +826,9 @@ client_request(struct client *c, const ClientMessage *m)
 			return;
 		}
 		strlcpy(lc.alpn, cn->alpn, sizeof(lc.alpn));
+		wire_addrs_copy(lc.local, &lc.nlocal, cn->local_addrs,
+		    cn->n_local_addrs);
+		lc.direct = cn->direct;
 		worker->stats.connects++;
 		peer_compose(worker->lease, IMSG_L_CONNECT, -1, &lc,
 		    sizeof(lc));
@@ -825,9 +841,13 @@ client_request(struct client *c, const ClientMessage *m)
 		op.cid = c->cid;
 		memcpy(op.session_id, m->accept->session_id.data,
 		    SESSION_ID_LEN);
+		op.direct = m->accept->direct;
 		peer_compose(worker->lease, IMSG_L_ACCEPT, -1, &op, sizeof(op));
 		break;
 	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
+		conn_path_report(c, m->path_report);
+		break;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT: {
 		struct l_reject		 rj;
 
@@ -1073,6 +1093,7 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		in.from_local_addrs = ploc;
 		in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
 		    li.nfrom_local, loc, ploc);
+		in.direct = li.direct != 0;
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
 		m.incoming = &in;
 		client_send(c, &m);
@@ -1098,6 +1119,7 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		cn.peer_local_addrs = ploc;
 		cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
 		    lc.npeer_local, loc, ploc);
+		cn.direct = lc.direct != 0;
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
 		m.connected = &cn;
 		client_send(c, &m);

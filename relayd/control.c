@@ -273,6 +273,7 @@ control_sessions_send(struct ctl_conn *c)
 		strlcpy(cs.state, states[s->state], sizeof(cs.state));
 		cs.created = s->created;
 		cs.fwd = s->fwd;
+		cs.direct = s->on_direct;
 		memcpy(key.session_id, s->session_id, SESSION_ID_LEN);
 		if (c->nbytes > 0 && (fb = bsearch(&key, c->bytes, c->nbytes,
 		    sizeof(*c->bytes), bytes_cmp)) != NULL) {

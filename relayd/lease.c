@@ -232,7 +232,9 @@ lease_remove(struct lease *l, const char *why)
 			    RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
 			    "the lease ended before its holder answered");
 			session_remove(s, 1);
-		} else if (s->lease == l)
+		} else if (s->lease == l && s->on_direct)
+			session_remove(s, 0);	/* nothing of it is here */
+		else if (s->lease == l)
 			s->lease = NULL;
 	RB_REMOVE(lease_id_tree, &ls.by_id, l);
 	RB_REMOVE(lease_name_tree, &ls.by_name, l);
@@ -504,6 +506,82 @@ lease_for_connect(struct l_connect *lc, int *code, const char **why)
 	return NULL;
 }
 
+/*
+ * Direct paths (relay-protocol(7), DIRECT PATHS): the relay passes each
+ * side's addresses to the other and says whether both will try; it never
+ * connects anywhere itself. With direct-paths off it passes no address
+ * and says no.
+ */
+static void
+session_direct_offer(struct session *s, const struct l_connect *lc,
+    const struct holder *req, struct l_incoming *in)
+{
+	if (!worker->lim.direct_paths)
+		return;
+	in->from_addr = req->waddr;
+	memcpy(in->from_local, lc->local, sizeof(in->from_local));
+	in->nfrom_local = lc->nlocal;
+	s->direct_offer = lc->direct != 0;
+	in->direct = s->direct_offer;
+}
+
+static void
+session_direct_agree(struct session *s, const struct l_session_op *op,
+    const struct holder *h, struct l_connected *c)
+{
+	if (!worker->lim.direct_paths)
+		return;
+	c->peer_addr = h->waddr;
+	memcpy(c->peer_local, s->lease->local, sizeof(c->peer_local));
+	c->npeer_local = s->lease->nlocal;
+	s->direct = s->direct_offer && op->direct;
+	c->direct = s->direct;
+}
+
+/*
+ * The holder's PathReport. Direct: the relayed halves are not needed
+ * (the requester never opens its own), so the fwd worker drops the
+ * session, while the table keeps it, marked, until the holder says it
+ * ended or its lease goes. Relayed: the attempt failed, counted once.
+ */
+static void
+lease_path(int conn, const struct l_path *lp)
+{
+	struct session		*s;
+	struct f_session_id	 fs;
+
+	if ((s = session_find(lp->session_id)) == NULL || !s->direct ||
+	    s->lease == NULL || s->lease->holder->conn != conn ||
+	    s->lease->holder->cid != lp->cid)
+		return;		/* not this holder's, or ended meanwhile */
+	switch (lp->outcome) {
+	case RELAY__V1__PATH_OUTCOME__PATH_DIRECT:
+		if (s->path_reported)
+			return;
+		s->path_reported = s->on_direct = 1;
+		worker->stats.sessions_direct++;
+		memcpy(fs.session_id, s->session_id, SESSION_ID_LEN);
+		peer_compose(worker->fwd[s->fwd], IMSG_F_CANCEL, -1, &fs,
+		    sizeof(fs));
+		control_event(CTL_EV_SESSION_PAIRED, s->lease_name,
+		    s->from_id, s->session_id, "direct path");
+		break;
+	case RELAY__V1__PATH_OUTCOME__PATH_RELAYED:
+		if (s->path_reported)
+			return;
+		s->path_reported = 1;
+		worker->stats.punch_failures++;
+		break;
+	case RELAY__V1__PATH_OUTCOME__PATH_ENDED:
+		if (!s->on_direct)
+			return;
+		control_event(CTL_EV_SESSION_END, s->lease_name, s->from_id,
+		    s->session_id, "direct session ended");
+		session_remove(s, 0);
+		break;
+	}
+}
+
 static void
 lease_connect(int conn, struct l_connect *lc)
 {
@@ -584,7 +662,7 @@ lease_connect(int conn, struct l_connect *lc)
 	memcpy(in.lease_id, l->lease_id, LEASE_ID_LEN);
 	strlcpy(in.alpn, lc->alpn, sizeof(in.alpn));
 	strlcpy(in.from_id, req->id, sizeof(in.from_id));
-	in.from_addr = req->waddr;
+	session_direct_offer(s, lc, req, &in);
 	memcpy(in.token, s->token_r, TOKEN_LEN);
 	in.deadline_ms = worker->lim.timeout_accept * 1000;
 	peer_compose(worker->conn[l->holder->conn], IMSG_L_INCOMING, -1, &in,
@@ -632,10 +710,8 @@ lease_accept(int conn, struct l_session_op *op)
 	c.request_id = s->request_id;
 	memcpy(c.session_id, s->session_id, SESSION_ID_LEN);
 	strlcpy(c.id, h->id, sizeof(c.id));
-	c.peer_addr = h->waddr;
 	memcpy(c.token, s->token_i, TOKEN_LEN);
-	memcpy(c.peer_local, s->lease->local, sizeof(c.peer_local));
-	c.npeer_local = s->lease->nlocal;
+	session_direct_agree(s, op, h, &c);
 	peer_compose(worker->conn[s->req_conn], IMSG_L_CONNECTED, -1, &c,
 	    sizeof(c));
 	control_event(CTL_EV_SESSION_ACCEPT, s->lease_name, s->from_id,
@@ -877,7 +953,17 @@ lease_dispatch_conn(struct peer *p, struct imsg *imsg)
 			bad_imsg(p, imsg, "size");
 		lease_check_strings(p, imsg, lc.target, sizeof(lc.target));
 		lease_check_strings(p, imsg, lc.alpn, sizeof(lc.alpn));
+		if (lc.nlocal > ADDR_MAX_COUNT)
+			bad_imsg(p, imsg, "counts");
 		lease_connect(conn, &lc);
+		break;
+	}
+	case IMSG_L_PATH: {
+		struct l_path		 lp;
+
+		if (imsg_get_data(imsg, &lp, sizeof(lp)) == -1)
+			bad_imsg(p, imsg, "size");
+		lease_path(conn, &lp);
 		break;
 	}
 	case IMSG_L_ACCEPT: {
@@ -934,8 +1020,8 @@ lease_dispatch_fwd(struct peer *p, struct imsg *imsg)
 		if (imsg_get_data(imsg, &fe, sizeof(fe)) == -1)
 			bad_imsg(p, imsg, "size");
 		lease_check_strings(p, imsg, fe.reason, sizeof(fe.reason));
-		if ((s = session_find(fe.session_id)) == NULL)
-			break;
+		if ((s = session_find(fe.session_id)) == NULL || s->on_direct)
+			break;	/* a direct session ends by its holder's word */
 		control_event(CTL_EV_SESSION_END, s->lease_name, s->from_id,
 		    s->session_id, fe.reason);
 		session_remove(s, 0);

@@ -132,6 +132,7 @@ static void	 popfile(void);
 %}
 
 %token	ACCEPT ADDRESS ALLOW ANY BURST CHROOT CONN CONNECT CONNECTION DEBUG
+%token	DIRECTPATHS NO YES
 %token	FOR FWD HANDSHAKE ID IDENTITY IDLE INCLUDE LEASE LIMIT LISTEN LISTING
 %token	MAX NAME OFF ON PAIRING PER PORT RATE REGISTER RESERVE SANDBOX SESSION
 %token	SOCKET TIMEOUT TOTAL TTL USER WORKERS
@@ -286,8 +287,16 @@ main		: LISTEN ON word port	{
 		}
 		| LISTING ON		{ conf->lim.listing = 1; }
 		| LISTING OFF		{ conf->lim.listing = 0; }
+		| DIRECTPATHS on_yes	{ conf->lim.direct_paths = 1; }
+		| DIRECTPATHS off_no	{ conf->lim.direct_paths = 0; }
 		| SANDBOX ON		{ conf->lim.sandbox_debug = 0; }
 		| SANDBOX DEBUG		{ conf->lim.sandbox_debug = 1; }
+		;
+
+on_yes		: ON | YES
+		;
+
+off_no		: OFF | NO
 		;
 
 comma		: /* empty */
@@ -375,6 +384,7 @@ static const struct keyword keywords[] = {
 	{ "connect",	CONNECT },
 	{ "connection",	CONNECTION },
 	{ "debug",	DEBUG },
+	{ "direct-paths", DIRECTPATHS },
 	{ "for",	FOR },
 	{ "fwd",	FWD },
 	{ "handshake",	HANDSHAKE },
@@ -388,6 +398,7 @@ static const struct keyword keywords[] = {
 	{ "listing",	LISTING },
 	{ "max",	MAX },
 	{ "name",	NAME },
+	{ "no",		NO },
 	{ "off",	OFF },
 	{ "on",		ON },
 	{ "pairing",	PAIRING },
@@ -403,7 +414,8 @@ static const struct keyword keywords[] = {
 	{ "total",	TOTAL },
 	{ "ttl",	TTL },
 	{ "user",	USER },
-	{ "workers",	WORKERS }
+	{ "workers",	WORKERS },
+	{ "yes",	YES }
 };
 
 static void
