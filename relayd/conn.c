@@ -39,7 +39,18 @@
 _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
     "ctl.h CTL_NERR must count the relay.v1 error codes");
 
-#define CONN_OUT_MAX	(1024 * 1024)	/* queued output before we give up */
+/*
+ * A client's queued output: past CONN_OUT_PAUSE it is not read from until
+ * the queue is back under CONN_OUT_RESUME; what is already on its way
+ * (answers to requests in flight, Incoming for a lease it holds) may take
+ * it further, up to CONN_OUT_MAX, where it is closed. Requests that wait
+ * for the lease worker are at most CONN_INFLIGHT_MAX per client (Connect
+ * apart: the lease worker bounds pending sessions itself).
+ */
+#define CONN_OUT_PAUSE	(64 * 1024)
+#define CONN_OUT_RESUME	(16 * 1024)
+#define CONN_OUT_MAX	(1024 * 1024)
+#define CONN_INFLIGHT_MAX 8
 #define CONN_IN_MAX	(REC_MAX_FRAME + 64)
 #define ACCEPT_BATCH	64
 
@@ -50,7 +61,8 @@ enum client_state {
 	CL_HS_SIGN,
 	CL_HS_M3,
 	CL_ESTABLISHED,
-	CL_CLOSING
+	CL_CLOSING,
+	CL_DEAD			/* closed; freed from the event loop */
 };
 
 struct addr_count {
@@ -61,6 +73,7 @@ struct addr_count {
 
 struct client {
 	RB_ENTRY(client)	 entry;
+	TAILQ_ENTRY(client)	 dead_entry;
 	uint32_t		 cid;
 	int			 fd;
 	enum client_state	 state;
@@ -79,6 +92,8 @@ struct client {
 	char			 id[ID_BUFSZ];
 	int			 hello_sent;
 	int			 bad_requests;
+	uint32_t		 inflight;	/* requests the lease answers */
+	int			 read_paused;
 	time_t			 last_active;
 	/* a LeaseList being assembled from the lease worker's entries */
 	struct l_leaseinfo	*list;
@@ -111,6 +126,8 @@ static struct {
 	struct event		*ev_resume;
 	struct proto_arena	 arena;
 	time_t			 last_log[8];
+	TAILQ_HEAD(, client)	 dead;		/* closed, not yet freed */
+	struct event		*ev_reap;
 } cs;
 
 static void	client_close(struct client *, const char *);
@@ -158,11 +175,31 @@ client_find(uint32_t cid)
 	return RB_FIND(client_tree, &cs.clients, &key);
 }
 
+/*
+ * A closed client is freed here, from the event loop, never inside the
+ * call that closed it: the callers up the stack may still hold it and
+ * only look at its state (CL_DEAD) before they stop.
+ */
+static void
+conn_reap(int fd, short ev, void *arg)
+{
+	struct client	*c;
+
+	while ((c = TAILQ_FIRST(&cs.dead)) != NULL) {
+		TAILQ_REMOVE(&cs.dead, c, dead_entry);
+		free(c);
+	}
+}
+
 void
 conn_init(void)
 {
 	RB_INIT(&cs.clients);
 	RB_INIT(&cs.addrs);
+	TAILQ_INIT(&cs.dead);
+	if ((cs.ev_reap = event_new(worker->base, -1, 0, conn_reap, NULL)) ==
+	    NULL)
+		fatalx("event_new");
 	cs.next_cid = 1;
 	if (proto_arena_init(&cs.arena, PROTO_ARENA_RELAY) == -1)
 		fatal("arena");
@@ -343,10 +380,42 @@ client_flush_later(struct client *c)
 		event_add(c->ev_write, NULL);
 }
 
+/* Read from the client only while its answers drain and few are due. */
+static void
+client_read_update(struct client *c)
+{
+	size_t	 queued = evbuffer_get_length(c->out);
+	int	 pause;
+
+	if (c->state != CL_ESTABLISHED)
+		return;
+	if (c->read_paused)
+		pause = queued > CONN_OUT_RESUME ||
+		    c->inflight >= CONN_INFLIGHT_MAX;
+	else
+		pause = queued > CONN_OUT_PAUSE ||
+		    c->inflight >= CONN_INFLIGHT_MAX;
+	if (pause == c->read_paused)
+		return;
+	c->read_paused = pause;
+	if (pause) {
+		worker->stats.conn_read_paused++;
+		event_del(c->ev_read);
+	} else {
+		event_add(c->ev_read, NULL);
+		/* what was read already but not handled yet */
+		client_process(c);
+	}
+}
+
+/* Returns -1 when the client is closed (it may be CL_DEAD on return). */
 static int
 client_send_raw(struct client *c, const void *p, size_t len)
 {
+	if (c->state == CL_DEAD)
+		return -1;
 	if (evbuffer_get_length(c->out) + len > CONN_OUT_MAX) {
+		worker->stats.conn_output_overflow++;
 		client_close(c, "client does not read its data");
 		return -1;
 	}
@@ -355,6 +424,8 @@ client_send_raw(struct client *c, const void *p, size_t len)
 		return -1;
 	}
 	client_flush_later(c);
+	if (evbuffer_get_length(c->out) > CONN_OUT_PAUSE && !c->read_paused)
+		client_read_update(c);
 	return 0;
 }
 
@@ -407,6 +478,10 @@ client_write(int fd, short ev, void *arg)
 		client_close(c, "write error");
 		return;
 	}
+	if (c->read_paused)
+		client_read_update(c);
+	if (c->state == CL_DEAD)
+		return;
 	if (evbuffer_get_length(c->out) > 0) {
 		event_add(c->ev_write, NULL);
 		return;
@@ -422,6 +497,8 @@ client_finish(struct client *c)
 	uint8_t	 frame[64];
 	ssize_t	 f;
 
+	if (c->state == CL_DEAD || c->state == CL_CLOSING)
+		return;
 	if (c->state == CL_ESTABLISHED && !c->rec.send.closed &&
 	    (f = rec_seal(&c->rec, REC_TYPE_CLOSE, NULL, 0, frame,
 	    sizeof(frame))) > 0)
@@ -439,6 +516,8 @@ client_close(struct client *c, const char *why)
 {
 	struct l_client	 lc;
 
+	if (c->state == CL_DEAD)
+		return;
 	if (why != NULL)
 		log_debug("%s%s%s: closed: %s", c->addr, c->id[0] ? " " : "",
 		    c->id, why);
@@ -462,8 +541,16 @@ client_close(struct client *c, const char *why)
 	hs_clear(&c->hs);
 	if (c->rec_ready)
 		rec_clear(&c->rec);
+	c->rec_ready = 0;
 	free(c->list);
-	free(c);
+	c->list = NULL;
+	c->nlist = 0;
+	c->ev_read = c->ev_write = c->ev_timer = NULL;
+	c->out = NULL;
+	c->fd = -1;
+	c->state = CL_DEAD;
+	TAILQ_INSERT_TAIL(&cs.dead, c, dead_entry);
+	event_active(cs.ev_reap, EV_TIMEOUT, 0);
 }
 
 /* ---- input ---- */
@@ -688,6 +775,8 @@ client_process(struct client *c)
 			log_debug("%s: control client %s", c->addr, c->id);
 			break;
 		case CL_ESTABLISHED:
+			if (c->read_paused)
+				return;	/* until its answers drain */
 			if ((flen = rec_frame_len(c->in, c->inlen)) < 0) {
 				worker->stats.records_bad++;
 				client_close(c, "record with a bad length");
@@ -704,6 +793,8 @@ client_process(struct client *c)
 			break;
 		case CL_CLOSING:
 			c->inlen = 0;
+			return;
+		case CL_DEAD:
 			return;
 		}
 	}
@@ -752,6 +843,17 @@ wire_addrs_copy(struct wire_addr *dst, uint32_t *n,
 	}
 }
 
+/* A request the lease worker answers exactly once: it counts as in flight. */
+static void
+client_to_lease(struct client *c, uint32_t type, const void *p, size_t len)
+{
+	peer_compose(worker->lease, type, -1, p, len);
+	if (type == IMSG_L_CONNECT)
+		return;		/* bounded by the pending-session limits */
+	c->inflight++;
+	client_read_update(c);
+}
+
 /* A lease holder's word on a session's direct path: for the lease worker. */
 static void
 conn_path_report(struct client *c, const Relay__V1__PathReport *pr)
@@ -762,7 +864,7 @@ conn_path_report(struct client *c, const Relay__V1__PathReport *pr)
 	lp.cid = c->cid;
 	memcpy(lp.session_id, pr->session_id.data, SESSION_ID_LEN);
 	lp.outcome = pr->outcome;
-	peer_compose(worker->lease, IMSG_L_PATH, -1, &lp, sizeof(lp));
+	client_to_lease(c, IMSG_L_PATH, &lp, sizeof(lp));
 }
 
 static void
@@ -790,7 +892,7 @@ client_request(struct client *c, const ClientMessage *m)
 		lr.hidden = r->hidden;
 		wire_addrs_copy(lr.local, &lr.nlocal, r->local_addrs,
 		    r->n_local_addrs);
-		peer_compose(worker->lease, IMSG_L_REGISTER, -1, &lr,
+		client_to_lease(c, IMSG_L_REGISTER, &lr,
 		    sizeof(lr));
 		break;
 	}
@@ -806,8 +908,8 @@ client_request(struct client *c, const ClientMessage *m)
 		    m->unregister->request_id;
 		memcpy(op.lease_id, renew ? m->renew->lease_id.data :
 		    m->unregister->lease_id.data, LEASE_ID_LEN);
-		peer_compose(worker->lease, renew ? IMSG_L_RENEW :
-		    IMSG_L_UNREGISTER, -1, &op, sizeof(op));
+		client_to_lease(c, renew ? IMSG_L_RENEW :
+		    IMSG_L_UNREGISTER, &op, sizeof(op));
 		break;
 	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT: {
@@ -830,7 +932,7 @@ client_request(struct client *c, const ClientMessage *m)
 		    cn->n_local_addrs);
 		lc.direct = cn->direct;
 		worker->stats.connects++;
-		peer_compose(worker->lease, IMSG_L_CONNECT, -1, &lc,
+		client_to_lease(c, IMSG_L_CONNECT, &lc,
 		    sizeof(lc));
 		break;
 	}
@@ -842,7 +944,7 @@ client_request(struct client *c, const ClientMessage *m)
 		memcpy(op.session_id, m->accept->session_id.data,
 		    SESSION_ID_LEN);
 		op.direct = m->accept->direct;
-		peer_compose(worker->lease, IMSG_L_ACCEPT, -1, &op, sizeof(op));
+		client_to_lease(c, IMSG_L_ACCEPT, &op, sizeof(op));
 		break;
 	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
@@ -856,7 +958,7 @@ client_request(struct client *c, const ClientMessage *m)
 		memcpy(rj.session_id, m->reject->session_id.data,
 		    SESSION_ID_LEN);
 		strlcpy(rj.reason, m->reject->reason, sizeof(rj.reason));
-		peer_compose(worker->lease, IMSG_L_REJECT, -1, &rj, sizeof(rj));
+		client_to_lease(c, IMSG_L_REJECT, &rj, sizeof(rj));
 		break;
 	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES: {
@@ -866,7 +968,7 @@ client_request(struct client *c, const ClientMessage *m)
 		ll.cid = c->cid;
 		ll.request_id = m->list_leases->request_id;
 		ll.offset = m->list_leases->offset;
-		peer_compose(worker->lease, IMSG_L_LIST, -1, &ll, sizeof(ll));
+		client_to_lease(c, IMSG_L_LIST, &ll, sizeof(ll));
 		break;
 	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
@@ -906,6 +1008,8 @@ client_bad_request(struct client *c, uint32_t request_id, const char *why)
 	conn_log_limited(3, "%s %s: bad request: %s", c->addr, c->id, why);
 	client_send_error(c, request_id, RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST,
 	    why);
+	if (c->state == CL_DEAD)
+		return;		/* the answer could not be queued */
 	if (++c->bad_requests >= BAD_REQUESTS_MAX)
 		client_finish(c);
 }
@@ -1006,6 +1110,7 @@ conn_send_lease_list(struct client *c, uint32_t request_id, int more)
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST;
 	m.lease_list = &ll;
 	client_send(c, &m);
+	/* client_send() may have closed the client: only c->list is left */
 	free(c->list);
 	c->list = NULL;
 	c->nlist = 0;
@@ -1017,6 +1122,16 @@ conn_send_lease_list(struct client *c, uint32_t request_id, int more)
 	if ((c = client_find((var).cid)) == NULL ||			\
 	    c->state != CL_ESTABLISHED)					\
 		break;
+
+/* The answer to a request in flight: the client may be read again. */
+static void
+client_answered(struct client *c)
+{
+	if (c->inflight == 0)
+		fatalx("an answer to no request");
+	c->inflight--;
+	client_read_update(c);
+}
 
 static void
 conn_dispatch_lease(struct peer *p, struct imsg *imsg)
@@ -1047,6 +1162,7 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
 		m.registered = &r;
 		client_send(c, &m);
+		client_answered(c);
 		break;
 	}
 	case IMSG_L_ACK: {
@@ -1058,6 +1174,7 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ACK;
 		m.ack = &a;
 		client_send(c, &m);
+		client_answered(c);
 		break;
 	}
 	case IMSG_L_ERROR: {
@@ -1067,6 +1184,8 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 		if (!str_terminated(le.message, sizeof(le.message)))
 			bad_imsg(p, imsg, "string");
 		client_send_error(c, le.request_id, le.code, le.message);
+		if (le.answer)
+			client_answered(c);
 		break;
 	}
 	case IMSG_L_INCOMING: {
@@ -1151,6 +1270,14 @@ conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 
 		LEASE_MSG(IMSG_L_LIST_END, le);
 		conn_send_lease_list(c, le.request_id, le.more);
+		client_answered(c);
+		break;
+	}
+	case IMSG_L_DONE: {
+		struct l_client		 lc;
+
+		LEASE_MSG(IMSG_L_DONE, lc);
+		client_answered(c);
 		break;
 	}
 	case IMSG_L_NOTICE: {

@@ -150,23 +150,61 @@ session_find(const uint8_t *id)
 /* ---- replies to a conn worker ---- */
 
 static void
+reply_verror(int answer, int conn, uint32_t cid, uint32_t request_id,
+    int code, const char *fmt, va_list ap)
+{
+	struct l_error	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.cid = cid;
+	e.request_id = request_id;
+	e.code = code;
+	e.answer = answer;
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	peer_compose(worker->conn[conn], IMSG_L_ERROR, -1, &e, sizeof(e));
+}
+
+/* An error about a session or lease, not the answer to a request. */
+static void
 reply_error(int conn, uint32_t cid, uint32_t request_id, int code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void
 reply_error(int conn, uint32_t cid, uint32_t request_id, int code,
     const char *fmt, ...)
 {
-	struct l_error	 e;
 	va_list		 ap;
 
-	memset(&e, 0, sizeof(e));
-	e.cid = cid;
-	e.request_id = request_id;
-	e.code = code;
 	va_start(ap, fmt);
-	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	reply_verror(0, conn, cid, request_id, code, fmt, ap);
 	va_end(ap);
-	peer_compose(worker->conn[conn], IMSG_L_ERROR, -1, &e, sizeof(e));
+}
+
+/*
+ * The answer to a Register, Renew, Unregister, Accept, Reject or
+ * ListLeases: the conn worker counts those in flight per client.
+ */
+static void
+answer_error(int conn, uint32_t cid, uint32_t request_id, int code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void
+answer_error(int conn, uint32_t cid, uint32_t request_id, int code,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	reply_verror(1, conn, cid, request_id, code, fmt, ap);
+	va_end(ap);
+}
+
+static void
+answer_done(int conn, uint32_t cid)
+{
+	struct l_client	 lc;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.cid = cid;
+	peer_compose(worker->conn[conn], IMSG_L_DONE, -1, &lc, sizeof(lc));
 }
 
 static void
@@ -280,21 +318,21 @@ lease_register(int conn, struct l_register *lr)
 	if ((h = holder_find(conn, lr->cid)) == NULL)
 		return;		/* gone meanwhile */
 	if (!id_allowed(h->id)) {
-		reply_error(conn, lr->cid, lr->request_id,
+		answer_error(conn, lr->cid, lr->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_UNAUTHORIZED,
 		    "this relay does not let ID %s register leases", h->id);
 		return;
 	}
 	if ((owner = name_reserved_for(lr->name)) != NULL &&
 	    strcmp(owner, h->id) != 0) {
-		reply_error(conn, lr->cid, lr->request_id,
+		answer_error(conn, lr->cid, lr->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_UNAUTHORIZED,
 		    "the name %s is reserved for another ID", lr->name);
 		return;
 	}
 	if ((old = lease_find_name(lr->name)) != NULL) {
 		if (strcmp(old->id, h->id) != 0) {
-			reply_error(conn, lr->cid, lr->request_id,
+			answer_error(conn, lr->cid, lr->request_id,
 			    RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN,
 			    "the name %s is held by another ID", lr->name);
 			return;
@@ -303,19 +341,19 @@ lease_register(int conn, struct l_register *lr)
 		lease_remove(old, "replaced");
 	}
 	if (leases_of_id(h->id) >= worker->lim.leases_per_id) {
-		reply_error(conn, lr->cid, lr->request_id,
+		answer_error(conn, lr->cid, lr->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_LIMIT,
 		    "this ID holds %u leases: the limit", worker->lim.leases_per_id);
 		return;
 	}
 	if (ls.nleases >= worker->lim.leases_total) {
-		reply_error(conn, lr->cid, lr->request_id,
+		answer_error(conn, lr->cid, lr->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_LIMIT,
 		    "the relay holds its maximum of leases");
 		return;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		reply_error(conn, lr->cid, lr->request_id,
+		answer_error(conn, lr->cid, lr->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -366,7 +404,7 @@ lease_owned(int conn, struct l_lease_op *op, struct holder **hp)
 		return NULL;
 	l = lease_find_id(op->lease_id);
 	if (l == NULL || l->holder != *hp) {
-		reply_error(conn, op->cid, op->request_id,
+		answer_error(conn, op->cid, op->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
 		    "no such lease on this connection");
 		return NULL;
@@ -685,7 +723,7 @@ session_for_holder(int conn, uint32_t cid, const uint8_t *sid)
 	if ((s = session_find(sid)) == NULL || s->state != SESS_PENDING ||
 	    s->lease == NULL || s->lease->holder->conn != conn ||
 	    s->lease->holder->cid != cid) {
-		reply_error(conn, cid, 0, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
+		answer_error(conn, cid, 0, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
 		    "no pending session with that id for this connection");
 		return NULL;
 	}
@@ -716,6 +754,7 @@ lease_accept(int conn, struct l_session_op *op)
 	    sizeof(c));
 	control_event(CTL_EV_SESSION_ACCEPT, s->lease_name, s->from_id,
 	    s->session_id, "accepted");
+	answer_done(conn, op->cid);
 }
 
 static void
@@ -732,6 +771,7 @@ lease_reject(int conn, struct l_reject *rj)
 	control_event(CTL_EV_SESSION_END, s->lease_name, s->from_id,
 	    s->session_id, "rejected");
 	session_remove(s, 1);
+	answer_done(conn, rj->cid);
 }
 
 static void
@@ -743,7 +783,7 @@ lease_list(int conn, struct l_list *ll)
 	uint32_t		 skip = ll->offset, n = 0, i;
 
 	if (!worker->lim.listing) {
-		reply_error(conn, ll->cid, ll->request_id,
+		answer_error(conn, ll->cid, ll->request_id,
 		    RELAY__V1__ERROR_CODE__ERR_UNAUTHORIZED,
 		    "lease listing is off on this relay");
 		return;
@@ -964,6 +1004,7 @@ lease_dispatch_conn(struct peer *p, struct imsg *imsg)
 		if (imsg_get_data(imsg, &lp, sizeof(lp)) == -1)
 			bad_imsg(p, imsg, "size");
 		lease_path(conn, &lp);
+		answer_done(conn, lp.cid);	/* no answer to the client */
 		break;
 	}
 	case IMSG_L_ACCEPT: {

@@ -76,6 +76,7 @@ static TAILQ_HEAD(, sym)	 symhead = TAILQ_HEAD_INITIALIZER(symhead);
 static struct relayd_config	*conf;
 static struct file		*file;
 static int			 errors;
+static char			 first_error[512];	/* for reload replies */
 static int			 cur_line;	/* line of the last token */
 static int			 lex_error;	/* the lexer has said why */
 static int			 saw_listen;
@@ -424,7 +425,13 @@ parse_verror(const char *fmt, va_list ap)
 	char	 msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	errors++;
+	if (errors++ == 0) {
+		first_error[0] = '\0';
+		if (file != NULL)
+			snprintf(first_error, sizeof(first_error), "%s:%d: ",
+			    file->name, cur_line);
+		strlcat(first_error, msg, sizeof(first_error));
+	}
 	if (file != NULL)
 		log_warnx("%s:%d: %s", file->name, cur_line, msg);
 	else
@@ -980,8 +987,12 @@ pushfile(const char *name, int is_include)
 	if (why != NULL) {
 		if (is_include)
 			parse_error("include \"%s\": %s", nfile->name, why);
-		else
+		else {
 			log_warnx("%s: %s", nfile->name, why);
+			snprintf(first_error, sizeof(first_error), "%s: %s",
+			    nfile->name, why);
+			errors++;
+		}
 		if (nfile->stream != NULL)
 			fclose(nfile->stream);
 		free(nfile->name);
@@ -1106,6 +1117,7 @@ parse_config(const char *path, struct relayd_config *c, int as_root)
 	config_defaults(c, as_root);
 	conf = c;
 	errors = 0;
+	first_error[0] = '\0';
 	cur_line = 0;
 	lex_error = 0;
 	saw_listen = saw_allow_any = saw_allow_id = 0;
@@ -1138,4 +1150,12 @@ parse_config(const char *path, struct relayd_config *c, int as_root)
 		listen_add("127.0.0.1", RELAY_DEFAULT_PORT);
 	conf = NULL;
 	return errors ? -1 : 0;
+}
+
+/* The first error of the last parse_config() and how many there were. */
+const char *
+parse_first_error(int *count)
+{
+	*count = errors;
+	return first_error;
 }

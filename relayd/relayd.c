@@ -248,7 +248,7 @@ parent_dispatch(struct peer *p, struct imsg *imsg)
 {
 	struct child	*c = child_by_peer(p);
 	struct ctl_fwd	 cf;
-	char		 err[512];
+	char		 err[512] = "";
 	int32_t		 v;
 	int		 i;
 
@@ -309,13 +309,23 @@ parent_reload(char *err, size_t errlen)
 	notify_send("RELOADING=1");
 	if ((nconf = calloc(1, sizeof(*nconf))) == NULL)
 		fatal("calloc");
+	err[0] = '\0';
 	if (parse_config(parent.conffile_given || access(parent.conffile,
-	    F_OK) == 0 ? parent.conffile : NULL, nconf, parent.root) == -1 ||
-	    config_check(nconf, err, errlen) == -1) {
-		if (err[0] == '\0' || strcmp(err, "") == 0)
-			snprintf(err, errlen, "%s: errors in the file (see the "
-			    "log); keeping the old configuration",
-			    parent.conffile);
+	    F_OK) == 0 ? parent.conffile : NULL, nconf, parent.root) == -1) {
+		const char	*first;
+		int		 n;
+
+		first = parse_first_error(&n);
+		if (n > 1)
+			snprintf(err, errlen, "%s (and %d more errors, see the "
+			    "log); keeping the old configuration", first,
+			    n - 1);
+		else
+			snprintf(err, errlen, "%s; keeping the old "
+			    "configuration", first[0] ? first : parent.conffile);
+	} else if (config_check(nconf, err, errlen) == -1)
+		strlcat(err, "; keeping the old configuration", errlen);
+	if (err[0] != '\0') {
 		log_warnx("reload failed: %s", err);
 		config_clear(nconf);
 		free(nconf);

@@ -162,6 +162,7 @@ enum imsg_type {
 	IMSG_L_LIST_END,	/* struct l_list_end */
 	IMSG_L_NOTICE,		/* struct l_notice */
 	IMSG_L_KICK,		/* struct l_client: close this client */
+	IMSG_L_DONE,		/* struct l_client: an Accept/Reject went through */
 	/* lease <-> fwd, conn -> fwd */
 	IMSG_F_SESSION,		/* struct f_session: tokens of a new session */
 	IMSG_F_CANCEL,		/* struct f_session_id */
@@ -324,6 +325,7 @@ struct l_error {
 	uint32_t	 cid;
 	uint32_t	 request_id;
 	int32_t		 code;		/* relay.v1 ErrorCode */
+	uint32_t	 answer;	/* it answers a request in flight */
 	char		 message[REASON_MAX_LEN + 1];
 };
 
@@ -624,6 +626,7 @@ int	 config_check(struct relayd_config *, char *, size_t);
 /* parse.y */
 int	 parse_config(const char *, struct relayd_config *, int as_root);
 int	 cmdline_symset(const char *);
+const char *parse_first_error(int *);
 
 /* printconf.c */
 void	 print_config(const struct relayd_config *);

@@ -62,6 +62,19 @@ check "log verbose" grep -q "verbose" "$T/logv"
 ctl log brief >/dev/null 2>&1
 ctl reload >"$T/reload" 2>&1
 check "reload through relay-ctl" grep -q "reloaded" "$T/reload"
+# A broken file: the answer is the parse error with its file and line
+# (it once was leftover stack bytes), and the old configuration stays.
+cp "$T/relayd.conf" "$T/relayd.conf.good"
+echo "lease ttl banana" >>"$T/relayd.conf"
+ctl reload >"$T/reload.bad" 2>&1
+check "reload of a broken file fails" [ $? -ne 0 ]
+check "reload of a broken file names the file and line" \
+    grep -Eq "relay-ctl: .*relayd\.conf:[0-9]+: .*keeping the old configuration" "$T/reload.bad"
+check "the reload answer is printable text" \
+    sh -c "! LC_ALL=C grep -q '[^[:print:][:space:]]' '$T/reload.bad'"
+cp "$T/relayd.conf.good" "$T/relayd.conf"
+ctl show summary >/dev/null 2>&1
+check "relayd still answers after the failed reload" [ $? -eq 0 ]
 ctl lease revoke held-svc >"$T/revoke" 2>&1
 check "lease revoke answers" grep -q "revoked 1 lease" "$T/revoke"
 i=0
