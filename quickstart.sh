@@ -19,7 +19,7 @@ BUILD_DEPS="build-essential autoconf automake pkg-config bison \
 libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
 libseccomp-dev check"
 TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
-iproute2 python3-cryptography"
+iproute2 nftables python3-cryptography"
 
 usage() {
 	echo "usage: $0 run|test" >&2
