@@ -340,6 +340,7 @@ dcand_choose(struct dcand *c)
 {
 	struct rec_layer	 rec;
 	uint8_t			 chosen = DIRECT_CHOSEN, *p;
+	const size_t		 flen = FRAME_HDR_LEN + 1 + 1 + AEAD_TAG_LEN;
 	ssize_t			 n;
 
 	if (rec_init_from_hs(&rec, &c->hsk.hs) == -1) {
@@ -347,9 +348,8 @@ dcand_choose(struct dcand *c)
 		return;
 	}
 	rec.path_ok = 1;
-	if ((p = iobuf_space(c->out, REC_MAX_FRAME)) == NULL ||
-	    (n = rec_seal(&rec, REC_TYPE_PATH, &chosen, 1, p,
-	    REC_MAX_FRAME)) < 0) {
+	if ((p = iobuf_space(c->out, flen)) == NULL ||
+	    (n = rec_seal(&rec, REC_TYPE_PATH, &chosen, 1, p, flen)) < 0) {
 		rec_clear(&rec);
 		dcand_fail(c, "cannot seal the path record");
 		return;
@@ -487,8 +487,13 @@ dtarget_start(struct dtarget *t)
 		snprintf(t->last, sizeof(t->last), "%s", strerror(errno));
 		log_trace("session %s: direct %s: %s", d->label, t->str,
 		    t->last);
-		/* the same two ports already carry another session */
-		if (errno != EADDRINUSE && errno != EADDRNOTAVAIL)
+		/*
+		 * EADDRINUSE, EADDRNOTAVAIL: the same two ports carry
+		 * another session already; ENETUNREACH: no route (a local
+		 * address of another network). Neither will change.
+		 */
+		if (errno != EADDRINUSE && errno != EADDRNOTAVAIL &&
+		    errno != ENETUNREACH)
 			evtimer_add(t->ev_retry, &tv);
 		return;
 	}
@@ -721,8 +726,8 @@ direct_why(const struct direct *d, char *out, size_t outlen)
 
 	n = snprintf(out, outlen, "no direct path in %ld ms", direct_ms(d));
 	for (i = 0; i < d->ntargets && n > 0 && (size_t)n < outlen; i++)
-		n += snprintf(out + n, outlen - n, "%s %s %s: %s",
-		    i == 0 ? " (" : ";", d->targets[i].kind,
+		n += snprintf(out + n, outlen - n, "%s%s %s: %s",
+		    i == 0 ? " (" : "; ", d->targets[i].kind,
 		    d->targets[i].str, d->targets[i].last);
 	if (d->ntargets > 0 && n > 0 && (size_t)n < outlen)
 		snprintf(out + n, outlen - n, ")");
@@ -749,6 +754,23 @@ direct_window_cb(int fd, short ev, void *arg)
 	}
 	log_debug("session %s: relayed: %s", d->label, why);
 	secure_path_relayed(d->sc);	/* frees d */
+}
+
+static void
+direct_log_start(const struct direct *d)
+{
+	char	 line[DIRECT_MAX_TARGETS * (HOSTPORT_MAX + 16)];
+	size_t	 i;
+	int	 n = 0;
+
+	line[0] = '\0';
+	for (i = 0; i < d->ntargets && n >= 0 && (size_t)n < sizeof(line);
+	    i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %s",
+		    i == 0 ? "" : ", ", d->targets[i].kind, d->targets[i].str);
+	log_debug("session %s: trying direct paths from %s: %s%s", d->label,
+	    d->local_str, d->ntargets > 0 ? line : "no address to connect to",
+	    d->listener != NULL ? ", and listening" : "");
 }
 
 /*
@@ -813,14 +835,9 @@ direct_new(struct secure_conn *sc, const struct secure_params *p,
 		return NULL;
 	}
 	evtimer_add(d->ev_window, &tv);
-	log_debug("session %s: trying direct paths from %s%s%s", d->label,
-	    d->local_str, d->ntargets > 0 ? " to" : ", listening only",
-	    d->ntargets > 0 ? "" : "");
-	for (i = 0; i < d->ntargets; i++) {
-		log_debug("session %s:   %s address %s", d->label,
-		    d->targets[i].kind, d->targets[i].str);
+	direct_log_start(d);
+	for (i = 0; i < d->ntargets; i++)
 		dtarget_start(&d->targets[i]);
-	}
 	return d;
 }
 

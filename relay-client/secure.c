@@ -375,7 +375,6 @@ secure_path_direct(struct secure_conn *sc, int fd, struct rec_layer *rec,
     size_t outlen)
 {
 	uint8_t	*p;
-	int	 r;
 
 	secure_drop_cipher(sc);
 	strlcpy(sc->peer_id, peer_id, sizeof(sc->peer_id));
@@ -398,13 +397,14 @@ secure_path_direct(struct secure_conn *sc, int fd, struct rec_layer *rec,
 	    secure_cwrite_cb, sc)) == NULL)
 		(void)secure_fail(sc, EXIT_ERROR, "event_new failed");
 	secure_path_cb(sc, 1);
-	r = sc->err_code == EXIT_OK && !sc->dead ? secure_opened(sc) : -1;
+	/* a refusal is in err_code: secure_run reports it */
+	if (sc->err_code == EXIT_OK && !sc->dead)
+		(void)secure_opened(sc);
 	if (sc->dead) {
 		if (sc->in_cb == 0)
 			secure_destroy(sc);
 		return;
 	}
-	(void)r;
 	secure_run(sc);
 }
 
