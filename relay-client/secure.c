@@ -367,7 +367,8 @@ secure_path_failed(struct secure_conn *sc, const char *why)
  * session, with the keys of its own handshake (rec, taken over). in and
  * out are what direct.c buffered (records that came behind the
  * handshake, our last handshake message and path record not yet sent);
- * they are copied before the DirectPath, which holds them, is freed.
+ * they, rec and peer_id are copied before the DirectPath, which may hold
+ * them, is freed.
  */
 void
 secure_path_direct(struct secure_conn *sc, int fd, struct rec_layer *rec,
@@ -384,11 +385,11 @@ secure_path_direct(struct secure_conn *sc, int fd, struct rec_layer *rec,
 	if ((p = iobuf_space(sc->cout, outlen)) != NULL)
 		memcpy(p, out, outlen);
 	iobuf_commit(sc->cout, p != NULL ? outlen : 0);
-	direct_free(sc->dp);	/* in, out and peer_id lived there */
-	sc->dp = NULL;
-	handshaker_clear(&sc->hsk);
 	sc->rec = *rec;
 	sc->rec_ready = 1;
+	direct_free(sc->dp);	/* in, out, peer_id and rec lived there */
+	sc->dp = NULL;
+	handshaker_clear(&sc->hsk);
 	sc->cfd = fd;
 	sc->on_direct = 1;
 	if ((sc->ev_cread = event_new(sc->base, fd, EV_READ | EV_PERSIST,
