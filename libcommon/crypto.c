@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "util.h"
 #include "crypto_int.h"
 
 #define KEYFILE_MAX	(16 * 1024)
@@ -392,6 +393,33 @@ done:
  * Write the key to a temporary file beside path, then link it into place:
  * an existing file is never replaced and a crash leaves no half key.
  */
+/*
+ * Load the identity at path, or create it (and the directories above it,
+ * mode 0700) when it does not exist yet: a daemon's first start.
+ */
+int
+identity_setup(struct identity *ident, const char *path, int *created,
+    char *err, size_t errlen)
+{
+	*created = 0;
+	if (access(path, F_OK) == -1 && errno == ENOENT) {
+		if (mkdir_parent(path, 0700) == -1) {
+			snprintf(err, errlen, "cannot create the directory of "
+			    "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (identity_generate(ident) == -1) {
+			snprintf(err, errlen, "cannot generate a key");
+			return -1;
+		}
+		if (identity_save(ident, path, err, errlen) == -1)
+			return -1;
+		*created = 1;
+		return 0;
+	}
+	return identity_load(ident, path, err, errlen);
+}
+
 int
 identity_save(const struct identity *ident, const char *path, char *err,
     size_t errlen)

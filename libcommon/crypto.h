@@ -31,6 +31,8 @@ int	 identity_generate(struct identity *);
 int	 identity_from_seed(struct identity *, const uint8_t seed[ED25519_SEED_LEN]);
 int	 identity_load(struct identity *, const char *path, char *err, size_t errlen);
 int	 identity_save(const struct identity *, const char *path, char *err, size_t errlen);
+int	 identity_setup(struct identity *, const char *path, int *created,
+	    char *err, size_t errlen);
 int	 identity_sign(const struct identity *, const uint8_t *, size_t,
 	    uint8_t sig[ED25519_SIG_LEN]);
 void	 identity_clear(struct identity *);
@@ -104,6 +106,24 @@ void	 hs_clear(struct handshake *);
 #define HS_FRAME_M1	(FRAME_HDR_LEN + HS_M1_LEN)
 #define HS_FRAME_M2	(FRAME_HDR_LEN + HS_M2_LEN)
 #define HS_FRAME_M3	(FRAME_HDR_LEN + HS_M3_LEN)
+
+/*
+ * The one driver of the handshake over bytes, for the relay's conn worker
+ * and for relay-client alike: it reads the complete frames the state
+ * machine expects from in (never a byte more: records may follow), writes
+ * what this side sends into out, and signs with ident, or stops at
+ * HS_DRIVE_SIGN when ident is NULL (the relay's parent signs; the caller
+ * then gives hs_set_sig() the signature and drives again).
+ */
+enum hs_drive_result {
+	HS_DRIVE_FAILED = -1,	/* hs->error says why; send nothing more */
+	HS_DRIVE_AGAIN = 0,	/* more bytes are needed */
+	HS_DRIVE_SIGN,		/* a signature of hs_sigmsg() is needed */
+	HS_DRIVE_DONE		/* the traffic keys are ready */
+};
+int	 hs_drive(struct handshake *, const struct identity *,
+	    const uint8_t *in, size_t inlen, size_t *consumed,
+	    uint8_t *out, size_t outlen, size_t *written);
 
 /* ---- records ---- */
 

@@ -367,3 +367,92 @@ hs_clear(struct handshake *hs)
 		crypto_wipe(hs->key_recv, sizeof(hs->key_recv));
 	}
 }
+
+/* Write what this side sends next, if it sends anything now. */
+static int
+hs_drive_write(struct handshake *hs, uint8_t *out, size_t outlen,
+    size_t *written)
+{
+	ssize_t	 n;
+
+	if (hs->role == HS_INITIATOR && hs->state == HS_S_START)
+		n = hs_write_m1(hs, out + *written, outlen - *written);
+	else if (hs->role == HS_RESPONDER && hs->state == HS_S_WRITE)
+		n = hs_write_m2(hs, out + *written, outlen - *written);
+	else if (hs->role == HS_INITIATOR && hs->state == HS_S_WRITE)
+		n = hs_write_m3(hs, out + *written, outlen - *written);
+	else
+		return 0;
+	if (n < 0)
+		return -1;
+	*written += n;
+	return 1;
+}
+
+/* Read the next frame: 1 when one was read, 0 when it is not complete. */
+static int
+hs_drive_read(struct handshake *hs, const uint8_t *in, size_t inlen,
+    size_t *consumed)
+{
+	const uint8_t	*p = in + *consumed;
+	size_t		 left = inlen - *consumed, want;
+	int		 r;
+
+	if ((want = hs_next_frame_len(hs)) == 0) {
+		hs_fail(hs, "handshake step out of order");
+		return -1;
+	}
+	if (left < FRAME_HDR_LEN)
+		return 0;
+	/* the one length rule: exactly the size of the expected message */
+	if ((size_t)((p[0] << 8) | p[1]) != want) {
+		hs_fail(hs, "handshake frame with a bad length");
+		return -1;
+	}
+	if (left < FRAME_HDR_LEN + want)
+		return 0;
+	p += FRAME_HDR_LEN;
+	if (hs->role == HS_RESPONDER && hs->state == HS_S_START)
+		r = hs_read_m1(hs, p, want);
+	else if (hs->role == HS_INITIATOR)
+		r = hs_read_m2(hs, p, want);
+	else
+		r = hs_read_m3(hs, p, want);
+	*consumed += FRAME_HDR_LEN + want;
+	return r == -1 ? -1 : 1;
+}
+
+int
+hs_drive(struct handshake *hs, const struct identity *ident,
+    const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out,
+    size_t outlen, size_t *written)
+{
+	int	 r;
+
+	*consumed = 0;
+	*written = 0;
+	for (;;) {
+		switch (hs->state) {
+		case HS_S_DONE:
+			return HS_DRIVE_DONE;
+		case HS_S_FAILED:
+			return HS_DRIVE_FAILED;
+		case HS_S_NEED_SIG:
+			if (ident == NULL)
+				return HS_DRIVE_SIGN;
+			if (hs_sign(hs, ident) == -1)
+				return HS_DRIVE_FAILED;
+			continue;
+		default:
+			break;
+		}
+		if ((r = hs_drive_write(hs, out, outlen, written)) == -1)
+			return HS_DRIVE_FAILED;
+		if (r == 1)
+			continue;
+		if ((r = hs_drive_read(hs, in, inlen, consumed)) == -1)
+			return HS_DRIVE_FAILED;
+		if (r == 0)
+			return HS_DRIVE_AGAIN;
+	}
+}

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,40 +22,16 @@
 #define IMSG_IOV_MAX		64
 #define IMSG_CMSG_FDS		8
 
-/*
- * The pid that goes into every header, asked for once (a sandboxed worker
- * may not ask later) and asked again in the child after a fork.
- */
-static pid_t	imsg_pid;
-
-static void
-imsg_pid_reset(void)
-{
-	imsg_pid = getpid();
-}
-
-static pid_t
-imsg_getpid(void)
-{
-	static int	 registered;
-
-	if (!registered) {
-		pthread_atfork(NULL, NULL, imsg_pid_reset);
-		registered = 1;
-		imsg_pid = getpid();
-	}
-	return imsg_pid;
-}
-
 void
 imsgbuf_init(struct imsgbuf *ib, int fd, int allow_fd)
 {
 	ib->fd = fd;
 	ib->allow_fd = allow_fd;
-	ib->pid = imsg_getpid();
+	ib->rpos = 0;
 	ib->rlen = 0;
 	ib->nrfds = 0;
 	ib->queued = 0;
+	ib->queued_bytes = 0;
 	TAILQ_INIT(&ib->outq);
 }
 
@@ -73,8 +48,11 @@ imsgbuf_clear(struct imsgbuf *ib)
 		free(m);
 	}
 	ib->queued = 0;
+	ib->queued_bytes = 0;
 	while (ib->nrfds > 0)
-		close(ib->rfds[--ib->nrfds]);
+		if (ib->rfds[--ib->nrfds] != -1)
+			close(ib->rfds[ib->nrfds]);
+	ib->rpos = 0;
 	ib->rlen = 0;
 }
 
@@ -104,7 +82,6 @@ imsg_composev(struct imsgbuf *ib, uint32_t type, uint32_t peerid, int fd,
 	hdr.type = type;
 	hdr.len = IMSG_HDR_LEN + len;
 	hdr.peerid = peerid;
-	hdr.pid = ib->pid;
 	hdr.flags = fd != -1 ? IMSGF_HASFD : 0;
 	memcpy(m->data, &hdr, IMSG_HDR_LEN);
 	off = IMSG_HDR_LEN;
@@ -118,6 +95,7 @@ imsg_composev(struct imsgbuf *ib, uint32_t type, uint32_t peerid, int fd,
 	m->fd = fd;
 	TAILQ_INSERT_TAIL(&ib->outq, m, entry);
 	ib->queued++;
+	ib->queued_bytes += m->len;
 	return 0;
 }
 
@@ -197,11 +175,13 @@ imsgbuf_flush(struct imsgbuf *ib)
 
 			if (done < left) {
 				m->off += done;
+				ib->queued_bytes -= done;
 				break;
 			}
 			done -= left;
 			TAILQ_REMOVE(&ib->outq, m, entry);
 			ib->queued--;
+			ib->queued_bytes -= left;
 			free(m);
 		}
 	}
@@ -239,8 +219,14 @@ imsgbuf_read(struct imsgbuf *ib)
 	struct cmsghdr	*cmsg;
 	struct iovec	 iov;
 	ssize_t		 n;
-	int		 fds[IMSG_CMSG_FDS], nfds, i, bad = 0;
+	int		 fds[IMSG_CMSG_FDS], nfds, i, bad = 0, got = 0;
 
+	/* what the last messages left behind goes to the front, once */
+	if (ib->rpos > 0) {
+		memmove(ib->rbuf, ib->rbuf + ib->rpos, ib->rlen - ib->rpos);
+		ib->rlen -= ib->rpos;
+		ib->rpos = 0;
+	}
 	if (ib->rlen == sizeof(ib->rbuf)) {
 		errno = ENOBUFS;
 		return -1;
@@ -269,6 +255,7 @@ imsgbuf_read(struct imsgbuf *ib)
 			nfds = IMSG_CMSG_FDS;
 		memcpy(fds, CMSG_DATA(cmsg), nfds * sizeof(int));
 		for (i = 0; i < nfds; i++) {
+			got++;
 			if (!ib->allow_fd || ib->nrfds == IMSG_MAX_FDQUEUE) {
 				close(fds[i]);
 				bad = 1;
@@ -277,7 +264,18 @@ imsgbuf_read(struct imsgbuf *ib)
 			ib->rfds[ib->nrfds++] = fds[i];
 		}
 	}
-	if (bad || (msg.msg_flags & MSG_CTRUNC)) {
+	/*
+	 * A truncated control message on a channel that passes descriptors:
+	 * the receiver had no free descriptor and the kernel dropped it. A
+	 * sender attaches at most one to a sendmsg(), so that is the one of
+	 * the message starting in these bytes: it arrives as lost.
+	 */
+	if ((msg.msg_flags & MSG_CTRUNC) && ib->allow_fd && got == 0 &&
+	    ib->nrfds < IMSG_MAX_FDQUEUE && n > 0)
+		ib->rfds[ib->nrfds++] = -1;
+	else if (msg.msg_flags & MSG_CTRUNC)
+		bad = 1;
+	if (bad) {
 		errno = EBADMSG;
 		return -1;
 	}
@@ -294,43 +292,35 @@ int
 imsg_get(struct imsgbuf *ib, struct imsg *imsg)
 {
 	struct imsg_hdr	 hdr;
-	size_t		 plen;
+	size_t		 avail = ib->rlen - ib->rpos;
 
 	memset(imsg, 0, sizeof(*imsg));
 	imsg->fd = -1;
-	if (ib->rlen < IMSG_HDR_LEN)
+	if (avail < IMSG_HDR_LEN)
 		return 0;
-	memcpy(&hdr, ib->rbuf, IMSG_HDR_LEN);
+	memcpy(&hdr, ib->rbuf + ib->rpos, IMSG_HDR_LEN);
 	if (hdr.len < IMSG_HDR_LEN || hdr.len > IMSG_RBUF_LEN ||
 	    (hdr.flags & ~IMSGF_HASFD) != 0) {
 		errno = EBADMSG;
 		return -1;
 	}
-	if (ib->rlen < hdr.len)
+	if (avail < hdr.len)
 		return 0;
-	plen = hdr.len - IMSG_HDR_LEN;
 	if (hdr.flags & IMSGF_HASFD) {
 		if (ib->nrfds == 0) {
 			errno = EBADMSG;
 			return -1;
 		}
 		imsg->fd = ib->rfds[0];
+		imsg->fd_lost = imsg->fd == -1;
 		ib->nrfds--;
 		memmove(ib->rfds, ib->rfds + 1, ib->nrfds * sizeof(int));
 	}
-	if (plen > 0) {
-		if ((imsg->data = malloc(plen)) == NULL) {
-			if (imsg->fd != -1)
-				close(imsg->fd);
-			imsg->fd = -1;
-			return -1;
-		}
-		memcpy(imsg->data, ib->rbuf + IMSG_HDR_LEN, plen);
-	}
 	imsg->hdr = hdr;
-	imsg->len = plen;
-	ib->rlen -= hdr.len;
-	memmove(ib->rbuf, ib->rbuf + hdr.len, ib->rlen);
+	imsg->len = hdr.len - IMSG_HDR_LEN;
+	if (imsg->len > 0)
+		imsg->data = ib->rbuf + ib->rpos + IMSG_HDR_LEN;
+	ib->rpos += hdr.len;
 	return 1;
 }
 
@@ -360,7 +350,6 @@ imsg_take_fd(struct imsg *imsg)
 void
 imsg_free(struct imsg *imsg)
 {
-	free(imsg->data);
 	imsg->data = NULL;
 	if (imsg->fd != -1)
 		close(imsg->fd);

@@ -9,6 +9,12 @@
  * Payloads are fixed C structs: the receiver reads them only through
  * imsg_get_data(), which fails unless the size is exactly right. Any
  * malformed input is an error that the caller must treat as fatal.
+ *
+ * imsg_get() parses in place: a message's data points into the read
+ * buffer and stays valid until the next imsgbuf_read() on that buffer,
+ * which moves what is left to the front once per read. A descriptor the
+ * kernel could not deliver (the receiver was out of descriptors) arrives
+ * as fd -1 with fd_lost set, so the receiver can refuse that one request.
  */
 #ifndef RELAY_IMSG_H
 #define RELAY_IMSG_H
@@ -26,8 +32,7 @@
 struct imsg_hdr {
 	uint32_t	 type;
 	uint32_t	 len;		/* header included */
-	uint32_t	 peerid;
-	uint32_t	 pid;
+	uint32_t	 peerid;	/* which client or request it is about */
 	uint32_t	 flags;
 };
 #define IMSG_HDR_LEN		sizeof(struct imsg_hdr)
@@ -44,20 +49,22 @@ struct imsg_out {
 struct imsgbuf {
 	int			 fd;
 	int			 allow_fd;
-	pid_t			 pid;
-	size_t			 rlen;
+	size_t			 rpos;		/* next message in rbuf */
+	size_t			 rlen;		/* bytes in rbuf */
 	uint8_t			 rbuf[IMSG_RBUF_LEN];
-	int			 rfds[IMSG_MAX_FDQUEUE];
+	int			 rfds[IMSG_MAX_FDQUEUE];	/* -1: lost */
 	int			 nrfds;
 	TAILQ_HEAD(, imsg_out)	 outq;
 	size_t			 queued;	/* messages waiting in outq */
+	size_t			 queued_bytes;
 };
 
 struct imsg {
 	struct imsg_hdr		 hdr;
 	int			 fd;
+	int			 fd_lost;	/* it had one; the kernel dropped it */
 	size_t			 len;	/* payload length */
-	uint8_t			*data;
+	uint8_t			*data;	/* in the read buffer: do not keep */
 };
 
 void	imsgbuf_init(struct imsgbuf *, int fd, int allow_fd);

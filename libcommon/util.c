@@ -5,8 +5,7 @@
  * made safe to show, and the few system chores every program has: an
  * address as text, the open-file limit, the directories above a file.
  *
- * Nothing here touches the network or exits: errors are returned (and
- * mkdir_parents logs the directory it could not make).
+ * Nothing here touches the network, logs or exits: errors are returned.
  */
 #include "config.h"
 
@@ -16,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "util.h"
 
 /*
@@ -212,34 +211,23 @@ nofile_raise(void)
 }
 
 /*
- * mkdir -p of the directory that holds path: each missing level is made
- * with mode, existing ones are left as they are. On failure: -1 with
- * errno set, after a log line naming the directory.
+ * Create the directories above path that do not exist yet, with mode.
+ * Returns -1 with errno set (the failing directory's) on an error.
  */
 int
-mkdir_parents(const char *path, mode_t mode)
+mkdir_parent(const char *path, mode_t mode)
 {
-	char	 dir[PATH_MAX], *p, c;
+	char	 dir[PATH_MAX], *p;
 
 	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
 		errno = ENAMETOOLONG;
-		log_warn("%s", path);
 		return -1;
 	}
-	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+	p = dirname(dir);
+	if (access(p, F_OK) == 0 || strcmp(p, "/") == 0 || strcmp(p, ".") == 0)
 		return 0;
-	*p = '\0';
-	for (p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		c = *p;
-		*p = '\0';
-		if (mkdir(dir, mode) == -1 && errno != EEXIST) {
-			log_warn("mkdir %s", dir);
-			return -1;
-		}
-		if (c == '\0')
-			return 0;
-		*p = c;
-	}
-}
+	if (mkdir_parent(p, mode) == -1)
+		return -1;
+	if (mkdir(p, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;}

@@ -21,6 +21,6 @@ int	 hex_parse(const char *, uint8_t *, size_t);
 char	*text_safe(char *, size_t, const char *);
 void	 sockaddr_fmt(const struct sockaddr *, char *, size_t);
 int	 nofile_raise(void);
-int	 mkdir_parents(const char *path, mode_t mode);
+int	 mkdir_parent(const char *, mode_t);
 
 #endif /* RELAY_UTIL_H */

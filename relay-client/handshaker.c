@@ -28,104 +28,49 @@ handshaker_init(struct handshaker *hk, enum hs_role role, const uint8_t *ctx,
 	return hs_init(&hk->hs, role, ctx, ctxlen, ident->pk, expect_id);
 }
 
-/* The initiator's first move: M1 into out. */
-int
-handshaker_start(struct handshaker *hk, struct buf *out)
-{
-	uint8_t	*p;
-
-	if (hk->hs.role != HS_INITIATOR)
-		return 0;
-	if ((p = iobuf_space(out, HS_FRAME_M1)) == NULL) {
-		hk->hs.error = "no room for M1";
-		hk->hs.state = HS_S_FAILED;
-		return -1;
-	}
-	if (hs_write_m1(&hk->hs, p, HS_FRAME_M1) < 0)
-		return -1;
-	iobuf_commit(out, HS_FRAME_M1);
-	return 0;
-}
-
-/* Sign, then write M2 (responder) or M3 (initiator) into out. */
-static int
-handshaker_answer(struct handshaker *hk, struct buf *out)
-{
-	size_t	 len;
-	uint8_t	*p;
-	int	 r;
-
-	if (hs_sign(&hk->hs, hk->ident) == -1)
-		return -1;
-	len = hk->hs.role == HS_RESPONDER ? HS_FRAME_M2 : HS_FRAME_M3;
-	if ((p = iobuf_space(out, len)) == NULL) {
-		hk->hs.error = "no room for the handshake answer";
-		hk->hs.state = HS_S_FAILED;
-		hs_clear(&hk->hs);
-		return -1;
-	}
-	if (hk->hs.role == HS_RESPONDER)
-		r = hs_write_m2(&hk->hs, p, len);
-	else
-		r = hs_write_m3(&hk->hs, p, len);
-	if (r < 0)
-		return -1;
-	iobuf_commit(out, len);
-	return 0;
-}
-
 /*
  * Take every complete frame the state machine expects from in, writing
- * answers to out. HSK_DONE once the handshake is complete (the traffic
- * keys are then in hk->hs), HSK_AGAIN for more bytes, HSK_FAILED.
+ * what this side sends to out (libcommon's hs_drive(): the frame rules
+ * are written once, there). HSK_DONE once the handshake is complete (the
+ * traffic keys are then in hk->hs), HSK_AGAIN for more bytes, HSK_FAILED.
  */
 int
 handshaker_step(struct handshaker *hk, struct buf *in, struct buf *out)
 {
-	struct handshake	*hs = &hk->hs;
-	const uint8_t		*body;
-	size_t			 want;
-	uint16_t		 flen;
-	int			 r;
+	size_t	 consumed, written;
+	uint8_t	*p;
+	int	 r;
 
-	for (;;) {
-		if (hs->state == HS_S_DONE)
-			return HSK_DONE;
-		if (hs->state == HS_S_FAILED)
-			return HSK_FAILED;
-		if ((want = hs_next_frame_len(hs)) == 0) {
-			hs->error = "handshake step out of order";
-			hs->state = HS_S_FAILED;
-			hs_clear(hs);
-			return HSK_FAILED;
-		}
-		if (buf_len(in) < FRAME_HDR_LEN)
-			return HSK_AGAIN;
-		flen = get_be16(buf_rptr(in));
-		if (flen != want) {
-			log_debug("handshake: frame length %u, expected %zu",
-			    flen, want);
-			hs->error = "handshake frame with a bad length";
-			hs->state = HS_S_FAILED;
-			hs_clear(hs);
-			return HSK_FAILED;
-		}
-		if (buf_len(in) < FRAME_HDR_LEN + want)
-			return HSK_AGAIN;
-		body = buf_rptr(in) + FRAME_HDR_LEN;
-		if (hs->role == HS_RESPONDER && hs->state == HS_S_START)
-			r = hs_read_m1(hs, body, want);
-		else if (hs->role == HS_INITIATOR)
-			r = hs_read_m2(hs, body, want);
-		else
-			r = hs_read_m3(hs, body, want);
-		iobuf_consume(in, FRAME_HDR_LEN + want);
-		if (r == -1)
-			return HSK_FAILED;
-		if (hs->state == HS_S_NEED_SIG &&
-		    handshaker_answer(hk, out) == -1)
-			return HSK_FAILED;
+	/* one call writes at most one message, M2 the largest */
+	if ((p = iobuf_space(out, HS_FRAME_M2)) == NULL) {
+		hk->hs.error = "no room for the handshake";
+		hk->hs.state = HS_S_FAILED;
+		hs_clear(&hk->hs);
+		return HSK_FAILED;
 	}
+	r = hs_drive(&hk->hs, hk->ident, in != NULL ? buf_rptr(in) : NULL,
+	    in != NULL ? buf_len(in) : 0, &consumed, p, HS_FRAME_M2, &written);
+	if (consumed > 0)
+		iobuf_consume(in, consumed);
+	iobuf_commit(out, written);
+	switch (r) {
+	case HS_DRIVE_DONE:
+		return HSK_DONE;
+	case HS_DRIVE_AGAIN:
+		return HSK_AGAIN;
+	default:
+		log_debug("handshake: %s", handshaker_error(hk));
+		return HSK_FAILED;
+	}
+}
+
+/* The initiator's first move: M1 into out. */
+int
+handshaker_start(struct handshaker *hk, struct buf *out)
+{
+	if (hk->hs.role != HS_INITIATOR)
+		return 0;
+	return handshaker_step(hk, NULL, out) == HSK_FAILED ? -1 : 0;
 }
 
 const char *

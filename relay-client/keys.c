@@ -137,8 +137,10 @@ cmd_keygen(int argc, char *argv[])
 		return EXIT_ERROR;
 	}
 	/* a path the user chose: its directory is the user's business */
-	if (!given && mkdir_parents(path, 0700) == -1)
+	if (!given && mkdir_parent(path, 0700) == -1) {
+		log_warn("cannot create the directory of %s", path);
 		return EXIT_ERROR;
+	}
 	if (identity_generate(&ident) == -1) {
 		log_warnx("cannot generate a key");
 		return EXIT_ERROR;
@@ -255,8 +257,10 @@ known_relays_store(struct client_opts *o, const char *id)
 	char	 line[sizeof(o->relay_name) + ID_BUFSZ + 2];
 	int	 fd, len;
 
-	if (mkdir_parents(o->known_path, 0700) == -1)
+	if (mkdir_parent(o->known_path, 0700) == -1) {
+		log_warn("cannot create the directory of %s", o->known_path);
 		return -1;
+	}
 	len = snprintf(line, sizeof(line), "%s %s\n", o->relay_name, id);
 	if ((fd = open(o->known_path, O_WRONLY | O_APPEND | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {

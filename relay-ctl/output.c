@@ -383,8 +383,8 @@ metric_u64(const char *name, const char *type, const char *help,
  * "# EOF" of OpenMetrics is a comment to it. No "info" or "unknown" type
  * either: the collector rejects them, so relayd_info is a gauge.
  */
-void
-output_metrics(const struct ctl_summary *s, const struct ctl_stats *st)
+static void
+metrics_print(const struct ctl_summary *s, const struct ctl_stats *st)
 {
 	char	 name[96];
 	size_t	 i;
@@ -433,3 +433,34 @@ output_metrics(const struct ctl_summary *s, const struct ctl_stats *st)
 	}
 	printf("# EOF\n");
 }
+
+/* show metrics: the summary comes first, then the counters end the text. */
+static struct ctl_summary	 metrics_summary;
+
+static void
+metrics_summary_keep(const struct ctl_summary *s)
+{
+	metrics_summary = *s;
+}
+
+static void
+metrics_stats(const struct ctl_stats *st)
+{
+	metrics_print(&metrics_summary, st);
+}
+
+static void
+metrics_none(enum actions action)
+{
+}
+
+const struct output metrics_output = {
+	.head = metrics_none,
+	.summary = metrics_summary_keep,
+	.lease = NULL,
+	.session = NULL,
+	.stats = metrics_stats,
+	.event = NULL,
+	.result = NULL,
+	.tail = metrics_none
+};

@@ -352,3 +352,14 @@ const struct output json_output = {
 	.result = json_result,
 	.tail = json_tail
 };
+
+/* A failure, as one document: {"error": "..."}. */
+void
+json_error(const char *msg)
+{
+	putchar('{');
+	json_string("error");
+	printf(": ");
+	json_string(msg);
+	printf("}\n");
+}

@@ -15,10 +15,12 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -68,6 +70,80 @@ usage(int status)
 	exit(status);
 }
 
+/*
+ * With -j, what would go to stdout is kept until the command is complete:
+ * a failure then prints {"error": "..."} instead, never half a document.
+ */
+static FILE	*real_stdout;
+static char	*json_buf;
+static size_t	 json_len;
+
+static void
+json_begin(void)
+{
+	FILE	*mem;
+
+	if ((mem = open_memstream(&json_buf, &json_len)) == NULL)
+		err(1, "open_memstream");
+	real_stdout = stdout;
+	stdout = mem;
+}
+
+static int
+json_finish(void)
+{
+	FILE	*mem = stdout;
+
+	if (real_stdout == NULL)
+		return 0;
+	stdout = real_stdout;
+	real_stdout = NULL;
+	if (fclose(mem) == EOF)
+		return -1;
+	fwrite(json_buf, 1, json_len, stdout);
+	free(json_buf);
+	return 0;
+}
+
+/* Under systemd (ExecReload=relay-ctl reload) the journal tags the line. */
+static int
+stderr_is_journal(void)
+{
+	const char	*js = getenv("JOURNAL_STREAM");
+	struct stat	 st;
+	unsigned long	 dev, ino;
+
+	return js != NULL && sscanf(js, "%lu:%lu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev &&
+	    st.st_ino == ino;
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+ctl_fail(int with_errno, const char *fmt, ...)
+{
+	char	 msg[1024];
+	int	 saved = errno;
+	size_t	 n;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (with_errno && (n = strlen(msg)) < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+	if (real_stdout != NULL) {
+		fclose(stdout);
+		free(json_buf);
+		stdout = real_stdout;
+		real_stdout = NULL;
+		json_error(msg);
+		fflush(stdout);
+	}
+	fprintf(stderr, "%s%s\n", stderr_is_journal() ? "" : "relay-ctl: ",
+	    msg);
+	exit(1);
+}
+
 static int
 ctl_connect(const char *path)
 {
@@ -78,23 +154,23 @@ ctl_connect(const char *path)
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path))
-		errx(1, "socket path too long: %s", path);
+		ctl_fail(0, "socket path too long: %s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(1, "socket");
+		ctl_fail(1, "socket");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		switch (errno) {
 		case ENOENT:
 		case ENOTDIR:
 		case ECONNREFUSED:
-			errx(1, "connect %s: %s (is relayd running? use -s to "
+			ctl_fail(0, "connect %s: %s (is relayd running? use -s to "
 			    "name its socket)", path, strerror(errno));
 		case EACCES:
 		case EPERM:
-			errx(1, "connect %s: %s (run relay-ctl as root or as a "
+			ctl_fail(0, "connect %s: %s (run relay-ctl as root or as a "
 			    "member of the relay's group)", path,
 			    strerror(errno));
 		default:
-			err(1, "connect %s", path);
+			ctl_fail(1, "connect %s", path);
 		}
 	}
 	return fd;
@@ -128,7 +204,7 @@ request_type(enum actions action)
 	case SHOW_METRICS:
 		break;
 	}
-	errx(1, "no request for action %d", (int)action);
+	ctl_fail(0, "no request for action %d", (int)action);
 }
 
 /* The data reply a request may get before its CTL_END, 0 for none. */
@@ -254,7 +330,7 @@ static void
 reply_get(const struct imsg *imsg, void *dst, size_t len)
 {
 	if (imsg_get_data(imsg, dst, len) == -1)
-		errx(1, "reply type %u (%s) has %zu bytes, expected %zu: "
+		ctl_fail(0, "reply type %u (%s) has %zu bytes, expected %zu: "
 		    VERSIONS_DIFFER, imsg->hdr.type, reply_name(imsg->hdr.type),
 		    imsg->len, len);
 }
@@ -262,7 +338,7 @@ reply_get(const struct imsg *imsg, void *dst, size_t len)
 static void __attribute__((noreturn))
 reply_malformed(uint32_t type)
 {
-	errx(1, "reply type %u (%s) is malformed (a string without its end "
+	ctl_fail(0, "reply type %u (%s) is malformed (a string without its end "
 	    "or a count out of range): " VERSIONS_DIFFER, type,
 	    reply_name(type));
 }
@@ -282,25 +358,25 @@ ctl_next(struct imsg *imsg, int timeout)
 		if ((r = imsg_get(&ibuf, imsg)) == 1)
 			return 1;
 		if (r == -1)
-			err(1, "bad message from relayd");
+			ctl_fail(1, "bad message from relayd");
 		pfd.fd = ibuf.fd;
 		pfd.events = POLLIN;
 		if ((r = poll(&pfd, 1, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
-			err(1, "poll");
+			ctl_fail(1, "poll");
 		}
 		if (r == 0)
-			errx(1, "no reply from relayd in %d seconds",
+			ctl_fail(0, "no reply from relayd in %d seconds",
 			    REPLY_TIMEOUT);
 		if ((n = imsgbuf_read(&ibuf)) == -1) {
 			if (errno == EAGAIN)
 				continue;
-			err(1, "read %s", sockpath);
+			ctl_fail(1, "read %s", sockpath);
 		}
 		if (n == 0) {
 			if (ibuf.rlen > 0)
-				errx(1, "relayd closed the connection in the "
+				ctl_fail(0, "relayd closed the connection in the "
 				    "middle of a message");
 			return 0;
 		}
@@ -319,12 +395,12 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 
 	if (type != CTL_END && type != CTL_RESULT &&
 	    type != reply_type(request))
-		errx(1, "unexpected reply type %u: " VERSIONS_DIFFER, type);
+		ctl_fail(0, "unexpected reply type %u: " VERSIONS_DIFFER, type);
 
 	switch (type) {
 	case CTL_SUMMARY:
 		if (r->nsummary++ > 0)
-			errx(1, "relayd sent a second summary: "
+			ctl_fail(0, "relayd sent a second summary: "
 			    VERSIONS_DIFFER);
 		reply_get(imsg, &r->summary, sizeof(r->summary));
 		if (check_summary(&r->summary, r->clean) == -1)
@@ -334,7 +410,7 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 		return 0;
 	case CTL_STATS:
 		if (r->nstats++ > 0)
-			errx(1, "relayd sent a second set of counters: "
+			ctl_fail(0, "relayd sent a second set of counters: "
 			    VERSIONS_DIFFER);
 		reply_get(imsg, &r->stats, sizeof(r->stats));
 		if (r->out != NULL)
@@ -361,7 +437,7 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 		if (r->out != NULL)
 			r->out->event(&ev);
 		if (fflush(stdout) == EOF)
-			err(1, "stdout");
+			ctl_fail(1, "stdout");
 		return 0;
 	case CTL_RESULT:
 		reply_get(imsg, &res, sizeof(res));
@@ -371,9 +447,9 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 			    -1)
 				reply_malformed(type);
 			if (res.message[0] == '\0')
-				errx(1, "request failed: %s",
+				ctl_fail(0, "request failed: %s",
 				    strerror(res.code));
-			errx(1, "%s", res.message);
+			ctl_fail(0, "%s", res.message);
 		}
 		if (str_check(res.message, sizeof(res.message), r->clean) ==
 		    -1)
@@ -385,7 +461,7 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 		reply_get(imsg, NULL, 0);
 		return 1;
 	}
-	errx(1, "unexpected reply type %u: " VERSIONS_DIFFER, type);
+	ctl_fail(0, "unexpected reply type %u: " VERSIONS_DIFFER, type);
 }
 
 /* Send one request and handle its replies up to CTL_END. */
@@ -401,25 +477,25 @@ ctl_exchange(uint32_t request, const char *target, struct replies *r)
 	req.version = CTL_VERSION;
 	strlcpy(req.target, target, sizeof(req.target));
 	if (imsg_compose(&ibuf, request, 0, -1, &req, sizeof(req)) == -1)
-		err(1, "imsg_compose");
+		ctl_fail(1, "imsg_compose");
 	if (imsgbuf_flush_blocking(&ibuf) == -1)
-		err(1, "write %s", sockpath);
+		ctl_fail(1, "write %s", sockpath);
 
 	timeout = request == CTL_MONITOR ? -1 : REPLY_TIMEOUT * 1000;
 	while (!done) {
 		if (ctl_next(&imsg, timeout) == 0) {
 			if (request == CTL_MONITOR)
-				errx(1, "relayd closed the connection");
-			errx(1, "relayd closed the connection before "
+				ctl_fail(0, "relayd closed the connection");
+			ctl_fail(0, "relayd closed the connection before "
 			    "answering");
 		}
 		done = ctl_reply(request, &imsg, r);
 		imsg_free(&imsg);
 	}
 	if (request == CTL_SHOW_SUMMARY && r->nsummary == 0)
-		errx(1, "relayd sent no summary: " VERSIONS_DIFFER);
+		ctl_fail(0, "relayd sent no summary: " VERSIONS_DIFFER);
 	if (request == CTL_SHOW_STATS && r->nstats == 0)
-		errx(1, "relayd sent no counters: " VERSIONS_DIFFER);
+		ctl_fail(0, "relayd sent no counters: " VERSIONS_DIFFER);
 }
 
 int
@@ -450,38 +526,49 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage(1);
-	if ((res = parse(argc, argv)) == NULL)
+	if ((res = parse(argc, argv)) == NULL) {
+		if (json)
+			json_error("invalid command: see relay-ctl -h");
 		exit(1);
+	}
 	if (json && res->action == SHOW_METRICS)
-		errx(1, "-j does not apply to show metrics: its output is "
+		ctl_fail(0, "-j does not apply to show metrics: its output is "
 		    "OpenMetrics text already");
+	if (res->action == SHOW_METRICS)
+		out = &metrics_output;
+	if (json && res->action != MONITOR)
+		json_begin();
 
 	if (sockpath == NULL) {
 		if (default_socket_path(path, sizeof(path), getuid() == 0,
 		    RELAYD_SOCKET) == -1)
-			errx(1, "the default socket path is too long: use -s");
+			ctl_fail(0, "the default socket path is too long: use -s");
+		/* a member of the relay's group, and no relayd of its own */
+		if (getuid() != 0 && access(path, F_OK) == -1 &&
+		    access(RELAYD_SOCKET, F_OK) == 0)
+			strlcpy(path, RELAYD_SOCKET, sizeof(path));
 		sockpath = path;
 	}
 	imsgbuf_init(&ibuf, ctl_connect(sockpath), 0);
 
 	r.clean = !json;
+	r.out = out;
+	out->head(res->action);
 	if (res->action == SHOW_METRICS) {
-		r.out = NULL;
+		/* the metrics output prints the counters with the summary */
 		ctl_exchange(CTL_SHOW_SUMMARY, "", &r);
 		ctl_exchange(CTL_SHOW_STATS, "", &r);
-		output_metrics(&r.summary, &r.stats);
-	} else {
-		r.out = out;
-		out->head(res->action);
+	} else
 		ctl_exchange(request_type(res->action), res->target, &r);
-		out->tail(res->action);
-	}
+	out->tail(res->action);
+	if (json_finish() == -1)
+		ctl_fail(1, "stdout");
 
 	imsgbuf_clear(&ibuf);
 	close(ibuf.fd);
 	if (fflush(stdout) == EOF)
-		err(1, "stdout");
+		ctl_fail(1, "stdout");
 	if (ferror(stdout))
-		errx(1, "stdout: write error");
+		ctl_fail(0, "stdout: write error");
 	return 0;
 }

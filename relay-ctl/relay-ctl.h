@@ -39,8 +39,9 @@ struct parse_result {
 };
 
 /*
- * One instance per output format, chosen by -j. head and tail bracket
- * the replies of one command; the others print one reply each.
+ * One instance per output format: for people, JSON (-j) and the metrics
+ * of show metrics. head and tail bracket the replies of one command; the
+ * others print one reply each.
  */
 struct output {
 	void	(*head)(enum actions);
@@ -75,10 +76,10 @@ uint64_t	 stat_value(const struct ctl_stats *,
 const char	*event_kind_name(int32_t);
 const char	*fmt_duration(int64_t, char *, size_t);
 int		 fmt_time(int64_t, int, char *, size_t);
-void		 output_metrics(const struct ctl_summary *,
-		    const struct ctl_stats *);
+extern const struct output	 metrics_output;
 
 /* output_json.c */
 extern const struct output	 json_output;
+void		 json_error(const char *);
 
 #endif /* RELAY_CTL_PRIV_H */

@@ -6,10 +6,14 @@
  * process never holds the relay key), turns control records into
  * requests to the lease worker and its answers back into records, and
  * hands data connections (preamble + token, nothing more read) to the fwd
- * worker that the token names.
+ * worker that the token names. conn_listener_open() runs in the parent.
  *
  * Every length is checked before use, every client has a deadline, and a
- * misbehaving client is closed without disturbing the others.
+ * misbehaving client is closed without disturbing the others. A closed
+ * client is freed from the event loop, never under a caller. Memory per
+ * client is bounded: a client whose answers are not drained is not read,
+ * at most CONN_INFLIGHT_MAX of its requests wait for the lease worker, and
+ * its input buffer exists only while a record is partial.
  */
 #include "config.h"
 
@@ -47,19 +51,20 @@ _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
  * for the lease worker are at most CONN_INFLIGHT_MAX per client (Connect
  * apart: the lease worker bounds pending sessions itself).
  */
-#define CONN_OUT_PAUSE	(64 * 1024)
-#define CONN_OUT_RESUME	(16 * 1024)
-#define CONN_OUT_MAX	(1024 * 1024)
-#define CONN_INFLIGHT_MAX 8
-#define CONN_IN_MAX	(REC_MAX_FRAME + 64)
-#define ACCEPT_BATCH	64
+#define CONN_OUT_PAUSE		(64 * 1024)
+#define CONN_OUT_RESUME		(16 * 1024)
+#define CONN_OUT_MAX		(1024 * 1024)
+#define CONN_INFLIGHT_MAX	8
+#define CONN_IN_MAX		(REC_MAX_FRAME + 64)
+#define ACCEPT_BATCH		64
+#define STOP_FLUSH_MS		1000	/* an orderly stop: time to say so */
+#define NOFILE_PAUSE_MS		250
 
 enum client_state {
 	CL_PREAMBLE,
 	CL_DATA_TOKEN,
-	CL_HS_M1,
-	CL_HS_SIGN,
-	CL_HS_M3,
+	CL_HANDSHAKE,		/* hs_drive() reads and writes the frames */
+	CL_HS_SIGN,		/* waiting for the parent's signature */
 	CL_ESTABLISHED,
 	CL_CLOSING,
 	CL_DEAD			/* closed; freed from the event loop */
@@ -83,10 +88,11 @@ struct client {
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_timer;
-	uint8_t			 in[CONN_IN_MAX];
+	uint8_t			*in;		/* only while input is partial */
+	uint8_t			*cur;		/* in, or the worker's scratch */
 	size_t			 inlen;
 	struct evbuffer		*out;
-	struct handshake	 hs;
+	struct handshake	*hs;		/* only during the handshake */
 	struct rec_layer	 rec;
 	int			 rec_ready;
 	char			 id[ID_BUFSZ];
@@ -95,16 +101,14 @@ struct client {
 	uint32_t		 inflight;	/* requests the lease answers */
 	int			 read_paused;
 	time_t			 last_active;
-	/* a LeaseList being assembled from the lease worker's entries */
-	struct l_leaseinfo	*list;
-	size_t			 nlist;
-	uint32_t		 list_request;
 };
 
 struct listener {
 	struct event		*ev;
 	int			 fd;
 	char			 name[64];
+	double			 tokens;	/* accept rate */
+	double			 last;
 };
 
 RB_HEAD(client_tree, client);
@@ -124,10 +128,12 @@ static struct {
 	int			 nlisteners;
 	int			 paused;
 	struct event		*ev_resume;
+	struct event		*ev_stop;
 	struct proto_arena	 arena;
 	time_t			 last_log[8];
 	TAILQ_HEAD(, client)	 dead;		/* closed, not yet freed */
 	struct event		*ev_reap;
+	uint8_t			 scratch[CONN_IN_MAX];
 } cs;
 
 static void	client_close(struct client *, const char *);
@@ -135,6 +141,7 @@ static void	client_read(int, short, void *);
 static void	client_write(int, short, void *);
 static void	client_process(struct client *);
 static void	conn_listeners_enable(int);
+static void	conn_stop_check(void);
 
 static int
 client_cmp(struct client *a, struct client *b)
@@ -175,6 +182,50 @@ client_find(uint32_t cid)
 	return RB_FIND(client_tree, &cs.clients, &key);
 }
 
+static double
+conn_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ==== in the parent: the listening sockets ==== */
+
+/* "127.0.0.1:7420" or "[::1]:7420"; an address is at most 45 characters. */
+void
+conn_listener_label(const struct listen_addr *la, char *out, size_t outlen)
+{
+	if (la->ss.ss_family == AF_INET6)
+		snprintf(out, outlen, "[%.46s]:%u", la->host, la->port);
+	else
+		snprintf(out, outlen, "%.46s:%u", la->host, la->port);
+}
+
+int
+conn_listener_open(const struct listen_addr *la)
+{
+	int	 fd, on = 1;
+
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket for %s", la->host);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		fatal("SO_REUSEADDR");
+	if (la->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		fatal("IPV6_V6ONLY");
+	if (bind(fd, (struct sockaddr *)&la->ss, la->sslen) == -1)
+		fatal("cannot listen on %s port %u", la->host, la->port);
+	if (listen(fd, 512) == -1)
+		fatal("listen %s port %u", la->host, la->port);
+	return fd;
+}
+
+/* ==== the worker ==== */
+
 /*
  * A closed client is freed here, from the event loop, never inside the
  * call that closed it: the callers up the stack may still hold it and
@@ -191,25 +242,46 @@ conn_reap(int fd, short ev, void *arg)
 	}
 }
 
-void
+static void
 conn_init(void)
 {
 	RB_INIT(&cs.clients);
 	RB_INIT(&cs.addrs);
 	TAILQ_INIT(&cs.dead);
+	cs.next_cid = 1;
 	if ((cs.ev_reap = event_new(worker->base, -1, 0, conn_reap, NULL)) ==
 	    NULL)
 		fatalx("event_new");
-	cs.next_cid = 1;
 	if (proto_arena_init(&cs.arena, PROTO_ARENA_RELAY) == -1)
 		fatal("arena");
 }
 
-void
-conn_configured(void)
+static void
+conn_configured(int first)
+{
+	int	 i;
+
+	for (i = 0; i < cs.nlisteners; i++)
+		cs.listeners[i].tokens = worker->lim.conn_rate;
+}
+
+static void
+conn_serve(void)
 {
 	conn_listeners_enable(1);
 	log_debug("serving %d listeners", cs.nlisteners);
+}
+
+/* The most clients this worker holds: the limit, or what its descriptors allow. */
+static uint32_t
+conn_capacity(void)
+{
+	uint32_t	 n = worker->lim.conns_total;
+
+	if (worker->lim.conns_per_worker > 0 &&
+	    worker->lim.conns_per_worker < n)
+		n = worker->lim.conns_per_worker;
+	return n;
 }
 
 /* ---- per-address accounting ---- */
@@ -266,9 +338,72 @@ conn_resume(int fd, short ev, void *arg)
 	conn_listeners_enable(1);
 }
 
+/* Out of descriptors: refuse what waits, then pause the listeners a moment. */
+static void
+conn_accept_nofile(void)
+{
+	struct timeval	 tv = { 0, NOFILE_PAUSE_MS * 1000 };
+
+	worker->stats.conn_refused_nofile++;
+	conn_log_limited(0, "accept: %s: refusing new connections for %d ms",
+	    strerror(errno), NOFILE_PAUSE_MS);
+	conn_listeners_enable(0);
+	cs.paused = 1;
+	if (cs.ev_resume == NULL &&
+	    (cs.ev_resume = evtimer_new(worker->base, conn_resume, NULL)) ==
+	    NULL)
+		fatalx("evtimer_new");
+	evtimer_add(cs.ev_resume, &tv);
+}
+
+/* A token of the listener's accept rate, or a refusal. */
+static int
+conn_rate_take(struct listener *l)
+{
+	double	 now = conn_now(), rate = worker->lim.conn_rate;
+
+	l->tokens += (now - l->last) * rate;
+	if (l->tokens > rate)
+		l->tokens = rate;
+	l->last = now;
+	if (l->tokens < 1.0)
+		return 0;
+	l->tokens -= 1.0;
+	return 1;
+}
+
+/* Is this new connection to be held? Else it is counted and closed. */
+static struct addr_count *
+conn_admit(struct listener *l, const struct sockaddr_storage *ss)
+{
+	struct addr_count	*ac;
+	char			 a[64];
+
+	if (!conn_rate_take(l)) {
+		worker->stats.conn_refused_rate++;
+		conn_log_limited(4, "%s: more than %u connections a second: "
+		    "refusing", l->name, worker->lim.conn_rate);
+		return NULL;
+	}
+	if (cs.nclients >= conn_capacity()) {
+		worker->stats.conn_refused_limit++;
+		conn_log_limited(1, "connection limit (%u) reached: refusing",
+		    conn_capacity());
+		return NULL;
+	}
+	if ((ac = addr_take(ss)) == NULL) {
+		worker->stats.conn_refused_limit++;
+		sockaddr_str((const struct sockaddr *)ss, a, sizeof(a));
+		conn_log_limited(2, "%s: per-address connection limit (%u) "
+		    "reached: refusing", a, worker->lim.conns_per_addr);
+	}
+	return ac;
+}
+
 static void
 conn_accept(int lfd, short ev, void *arg)
 {
+	struct listener		*l = arg;
 	struct sockaddr_storage	 ss;
 	struct client		*c;
 	struct addr_count	*ac;
@@ -281,48 +416,21 @@ conn_accept(int lfd, short ev, void *arg)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return;
-			if (errno == EMFILE || errno == ENFILE) {
-				/* out of descriptors: pause a second */
-				conn_log_limited(0, "accept: %s; pausing",
-				    strerror(errno));
-				conn_listeners_enable(0);
-				cs.paused = 1;
-				tv.tv_sec = 1;
-				tv.tv_usec = 0;
-				if (cs.ev_resume == NULL)
-					cs.ev_resume = evtimer_new(worker->base,
-					    conn_resume, NULL);
-				evtimer_add(cs.ev_resume, &tv);
-				return;
-			}
-			log_warn("accept");
+			if (errno == EMFILE || errno == ENFILE)
+				conn_accept_nofile();
+			else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
 			return;
 		}
 		worker->stats.conn_accepted++;
+		if ((ac = conn_admit(l, &ss)) == NULL) {
+			close(fd);
+			continue;
+		}
 		/* small records and interactive sessions: no Nagle delay */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
-		if (cs.nclients >= worker->lim.conns_total) {
-			worker->stats.conn_refused_limit++;
-			conn_log_limited(1, "connection limit (%u total) "
-			    "reached: refusing", worker->lim.conns_total);
-			close(fd);
-			continue;
-		}
-		if ((ac = addr_take(&ss)) == NULL) {
-			char	 a[64];
-
-			worker->stats.conn_refused_limit++;
-			sockaddr_str((struct sockaddr *)&ss, a, sizeof(a));
-			conn_log_limited(2, "%s: per-address connection limit "
-			    "(%u) reached: refusing", a,
-			    worker->lim.conns_per_addr);
-			close(fd);
-			continue;
-		}
 		if ((c = calloc(1, sizeof(*c))) == NULL ||
 		    (c->out = evbuffer_new()) == NULL) {
 			free(c);
@@ -364,7 +472,7 @@ conn_listeners_enable(int on)
 	int	 i;
 
 	for (i = 0; i < cs.nlisteners; i++) {
-		if (on && !cs.paused)
+		if (on && !cs.paused && worker->serving && !worker->stopping)
 			event_add(cs.listeners[i].ev, NULL);
 		else
 			event_del(cs.listeners[i].ev);
@@ -384,17 +492,15 @@ client_flush_later(struct client *c)
 static void
 client_read_update(struct client *c)
 {
-	size_t	 queued = evbuffer_get_length(c->out);
+	size_t	 queued;
 	int	 pause;
 
 	if (c->state != CL_ESTABLISHED)
 		return;
-	if (c->read_paused)
-		pause = queued > CONN_OUT_RESUME ||
-		    c->inflight >= CONN_INFLIGHT_MAX;
-	else
-		pause = queued > CONN_OUT_PAUSE ||
-		    c->inflight >= CONN_INFLIGHT_MAX;
+	queued = evbuffer_get_length(c->out);
+	pause = queued > (c->read_paused ? CONN_OUT_RESUME : CONN_OUT_PAUSE) ||
+	    c->inflight >= CONN_INFLIGHT_MAX ||
+	    peer_backlogged(worker->lease);
 	if (pause == c->read_paused)
 		return;
 	c->read_paused = pause;
@@ -468,6 +574,24 @@ client_send_error(struct client *c, uint32_t request_id, int code,
 }
 
 static void
+client_send_notice(struct client *c, int kind, const uint8_t *lease_id,
+    const char *msg)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Notice	 n = RELAY__V1__NOTICE__INIT;
+
+	n.kind = kind;
+	if (lease_id != NULL) {
+		n.lease_id.data = (uint8_t *)lease_id;
+		n.lease_id.len = LEASE_ID_LEN;
+	}
+	n.message = (char *)msg;
+	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
+	m.notice = &n;
+	client_send(c, &m);
+}
+
+static void
 client_write(int fd, short ev, void *arg)
 {
 	struct client	*c = arg;
@@ -514,18 +638,13 @@ client_finish(struct client *c)
 static void
 client_close(struct client *c, const char *why)
 {
-	struct l_client	 lc;
-
 	if (c->state == CL_DEAD)
 		return;
 	if (why != NULL)
 		log_debug("%s%s%s: closed: %s", c->addr, c->id[0] ? " " : "",
 		    c->id, why);
-	if (c->hello_sent) {
-		memset(&lc, 0, sizeof(lc));
-		lc.cid = c->cid;
-		peer_compose(worker->lease, IMSG_L_GONE, -1, &lc, sizeof(lc));
-	}
+	if (c->hello_sent)
+		peer_compose(worker->lease, IMSG_L_GONE, c->cid, -1, NULL, 0);
 	RB_REMOVE(client_tree, &cs.clients, c);
 	cs.nclients--;
 	addr_release(c->ac);
@@ -537,20 +656,27 @@ client_close(struct client *c, const char *why)
 		event_free(c->ev_timer);
 	if (c->fd != -1)
 		close(c->fd);
-	evbuffer_free(c->out);
-	hs_clear(&c->hs);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	if (c->hs != NULL) {
+		hs_clear(c->hs);
+		free(c->hs);
+	}
 	if (c->rec_ready)
 		rec_clear(&c->rec);
+	free(c->in);
+	c->in = c->cur = NULL;
+	c->inlen = 0;
+	c->hs = NULL;
 	c->rec_ready = 0;
-	free(c->list);
-	c->list = NULL;
-	c->nlist = 0;
 	c->ev_read = c->ev_write = c->ev_timer = NULL;
 	c->out = NULL;
 	c->fd = -1;
 	c->state = CL_DEAD;
 	TAILQ_INSERT_TAIL(&cs.dead, c, dead_entry);
 	event_active(cs.ev_reap, EV_TIMEOUT, 0);
+	if (worker->stopping)
+		conn_stop_check();
 }
 
 /* ---- input ---- */
@@ -570,8 +696,8 @@ client_timeout(struct client *c)
 			return;
 		}
 		worker->stats.idle_timeouts++;
-		client_finish(c);
 		log_debug("%s %s: idle for %lds", c->addr, c->id, (long)idle);
+		client_finish(c);
 		return;
 	}
 	if (c->state == CL_CLOSING) {
@@ -579,9 +705,35 @@ client_timeout(struct client *c)
 		return;
 	}
 	worker->stats.handshake_timeouts++;
-	if (c->state >= CL_HS_M1)
+	if (c->state >= CL_HANDSHAKE)
 		worker->stats.handshakes_failed++;
 	client_close(c, "handshake deadline passed");
+}
+
+/*
+ * Keep what is left of the input: in the client's own buffer when a
+ * record is partial, nowhere when nothing is (most idle clients).
+ */
+static void
+client_keep_input(struct client *c)
+{
+	if (c->state == CL_DEAD)
+		return;
+	if (c->inlen == 0) {
+		free(c->in);
+		c->in = c->cur = NULL;
+		return;
+	}
+	if (c->cur == cs.scratch) {
+		/* a data connection's preamble and token need no more */
+		if (c->in == NULL && (c->in = malloc(c->state <= CL_DATA_TOKEN ?
+		    DATA_PREAMBLE_TOTAL : CONN_IN_MAX)) == NULL) {
+			client_close(c, "out of memory");
+			return;
+		}
+		memcpy(c->in, cs.scratch, c->inlen);
+		c->cur = c->in;
+	}
 }
 
 static void
@@ -605,7 +757,7 @@ client_read(int fd, short ev, void *arg)
 		want = DATA_PREAMBLE_TOTAL - c->inlen;
 		break;
 	default:
-		want = sizeof(c->in) - c->inlen;
+		want = CONN_IN_MAX - c->inlen;
 		break;
 	}
 	if (want == 0) {
@@ -613,7 +765,8 @@ client_read(int fd, short ev, void *arg)
 		client_close(c, "input buffer full");
 		return;
 	}
-	n = read(c->fd, c->in + c->inlen, want);
+	c->cur = c->in != NULL ? c->in : cs.scratch;
+	n = read(c->fd, c->cur + c->inlen, want);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -625,19 +778,20 @@ client_read(int fd, short ev, void *arg)
 			if (rec_eof(&c->rec) == -1)
 				log_debug("%s %s: %s", c->addr, c->id,
 				    c->rec.error);
-		} else if (c->state >= CL_HS_M1 && c->state < CL_ESTABLISHED)
+		} else if (c->state >= CL_HANDSHAKE && c->state < CL_ESTABLISHED)
 			worker->stats.handshakes_failed++;
 		client_close(c, "connection closed by peer");
 		return;
 	}
 	c->inlen += n;
 	client_process(c);
+	client_keep_input(c);
 }
 
 static void
 client_consume(struct client *c, size_t len)
 {
-	memmove(c->in, c->in + len, c->inlen - len);
+	memmove(c->cur, c->cur + len, c->inlen - len);
 	c->inlen -= len;
 }
 
@@ -649,155 +803,179 @@ client_hand_to_fwd(struct client *c)
 	int		 idx;
 
 	memset(&fd, 0, sizeof(fd));
-	memcpy(fd.token, c->in + PREAMBLE_LEN, TOKEN_LEN);
+	memcpy(fd.token, c->cur + PREAMBLE_LEN, TOKEN_LEN);
 	strlcpy(fd.addr, c->addr, sizeof(fd.addr));
 	idx = fd.token[0] % worker->lim.workers_fwd;
-	if ((p = worker->fwd[idx]) == NULL)
-		fatalx("no fwd worker %d", idx);
 	worker->stats.data_conns++;
+	c->inlen = 0;
+	if (!peer_up(p = worker->fwd[idx])) {
+		/* that fwd worker is being restarted: its sessions are gone */
+		worker->stats.tokens_unknown++;
+		client_close(c, "its fwd worker is gone");
+		return;
+	}
 	/* the descriptor travels to the fwd worker, which closes it */
-	peer_compose(p, IMSG_F_DATA_FD, c->fd, &fd, sizeof(fd));
+	peer_compose(p, IMSG_F_DATA_FD, 0, c->fd, &fd, sizeof(fd));
 	c->fd = -1;
 	client_close(c, NULL);
 }
 
-/* A handshake frame: u16 length, which must be exactly the expected one. */
-static int
-client_hs_frame(struct client *c, size_t expect, const uint8_t **body)
+static void
+client_hs_fail(struct client *c)
 {
-	if (c->inlen < FRAME_HDR_LEN)
-		return 0;
-	if (get_be16(c->in) != expect) {
-		worker->stats.handshakes_failed++;
-		client_close(c, "handshake frame with a bad length");
+	worker->stats.handshakes_failed++;
+	client_close(c, c->hs->error);
+}
+
+/* M3 verified: the client is who it says; the lease worker learns of it. */
+static void
+client_established(struct client *c)
+{
+	struct l_hello	 hello;
+	struct timeval	 tv;
+
+	if (rec_init_from_hs(&c->rec, c->hs) == -1) {
+		client_close(c, "record layer");
+		return;
+	}
+	c->rec_ready = 1;
+	strlcpy(c->id, c->hs->peer_id, sizeof(c->id));
+	hs_clear(c->hs);
+	free(c->hs);
+	c->hs = NULL;
+	worker->stats.handshakes_ok++;
+	c->state = CL_ESTABLISHED;
+	c->last_active = time(NULL);
+	memset(&hello, 0, sizeof(hello));
+	strlcpy(hello.id, c->id, sizeof(hello.id));
+	strlcpy(hello.addr, c->addr, sizeof(hello.addr));
+	wire_addr_from_sockaddr(&hello.waddr, (struct sockaddr *)&c->ss);
+	peer_compose(worker->lease, IMSG_L_HELLO, c->cid, -1, &hello,
+	    sizeof(hello));
+	c->hello_sent = 1;
+	tv.tv_sec = worker->lim.timeout_idle;
+	tv.tv_usec = 0;
+	evtimer_add(c->ev_timer, &tv);
+	log_debug("%s: control client %s", c->addr, c->id);
+}
+
+/* The preamble: a control connection starts its handshake, data waits. */
+static int
+client_preamble(struct client *c)
+{
+	if (memcmp(c->cur, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN) != 0 ||
+	    (c->cur[4] != PREAMBLE_CONTROL && c->cur[4] != PREAMBLE_DATA)) {
+		worker->stats.conn_bad_preamble++;
+		client_close(c, "bad preamble");
 		return -1;
 	}
-	if (c->inlen < FRAME_HDR_LEN + expect)
+	if (c->cur[4] == PREAMBLE_DATA) {
+		c->state = CL_DATA_TOKEN;
+		return -1;		/* read the token next */
+	}
+	worker->stats.control_conns++;
+	client_consume(c, PREAMBLE_LEN);
+	if ((c->hs = calloc(1, sizeof(*c->hs))) == NULL) {
+		client_close(c, "out of memory");
+		return -1;
+	}
+	if (hs_init(c->hs, HS_RESPONDER, (const uint8_t *)HS_CTX_CONTROL,
+	    sizeof(HS_CTX_CONTROL) - 1, relay_pk, NULL) == -1) {
+		client_close(c, c->hs->error);
+		return -1;
+	}
+	c->state = CL_HANDSHAKE;
+	return 0;
+}
+
+/* The handshake's frames, both ways; the parent signs (hs_drive SIGN). */
+static int
+client_handshake(struct client *c)
+{
+	uint8_t		 out[HS_FRAME_M2];
+	struct sign_req	 sr;
+	size_t		 consumed, written;
+	int		 r;
+
+	r = hs_drive(c->hs, NULL, c->cur, c->inlen, &consumed, out,
+	    sizeof(out), &written);
+	if (consumed > 0)
+		client_consume(c, consumed);
+	if (written > 0 && client_send_raw(c, out, written) == -1)
+		return -1;
+	switch (r) {
+	case HS_DRIVE_SIGN:
+		memcpy(sr.h, c->hs->h, sizeof(sr.h));
+		peer_compose(&worker->parent, IMSG_SIGN_REQ, c->cid, -1, &sr,
+		    sizeof(sr));
+		c->state = CL_HS_SIGN;
+		return -1;
+	case HS_DRIVE_DONE:
+		client_established(c);
 		return 0;
-	*body = c->in + FRAME_HDR_LEN;
-	return 1;
+	case HS_DRIVE_AGAIN:
+		return -1;
+	default:
+		client_hs_fail(c);
+		return -1;
+	}
 }
 
 static void	client_record(struct client *, const uint8_t *, size_t);
 
+/* One step of the handshake or one record; -1 when there is no more to do. */
+static int
+client_step(struct client *c)
+{
+	ssize_t		 flen;
+
+	switch (c->state) {
+	case CL_PREAMBLE:
+		if (c->inlen < PREAMBLE_LEN)
+			return -1;
+		return client_preamble(c);
+	case CL_DATA_TOKEN:
+		if (c->inlen == DATA_PREAMBLE_TOTAL)
+			client_hand_to_fwd(c);
+		return -1;
+	case CL_HANDSHAKE:
+		return client_handshake(c);
+	case CL_HS_SIGN:
+		return -1;		/* wait for the parent */
+	case CL_ESTABLISHED:
+		if (c->read_paused)
+			return -1;	/* until its answers drain */
+		if ((flen = rec_frame_len(c->cur, c->inlen)) < 0) {
+			worker->stats.records_bad++;
+			client_close(c, "record with a bad length");
+			return -1;
+		}
+		if (flen == 0 || (size_t)flen > c->inlen)
+			return -1;
+		client_record(c, c->cur, flen);
+		/* the client may be closing or closed now */
+		if (c->state != CL_ESTABLISHED)
+			return -1;
+		client_consume(c, flen);
+		return 0;
+	case CL_CLOSING:
+		c->inlen = 0;
+		return -1;
+	case CL_DEAD:
+		return -1;
+	}
+	return -1;
+}
+
 static void
 client_process(struct client *c)
 {
-	const uint8_t	*body;
-	struct sign_req	 sr;
-	struct l_hello	 hello;
-	struct timeval	 tv;
-	ssize_t		 flen;
-	uint32_t	 cid = c->cid;
-	int		 r;
-
-	for (;;) {
-		switch (c->state) {
-		case CL_PREAMBLE:
-			if (c->inlen < PREAMBLE_LEN)
-				return;
-			if (memcmp(c->in, PREAMBLE_MAGIC,
-			    PREAMBLE_MAGIC_LEN) != 0 ||
-			    (c->in[4] != PREAMBLE_CONTROL &&
-			    c->in[4] != PREAMBLE_DATA)) {
-				worker->stats.conn_bad_preamble++;
-				client_close(c, "bad preamble");
-				return;
-			}
-			if (c->in[4] == PREAMBLE_DATA) {
-				c->state = CL_DATA_TOKEN;
-				return;		/* read the token next */
-			}
-			worker->stats.control_conns++;
-			client_consume(c, PREAMBLE_LEN);
-			if (hs_init(&c->hs, HS_RESPONDER,
-			    (const uint8_t *)HS_CTX_CONTROL,
-			    sizeof(HS_CTX_CONTROL) - 1, relay_pk, NULL) == -1) {
-				client_close(c, c->hs.error);
-				return;
-			}
-			c->state = CL_HS_M1;
-			break;
-		case CL_DATA_TOKEN:
-			if (c->inlen < DATA_PREAMBLE_TOTAL)
-				return;
-			client_hand_to_fwd(c);
-			return;
-		case CL_HS_M1:
-			if ((r = client_hs_frame(c, HS_M1_LEN, &body)) <= 0)
-				return;
-			if (hs_read_m1(&c->hs, body, HS_M1_LEN) == -1) {
-				worker->stats.handshakes_failed++;
-				client_close(c, c->hs.error);
-				return;
-			}
-			client_consume(c, HS_FRAME_M1);
-			memset(&sr, 0, sizeof(sr));
-			sr.reqid = c->cid;
-			memcpy(sr.h, c->hs.h, sizeof(sr.h));
-			peer_compose(&worker->parent, IMSG_SIGN_REQ, -1, &sr,
-			    sizeof(sr));
-			c->state = CL_HS_SIGN;
-			return;
-		case CL_HS_SIGN:
-			return;		/* wait for the parent */
-		case CL_HS_M3:
-			if ((r = client_hs_frame(c, HS_M3_LEN, &body)) <= 0)
-				return;
-			if (hs_read_m3(&c->hs, body, HS_M3_LEN) == -1) {
-				worker->stats.handshakes_failed++;
-				client_close(c, c->hs.error);
-				return;
-			}
-			client_consume(c, HS_FRAME_M3);
-			if (rec_init_from_hs(&c->rec, &c->hs) == -1) {
-				client_close(c, "record layer");
-				return;
-			}
-			c->rec_ready = 1;
-			strlcpy(c->id, c->hs.peer_id, sizeof(c->id));
-			hs_clear(&c->hs);
-			worker->stats.handshakes_ok++;
-			c->state = CL_ESTABLISHED;
-			c->last_active = time(NULL);
-			memset(&hello, 0, sizeof(hello));
-			hello.cid = c->cid;
-			strlcpy(hello.id, c->id, sizeof(hello.id));
-			strlcpy(hello.addr, c->addr, sizeof(hello.addr));
-			wire_addr_from_sockaddr(&hello.waddr,
-			    (struct sockaddr *)&c->ss);
-			peer_compose(worker->lease, IMSG_L_HELLO, -1, &hello,
-			    sizeof(hello));
-			c->hello_sent = 1;
-			tv.tv_sec = worker->lim.timeout_idle;
-			tv.tv_usec = 0;
-			evtimer_add(c->ev_timer, &tv);
-			log_debug("%s: control client %s", c->addr, c->id);
-			break;
-		case CL_ESTABLISHED:
-			if (c->read_paused)
-				return;	/* until its answers drain */
-			if ((flen = rec_frame_len(c->in, c->inlen)) < 0) {
-				worker->stats.records_bad++;
-				client_close(c, "record with a bad length");
-				return;
-			}
-			if (flen == 0 || (size_t)flen > c->inlen)
-				return;
-			client_record(c, c->in, flen);
-			/* the client may be gone now */
-			if ((c = client_find(cid)) == NULL ||
-			    c->state != CL_ESTABLISHED)
-				return;
-			client_consume(c, flen);
-			break;
-		case CL_CLOSING:
-			c->inlen = 0;
-			return;
-		case CL_DEAD:
-			return;
-		}
-	}
+	if (c->cur == NULL)
+		c->cur = c->in;
+	if (c->cur == NULL)
+		return;
+	while (client_step(c) == 0)
+		;
 }
 
 /* The parent's signature over this client's handshake hash. */
@@ -806,23 +984,23 @@ conn_signed(struct peer *p, struct imsg *imsg)
 {
 	struct sign_resp	 resp;
 	struct client		*c;
-	uint8_t			 m2[HS_FRAME_M2];
 
 	if (imsg_get_data(imsg, &resp, sizeof(resp)) == -1)
 		bad_imsg(p, imsg, "size");
 	worker->stats.signatures++;
-	if ((c = client_find(resp.reqid)) == NULL || c->state != CL_HS_SIGN)
+	if ((c = client_find(imsg->hdr.peerid)) == NULL ||
+	    c->state != CL_HS_SIGN)
 		return;		/* gone meanwhile */
-	if (hs_set_sig(&c->hs, resp.sig) == -1 ||
-	    hs_write_m2(&c->hs, m2, sizeof(m2)) < 0) {
-		worker->stats.handshakes_failed++;
-		client_close(c, c->hs.error);
+	if (hs_set_sig(c->hs, resp.sig) == -1) {
+		client_hs_fail(c);
 		return;
 	}
-	c->state = CL_HS_M3;
-	if (client_send_raw(c, m2, sizeof(m2)) == -1)
-		return;
+	/* hs_drive() writes M2 now, then reads M3 when it comes */
+	c->state = CL_HANDSHAKE;
+	if (c->cur == NULL)
+		c->cur = c->in != NULL ? c->in : cs.scratch;
 	client_process(c);
+	client_keep_input(c);
 }
 
 /* ---- control requests ---- */
@@ -847,11 +1025,66 @@ wire_addrs_copy(struct wire_addr *dst, uint32_t *n,
 static void
 client_to_lease(struct client *c, uint32_t type, const void *p, size_t len)
 {
-	peer_compose(worker->lease, type, -1, p, len);
+	peer_compose(worker->lease, type, c->cid, -1, p, len);
 	if (type == IMSG_L_CONNECT)
 		return;		/* bounded by the pending-session limits */
 	c->inflight++;
 	client_read_update(c);
+}
+
+static void
+client_register(struct client *c, const Relay__V1__Register *r)
+{
+	struct l_register	 lr;
+	size_t			 i;
+
+	memset(&lr, 0, sizeof(lr));
+	lr.request_id = r->request_id;
+	strlcpy(lr.name, r->name, sizeof(lr.name));
+	for (i = 0; i < r->n_alpn && i < ALPN_MAX_COUNT; i++)
+		strlcpy(lr.alpn[i], r->alpn[i], sizeof(lr.alpn[i]));
+	lr.nalpn = i;
+	lr.ttl = r->ttl_seconds;
+	strlcpy(lr.description, r->description, sizeof(lr.description));
+	lr.hidden = r->hidden;
+	wire_addrs_copy(lr.local, &lr.nlocal, r->local_addrs,
+	    r->n_local_addrs);
+	client_to_lease(c, IMSG_L_REGISTER, &lr, sizeof(lr));
+}
+
+static void
+client_lease_op(struct client *c, uint32_t type, uint32_t request_id,
+    const ProtobufCBinaryData *lease_id)
+{
+	struct l_lease_op	 op;
+
+	memset(&op, 0, sizeof(op));
+	op.request_id = request_id;
+	memcpy(op.lease_id, lease_id->data, LEASE_ID_LEN);
+	client_to_lease(c, type, &op, sizeof(op));
+}
+
+static void
+client_connect(struct client *c, const Relay__V1__Connect *cn)
+{
+	struct l_connect	 lc;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.request_id = cn->request_id;
+	if (cn->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
+		lc.by_name = 1;
+		strlcpy(lc.target, cn->name, sizeof(lc.target));
+	} else if (id_normalize(cn->id, lc.target) == -1) {
+		client_send_error(c, cn->request_id,
+		    RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST, "bad id");
+		return;
+	}
+	strlcpy(lc.alpn, cn->alpn, sizeof(lc.alpn));
+	wire_addrs_copy(lc.local, &lc.nlocal, cn->local_addrs,
+	    cn->n_local_addrs);
+	lc.direct = cn->direct;
+	worker->stats.connects++;
+	client_to_lease(c, IMSG_L_CONNECT, &lc, sizeof(lc));
 }
 
 /* A lease holder's word on a session's direct path: for the lease worker. */
@@ -861,7 +1094,6 @@ conn_path_report(struct client *c, const Relay__V1__PathReport *pr)
 	struct l_path	 lp;
 
 	memset(&lp, 0, sizeof(lp));
-	lp.cid = c->cid;
 	memcpy(lp.session_id, pr->session_id.data, SESSION_ID_LEN);
 	lp.outcome = pr->outcome;
 	client_to_lease(c, IMSG_L_PATH, &lp, sizeof(lp));
@@ -872,105 +1104,48 @@ client_request(struct client *c, const ClientMessage *m)
 {
 	RelayMessage		 rm = RELAY__V1__RELAY_MESSAGE__INIT;
 	Relay__V1__Pong		 pong = RELAY__V1__PONG__INIT;
-	size_t			 i;
+	struct l_session_op	 op;
+	struct l_reject		 rj;
+	struct l_list		 ll;
 
 	switch (m->msg_case) {
-	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER: {
-		const Relay__V1__Register	*r = m->register_;
-		struct l_register		 lr;
-
-		memset(&lr, 0, sizeof(lr));
-		lr.cid = c->cid;
-		lr.request_id = r->request_id;
-		strlcpy(lr.name, r->name, sizeof(lr.name));
-		for (i = 0; i < r->n_alpn; i++)
-			strlcpy(lr.alpn[i], r->alpn[i], sizeof(lr.alpn[i]));
-		lr.nalpn = r->n_alpn;
-		lr.ttl = r->ttl_seconds;
-		strlcpy(lr.description, r->description,
-		    sizeof(lr.description));
-		lr.hidden = r->hidden;
-		wire_addrs_copy(lr.local, &lr.nlocal, r->local_addrs,
-		    r->n_local_addrs);
-		client_to_lease(c, IMSG_L_REGISTER, &lr,
-		    sizeof(lr));
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
+		client_register(c, m->register_);
 		break;
-	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
-	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER: {
-		struct l_lease_op	 op;
-		int			 renew = m->msg_case ==
-		    RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-
-		memset(&op, 0, sizeof(op));
-		op.cid = c->cid;
-		op.request_id = renew ? m->renew->request_id :
-		    m->unregister->request_id;
-		memcpy(op.lease_id, renew ? m->renew->lease_id.data :
-		    m->unregister->lease_id.data, LEASE_ID_LEN);
-		client_to_lease(c, renew ? IMSG_L_RENEW :
-		    IMSG_L_UNREGISTER, &op, sizeof(op));
+		client_lease_op(c, IMSG_L_RENEW, m->renew->request_id,
+		    &m->renew->lease_id);
 		break;
-	}
-	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT: {
-		const Relay__V1__Connect	*cn = m->connect;
-		struct l_connect		 lc;
-
-		memset(&lc, 0, sizeof(lc));
-		lc.cid = c->cid;
-		lc.request_id = cn->request_id;
-		if (cn->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
-			lc.by_name = 1;
-			strlcpy(lc.target, cn->name, sizeof(lc.target));
-		} else if (id_normalize(cn->id, lc.target) == -1) {
-			client_send_error(c, cn->request_id,
-			    RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST, "bad id");
-			return;
-		}
-		strlcpy(lc.alpn, cn->alpn, sizeof(lc.alpn));
-		wire_addrs_copy(lc.local, &lc.nlocal, cn->local_addrs,
-		    cn->n_local_addrs);
-		lc.direct = cn->direct;
-		worker->stats.connects++;
-		client_to_lease(c, IMSG_L_CONNECT, &lc,
-		    sizeof(lc));
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+		client_lease_op(c, IMSG_L_UNREGISTER,
+		    m->unregister->request_id, &m->unregister->lease_id);
 		break;
-	}
-	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT: {
-		struct l_session_op	 op;
-
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
+		client_connect(c, m->connect);
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
 		memset(&op, 0, sizeof(op));
-		op.cid = c->cid;
 		memcpy(op.session_id, m->accept->session_id.data,
 		    SESSION_ID_LEN);
 		op.direct = m->accept->direct;
 		client_to_lease(c, IMSG_L_ACCEPT, &op, sizeof(op));
 		break;
-	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
 		conn_path_report(c, m->path_report);
 		break;
-	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT: {
-		struct l_reject		 rj;
-
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
 		memset(&rj, 0, sizeof(rj));
-		rj.cid = c->cid;
 		memcpy(rj.session_id, m->reject->session_id.data,
 		    SESSION_ID_LEN);
 		strlcpy(rj.reason, m->reject->reason, sizeof(rj.reason));
 		client_to_lease(c, IMSG_L_REJECT, &rj, sizeof(rj));
 		break;
-	}
-	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES: {
-		struct l_list		 ll;
-
+	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
 		memset(&ll, 0, sizeof(ll));
-		ll.cid = c->cid;
 		ll.request_id = m->list_leases->request_id;
 		ll.offset = m->list_leases->offset;
 		client_to_lease(c, IMSG_L_LIST, &ll, sizeof(ll));
 		break;
-	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
 		pong.nonce = m->ping->nonce;
 		rm.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_PONG;
@@ -1082,271 +1257,304 @@ wire_addrs_to_proto(const struct wire_addr *src, uint32_t n,
 	return k;
 }
 
+/* The answer to a request in flight: the client may be read again. */
 static void
-conn_send_lease_list(struct client *c, uint32_t request_id, int more)
+client_answered(struct client *c)
+{
+	if (c->inflight == 0) {
+		log_warnx("%s %s: an answer to no request", c->addr, c->id);
+		return;
+	}
+	c->inflight--;
+	client_read_update(c);
+}
+
+static void
+conn_registered(struct client *c, struct imsg *imsg)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Registered	 r = RELAY__V1__REGISTERED__INIT;
+	Relay__V1__Address	 obs;
+	struct l_registered	 lr;
+	struct wire_addr	 wa;
+
+	memcpy(&lr, imsg->data, sizeof(lr));
+	r.request_id = lr.request_id;
+	r.lease_id.data = lr.lease_id;
+	r.lease_id.len = LEASE_ID_LEN;
+	r.name = lr.name;
+	r.ttl_seconds = lr.ttl;
+	r.expires_unix = lr.expires;
+	wire_addr_from_sockaddr(&wa, (struct sockaddr *)&c->ss);
+	if (worker->lim.direct_paths && wire_addr_to_proto(&wa, &obs) == 0)
+		r.observed_addr = &obs;
+	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
+	m.registered = &r;
+	client_send(c, &m);
+}
+
+static void
+conn_incoming(struct client *c, struct imsg *imsg)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
+	Relay__V1__Address	 from, loc[ADDR_MAX_COUNT];
+	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	struct l_incoming	 li;
+
+	memcpy(&li, imsg->data, sizeof(li));
+	in.session_id.data = li.session_id;
+	in.session_id.len = SESSION_ID_LEN;
+	in.lease_id.data = li.lease_id;
+	in.lease_id.len = LEASE_ID_LEN;
+	in.alpn = li.alpn;
+	in.from_id = li.from_id;
+	if (wire_addr_to_proto(&li.from_addr, &from) == 0)
+		in.from_addr = &from;
+	in.token.data = li.token;
+	in.token.len = TOKEN_LEN;
+	in.deadline_ms = li.deadline_ms;
+	in.from_local_addrs = ploc;
+	in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
+	    li.nfrom_local, loc, ploc);
+	in.direct = li.direct != 0;
+	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
+	m.incoming = &in;
+	client_send(c, &m);
+}
+
+static void
+conn_connected(struct client *c, struct imsg *imsg)
+{
+	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Connected	 cn = RELAY__V1__CONNECTED__INIT;
+	Relay__V1__Address	 peer, loc[ADDR_MAX_COUNT];
+	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	struct l_connected	 lc;
+
+	memcpy(&lc, imsg->data, sizeof(lc));
+	cn.request_id = lc.request_id;
+	cn.session_id.data = lc.session_id;
+	cn.session_id.len = SESSION_ID_LEN;
+	cn.id = lc.id;
+	if (wire_addr_to_proto(&lc.peer_addr, &peer) == 0)
+		cn.peer_addr = &peer;
+	cn.token.data = lc.token;
+	cn.token.len = TOKEN_LEN;
+	cn.peer_local_addrs = ploc;
+	cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
+	    lc.npeer_local, loc, ploc);
+	cn.direct = lc.direct != 0;
+	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
+	m.connected = &cn;
+	client_send(c, &m);
+}
+
+/* One page of a listing: the entries came with it (msgtab.c counted them). */
+static void
+conn_lease_list(struct client *c, struct imsg *imsg)
 {
 	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
 	Relay__V1__LeaseList	 ll = RELAY__V1__LEASE_LIST__INIT;
 	Relay__V1__LeaseInfo	 info[LIST_PAGE], *pinfo[LIST_PAGE];
 	char			*alpn[LIST_PAGE][ALPN_MAX_COUNT];
+	struct l_leaselist	 hdr;
+	struct l_leaseinfo	 e[LIST_PAGE];
 	size_t			 i, j;
 
-	for (i = 0; i < c->nlist && i < LIST_PAGE; i++) {
+	/* copied: the read buffer keeps no alignment */
+	memcpy(&hdr, imsg->data, sizeof(hdr));
+	if (hdr.n > LIST_PAGE)
+		bad_imsg(worker->lease, imsg, "count");
+	memcpy(e, imsg->data + sizeof(hdr), hdr.n * sizeof(e[0]));
+	for (i = 0; i < hdr.n; i++) {
 		relay__v1__lease_info__init(&info[i]);
-		info[i].name = c->list[i].name;
-		info[i].id = c->list[i].id;
-		for (j = 0; j < c->list[i].nalpn && j < ALPN_MAX_COUNT; j++)
-			alpn[i][j] = c->list[i].alpn[j];
+		info[i].name = e[i].name;
+		info[i].id = e[i].id;
+		for (j = 0; j < e[i].nalpn && j < ALPN_MAX_COUNT; j++)
+			alpn[i][j] = e[i].alpn[j];
 		info[i].alpn = alpn[i];
 		info[i].n_alpn = j;
-		info[i].description = c->list[i].description;
-		info[i].expires_unix = c->list[i].expires;
+		info[i].description = e[i].description;
+		info[i].expires_unix = e[i].expires;
 		pinfo[i] = &info[i];
 	}
-	ll.request_id = request_id;
+	ll.request_id = hdr.request_id;
 	ll.leases = pinfo;
 	ll.n_leases = i;
-	ll.more = more;
+	ll.more = hdr.more;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST;
 	m.lease_list = &ll;
 	client_send(c, &m);
-	/* client_send() may have closed the client: only c->list is left */
-	free(c->list);
-	c->list = NULL;
-	c->nlist = 0;
-}
-
-#define LEASE_MSG(type, var)						\
-	if (imsg_get_data(imsg, &(var), sizeof(var)) == -1)		\
-		bad_imsg(p, imsg, "size");				\
-	if ((c = client_find((var).cid)) == NULL ||			\
-	    c->state != CL_ESTABLISHED)					\
-		break;
-
-/* The answer to a request in flight: the client may be read again. */
-static void
-client_answered(struct client *c)
-{
-	if (c->inflight == 0)
-		fatalx("an answer to no request");
-	c->inflight--;
-	client_read_update(c);
 }
 
 static void
 conn_dispatch_lease(struct peer *p, struct imsg *imsg)
 {
 	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
+	Relay__V1__Ack		 a = RELAY__V1__ACK__INIT;
+	struct l_error		 le;
+	struct l_notice		 ln;
+	struct l_ack		 la;
 	struct client		*c;
-	struct timeval		 tv;
 
+	/* the client may have gone since: its answer is void */
+	if ((c = client_find(imsg->hdr.peerid)) == NULL ||
+	    c->state != CL_ESTABLISHED)
+		return;
 	switch (imsg->hdr.type) {
-	case IMSG_L_REGISTERED: {
-		struct l_registered		 lr;
-		Relay__V1__Registered		 r = RELAY__V1__REGISTERED__INIT;
-		Relay__V1__Address		 obs;
-		struct wire_addr		 wa;
-
-		LEASE_MSG(IMSG_L_REGISTERED, lr);
-		if (!str_terminated(lr.name, sizeof(lr.name)))
-			bad_imsg(p, imsg, "string");
-		r.request_id = lr.request_id;
-		r.lease_id.data = lr.lease_id;
-		r.lease_id.len = LEASE_ID_LEN;
-		r.name = lr.name;
-		r.ttl_seconds = lr.ttl;
-		r.expires_unix = lr.expires;
-		wire_addr_from_sockaddr(&wa, (struct sockaddr *)&c->ss);
-		if (wire_addr_to_proto(&wa, &obs) == 0)
-			r.observed_addr = &obs;
-		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
-		m.registered = &r;
-		client_send(c, &m);
+	case IMSG_L_REGISTERED:
+		conn_registered(c, imsg);
 		client_answered(c);
 		break;
-	}
-	case IMSG_L_ACK: {
-		struct l_ack		 la;
-		Relay__V1__Ack		 a = RELAY__V1__ACK__INIT;
-
-		LEASE_MSG(IMSG_L_ACK, la);
+	case IMSG_L_ACK:
+		memcpy(&la, imsg->data, sizeof(la));
 		a.request_id = la.request_id;
 		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ACK;
 		m.ack = &a;
 		client_send(c, &m);
 		client_answered(c);
 		break;
-	}
-	case IMSG_L_ERROR: {
-		struct l_error		 le;
-
-		LEASE_MSG(IMSG_L_ERROR, le);
-		if (!str_terminated(le.message, sizeof(le.message)))
-			bad_imsg(p, imsg, "string");
+	case IMSG_L_ERROR:
+		memcpy(&le, imsg->data, sizeof(le));
 		client_send_error(c, le.request_id, le.code, le.message);
 		if (le.answer)
 			client_answered(c);
 		break;
-	}
-	case IMSG_L_INCOMING: {
-		struct l_incoming	 li;
-		Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
-		Relay__V1__Address	 from, loc[ADDR_MAX_COUNT], *ploc[ADDR_MAX_COUNT];
-
-		LEASE_MSG(IMSG_L_INCOMING, li);
-		if (!str_terminated(li.alpn, sizeof(li.alpn)) ||
-		    !str_terminated(li.from_id, sizeof(li.from_id)) ||
-		    li.nfrom_local > ADDR_MAX_COUNT)
-			bad_imsg(p, imsg, "fields");
-		in.session_id.data = li.session_id;
-		in.session_id.len = SESSION_ID_LEN;
-		in.lease_id.data = li.lease_id;
-		in.lease_id.len = LEASE_ID_LEN;
-		in.alpn = li.alpn;
-		in.from_id = li.from_id;
-		if (wire_addr_to_proto(&li.from_addr, &from) == 0)
-			in.from_addr = &from;
-		in.token.data = li.token;
-		in.token.len = TOKEN_LEN;
-		in.deadline_ms = li.deadline_ms;
-		in.from_local_addrs = ploc;
-		in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
-		    li.nfrom_local, loc, ploc);
-		in.direct = li.direct != 0;
-		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
-		m.incoming = &in;
-		client_send(c, &m);
+	case IMSG_L_INCOMING:
+		conn_incoming(c, imsg);
 		break;
-	}
-	case IMSG_L_CONNECTED: {
-		struct l_connected	 lc;
-		Relay__V1__Connected	 cn = RELAY__V1__CONNECTED__INIT;
-		Relay__V1__Address	 peer, loc[ADDR_MAX_COUNT], *ploc[ADDR_MAX_COUNT];
-
-		LEASE_MSG(IMSG_L_CONNECTED, lc);
-		if (!str_terminated(lc.id, sizeof(lc.id)) ||
-		    lc.npeer_local > ADDR_MAX_COUNT)
-			bad_imsg(p, imsg, "fields");
-		cn.request_id = lc.request_id;
-		cn.session_id.data = lc.session_id;
-		cn.session_id.len = SESSION_ID_LEN;
-		cn.id = lc.id;
-		if (wire_addr_to_proto(&lc.peer_addr, &peer) == 0)
-			cn.peer_addr = &peer;
-		cn.token.data = lc.token;
-		cn.token.len = TOKEN_LEN;
-		cn.peer_local_addrs = ploc;
-		cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
-		    lc.npeer_local, loc, ploc);
-		cn.direct = lc.direct != 0;
-		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
-		m.connected = &cn;
-		client_send(c, &m);
+	case IMSG_L_CONNECTED:
+		conn_connected(c, imsg);
 		break;
-	}
-	case IMSG_L_LEASEINFO: {
-		struct l_leaseinfo	 li, *nl;
-
-		LEASE_MSG(IMSG_L_LEASEINFO, li);
-		if (!str_terminated(li.name, sizeof(li.name)) ||
-		    !str_terminated(li.id, sizeof(li.id)) ||
-		    !str_terminated(li.description, sizeof(li.description)) ||
-		    li.nalpn > ALPN_MAX_COUNT)
-			bad_imsg(p, imsg, "fields");
-		for (uint32_t i = 0; i < li.nalpn; i++)
-			if (!str_terminated(li.alpn[i], sizeof(li.alpn[i])))
-				bad_imsg(p, imsg, "alpn");
-		if (c->nlist >= LIST_PAGE)
-			bad_imsg(p, imsg, "too many entries in one page");
-		nl = reallocarray(c->list, c->nlist + 1, sizeof(*c->list));
-		if (nl == NULL)
-			fatal("reallocarray");
-		c->list = nl;
-		c->list[c->nlist++] = li;
-		break;
-	}
-	case IMSG_L_LIST_END: {
-		struct l_list_end	 le;
-
-		LEASE_MSG(IMSG_L_LIST_END, le);
-		conn_send_lease_list(c, le.request_id, le.more);
+	case IMSG_L_LEASELIST:
+		conn_lease_list(c, imsg);
 		client_answered(c);
 		break;
-	}
-	case IMSG_L_DONE: {
-		struct l_client		 lc;
-
-		LEASE_MSG(IMSG_L_DONE, lc);
-		client_answered(c);
+	case IMSG_L_NOTICE:
+		memcpy(&ln, imsg->data, sizeof(ln));
+		client_send_notice(c, ln.kind, ln.lease_id, ln.message);
 		break;
-	}
-	case IMSG_L_NOTICE: {
-		struct l_notice		 ln;
-		Relay__V1__Notice	 n = RELAY__V1__NOTICE__INIT;
-
-		LEASE_MSG(IMSG_L_NOTICE, ln);
-		if (!str_terminated(ln.message, sizeof(ln.message)))
-			bad_imsg(p, imsg, "string");
-		n.kind = ln.kind;
-		n.lease_id.data = ln.lease_id;
-		n.lease_id.len = LEASE_ID_LEN;
-		n.message = ln.message;
-		m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
-		m.notice = &n;
-		client_send(c, &m);
-		break;
-	}
-	case IMSG_L_KICK: {
-		struct l_client		 lc;
-
-		LEASE_MSG(IMSG_L_KICK, lc);
+	case IMSG_L_KICK:
 		client_finish(c);
 		break;
-	}
+	case IMSG_L_DONE:
+		client_answered(c);
+		break;
 	default:
 		bad_imsg(p, imsg, "unexpected from the lease worker");
 	}
-	(void)tv;
 }
 
-void
-conn_dispatch(struct peer *p, struct imsg *imsg)
+static void
+conn_dispatch_parent(struct peer *p, struct imsg *imsg)
 {
 	struct listener_msg	 lm;
 	struct listener		*l;
 
-	switch (p->role) {
-	case ROLE_PARENT:
-		switch (imsg->hdr.type) {
-		case IMSG_LISTENER_FD:
-			if (imsg_get_data(imsg, &lm, sizeof(lm)) == -1 ||
-			    !str_terminated(lm.name, sizeof(lm.name)))
-				bad_imsg(p, imsg, "size");
-			if (cs.nlisteners == CTL_MAX_LISTENERS ||
-			    imsg->fd == -1)
-				bad_imsg(p, imsg, "too many or no fd");
-			l = &cs.listeners[cs.nlisteners++];
-			l->fd = imsg_take_fd(imsg);
-			strlcpy(l->name, lm.name, sizeof(l->name));
-			l->ev = event_new(worker->base, l->fd,
-			    EV_READ | EV_PERSIST, conn_accept, l);
-			if (l->ev == NULL)
-				fatalx("event_new");
-			break;
-		case IMSG_SIGN_RESP:
-			conn_signed(p, imsg);
-			break;
-		case IMSG_CFG_LIMITS:
-		case IMSG_CFG_END:
-			break;
-		default:
-			bad_imsg(p, imsg, "unexpected from the parent");
-		}
+	switch (imsg->hdr.type) {
+	case IMSG_LISTENER_FD:
+		if (imsg_get_data(imsg, &lm, sizeof(lm)) == -1)
+			bad_imsg(p, imsg, "size");
+		if (cs.nlisteners == CTL_MAX_LISTENERS)
+			bad_imsg(p, imsg, "too many listeners");
+		l = &cs.listeners[cs.nlisteners++];
+		l->fd = imsg_take_fd(imsg);
+		strlcpy(l->name, lm.name, sizeof(l->name));
+		l->last = conn_now();
+		l->ev = event_new(worker->base, l->fd, EV_READ | EV_PERSIST,
+		    conn_accept, l);
+		if (l->ev == NULL)
+			fatalx("event_new");
 		break;
-	case ROLE_LEASE:
-		conn_dispatch_lease(p, imsg);
+	case IMSG_SIGN_RESP:
+		conn_signed(p, imsg);
+		break;
+	case IMSG_CFG_LIMITS:
 		break;
 	default:
-		bad_imsg(p, imsg, "unexpected sender");
+		bad_imsg(p, imsg, "unexpected from the parent");
 	}
 }
+
+/* The lease worker's queue drained: read the clients it paused. */
+static void
+conn_drained(struct peer *p)
+{
+	struct client	*c, *next;
+
+	if (p->role != ROLE_LEASE)
+		return;
+	RB_FOREACH_SAFE(c, client_tree, &cs.clients, next)
+		if (c->read_paused) {
+			client_read_update(c);
+			client_keep_input(c);
+		}
+}
+
+/* ---- an orderly stop ---- */
+
+static void
+conn_stop_timeout(int fd, short ev, void *arg)
+{
+	worker_exit();
+}
+
+static void
+conn_stop_check(void)
+{
+	if (cs.nclients == 0)
+		worker_exit();
+}
+
+/*
+ * relayd is stopping: every control client is told so (Notice
+ * SHUTTING_DOWN, then a close record) and has STOP_FLUSH_MS to get it.
+ */
+static void
+conn_stop(void)
+{
+	struct client	*c, *next;
+	struct timeval	 tv = { STOP_FLUSH_MS / 1000,
+			    (STOP_FLUSH_MS % 1000) * 1000 };
+
+	conn_listeners_enable(0);
+	RB_FOREACH_SAFE(c, client_tree, &cs.clients, next) {
+		if (c->state == CL_ESTABLISHED) {
+			c->hello_sent = 0;	/* the lease stops too */
+			client_send_notice(c,
+			    RELAY__V1__NOTICE__KIND__SHUTTING_DOWN, NULL,
+			    "the relay is stopping");
+			client_finish(c);
+		} else if (c->state != CL_CLOSING)
+			client_close(c, NULL);
+	}
+	if ((cs.ev_stop = evtimer_new(worker->base, conn_stop_timeout,
+	    NULL)) == NULL)
+		worker_exit();
+	evtimer_add(cs.ev_stop, &tv);
+	conn_stop_check();
+}
+
+static uint32_t
+conn_count(const struct relayd_limits *lim)
+{
+	return lim->workers_conn;
+}
+
+const struct proc conn_proc = {
+	.role = ROLE_CONN,
+	.name = "conn",
+	.count = conn_count,
+	.peers = R_LEASE | R_FWD,
+	.fd_peers = R_FWD,
+	.init = conn_init,
+	.configured = conn_configured,
+	.serve = conn_serve,
+	.drained = conn_drained,
+	.stop = conn_stop,
+	.dispatch = {
+		[ROLE_PARENT] = conn_dispatch_parent,
+		[ROLE_LEASE] = conn_dispatch_lease,
+	},
+};

@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,9 +41,9 @@ struct ctl_conn {
 	int			 privileged;
 	int			 monitor;
 	int			 closing;
-	int			 stats_pending;
+	uint64_t		 stats_wait;	/* workers whose answer is due */
 	struct ctl_stats	 stats;
-	int			 bytes_pending;	/* show sessions: fwd answers due */
+	uint64_t		 bytes_wait;	/* show sessions: fwd answers due */
 	struct f_bytes		*bytes;
 	size_t			 nbytes;
 	size_t			 capbytes;
@@ -56,6 +58,50 @@ static struct {
 } ctl;
 
 static void	control_conn_event(int, short, void *);
+
+/*
+ * In the parent: create the control socket, mode 0660 and the group of
+ * the user the workers run as; a socket that answers belongs to a running
+ * relayd and is left alone.
+ */
+int
+control_open(const char *path, int as_root, gid_t gid)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("control socket path too long: %s", path);
+	if (mkdir_parent(path, as_root ? 0755 : 0700) == -1)
+		fatal("cannot create the directory of %s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fatalx("%s: another relayd is running on this control socket",
+		    path);
+	close(fd);
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket");
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	umask(old);
+	if (chmod(path, 0660) == -1)
+		fatal("chmod %s", path);
+	if (as_root && chown(path, 0, gid) == -1)
+		fatal("chown %s", path);
+	if (listen(fd, 16) == -1)
+		fatal("listen %s", path);
+	return fd;
+}
 
 void
 control_init(int fd)
@@ -164,7 +210,6 @@ control_accept(int fd, short ev, void *arg)
 	c->uid = cred.uid;
 	c->privileged = cred.uid == 0 || cred.uid == (uid_t)ls.info.relay_uid;
 	imsgbuf_init(&c->ibuf, s, 0);
-	c->ibuf.pid = 0;
 	c->ev = event_new(worker->base, s, EV_READ | EV_PERSIST,
 	    control_conn_event, c);
 	c->events = EV_READ | EV_PERSIST;
@@ -206,6 +251,16 @@ control_summary(struct ctl_conn *c)
 	s.sessions = ls.nsessions;
 	s.control_conns = ls.nholders;
 	s.verbose = log_getverbose();
+	s.respawns = ls.info.respawns;
+	s.nofile = worker->lim.nofile;
+	s.conns_max = (uint64_t)worker->lim.conns_per_worker *
+	    worker->lim.workers_conn;
+	if (s.conns_max == 0 || s.conns_max > worker->lim.conns_total)
+		s.conns_max = worker->lim.conns_total;
+	s.sessions_max = (uint64_t)worker->lim.sessions_per_fwd *
+	    worker->lim.workers_fwd;
+	if (s.sessions_max == 0 || s.sessions_max > worker->lim.sessions_total)
+		s.sessions_max = worker->lim.sessions_total;
 	control_send(c, CTL_SUMMARY, &s, sizeof(s));
 	control_send(c, CTL_END, NULL, 0);
 }
@@ -273,7 +328,7 @@ control_sessions_send(struct ctl_conn *c)
 		strlcpy(cs.state, states[s->state], sizeof(cs.state));
 		cs.created = s->created;
 		cs.fwd = s->fwd;
-		cs.direct = s->on_direct;
+		cs.direct = s->direct;
 		memcpy(key.session_id, s->session_id, SESSION_ID_LEN);
 		if (c->nbytes > 0 && (fb = bsearch(&key, c->bytes, c->nbytes,
 		    sizeof(*c->bytes), bytes_cmp)) != NULL) {
@@ -288,47 +343,51 @@ control_sessions_send(struct ctl_conn *c)
 	control_send(c, CTL_END, NULL, 0);
 }
 
+/* A bit per worker an answer is due from: conn i is i, fwd i is 32 + i. */
+static uint64_t
+control_bit(enum proc_role role, int index)
+{
+	return 1ULL << (index + (role == ROLE_FWD ? RELAYD_MAX_WORKERS : 0));
+}
+
 /* The byte counts live in the fwd workers: ask each, then answer. */
 static void
 control_sessions(struct ctl_conn *c)
 {
-	struct stats_req	 sr;
-	int			 i;
+	int	 i;
 
-	if (c->bytes_pending > 0) {
+	if (c->bytes_wait != 0) {
 		control_result(c, EBUSY, "a sessions request is already "
 		    "running");
 		return;
 	}
-	sr.ctlid = c->id;
-	for (i = 0; i < (int)worker->lim.workers_fwd; i++) {
-		peer_compose(worker->fwd[i], IMSG_F_BYTES_REQ, -1, &sr,
-		    sizeof(sr));
-		c->bytes_pending++;
-	}
+	for (i = 0; i < (int)worker->lim.workers_fwd; i++)
+		if (peer_up(worker->fwd[i])) {
+			peer_compose(worker->fwd[i], IMSG_F_BYTES_REQ, c->id,
+			    -1, NULL, 0);
+			c->bytes_wait |= control_bit(ROLE_FWD, i);
+		}
+	if (c->bytes_wait == 0)
+		control_sessions_send(c);
 }
 
 void
 control_bytes_reply(struct peer *p, struct imsg *imsg)
 {
 	struct f_bytes		 fb, *nb;
-	struct stats_req	 sr;
 	struct ctl_conn		*c;
 
+	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
+	    !(c->bytes_wait & control_bit(p->role, p->index)))
+		return;
 	if (imsg->hdr.type == IMSG_F_BYTES_END) {
-		if (imsg_get_data(imsg, &sr, sizeof(sr)) == -1)
-			bad_imsg(p, imsg, "size");
-		if ((c = control_find(sr.ctlid)) == NULL ||
-		    c->bytes_pending == 0)
-			return;
-		if (--c->bytes_pending == 0)
+		c->bytes_wait &= ~control_bit(p->role, p->index);
+		if (c->bytes_wait == 0)
 			control_sessions_send(c);
 		return;
 	}
 	if (imsg_get_data(imsg, &fb, sizeof(fb)) == -1)
 		bad_imsg(p, imsg, "size");
-	if ((c = control_find(fb.ctlid)) == NULL || c->bytes_pending == 0)
-		return;
 	if (c->nbytes >= ls.nsessions + 1024)
 		return;		/* more than there are sessions: ignore */
 	if (c->nbytes == c->capbytes) {
@@ -345,52 +404,85 @@ control_bytes_reply(struct peer *p, struct imsg *imsg)
 static void
 control_stats(struct ctl_conn *c)
 {
-	struct stats_req	 sr;
-	int			 i;
+	int	 i;
 
-	if (c->stats_pending > 0) {
+	if (c->stats_wait != 0) {
 		control_result(c, EBUSY, "a stats request is already running");
 		return;
 	}
 	c->stats = worker->stats;
-	sr.ctlid = c->id;
-	for (i = 0; i < (int)worker->lim.workers_conn; i++) {
-		peer_compose(worker->conn[i], IMSG_STATS_REQ, -1, &sr,
-		    sizeof(sr));
-		c->stats_pending++;
-	}
-	for (i = 0; i < (int)worker->lim.workers_fwd; i++) {
-		peer_compose(worker->fwd[i], IMSG_STATS_REQ, -1, &sr,
-		    sizeof(sr));
-		c->stats_pending++;
-	}
-}
-
-void
-control_stats_reply(struct peer *p, struct imsg *imsg)
-{
-	struct stats_msg	 sm;
-	struct ctl_conn		*c;
-
-	if (imsg_get_data(imsg, &sm, sizeof(sm)) == -1)
-		bad_imsg(p, imsg, "size");
-	if ((c = control_find(sm.ctlid)) == NULL || c->stats_pending == 0)
-		return;
-	stats_add(&c->stats, &sm.stats);
-	if (--c->stats_pending == 0) {
+	for (i = 0; i < (int)worker->lim.workers_conn; i++)
+		if (peer_up(worker->conn[i])) {
+			peer_compose(worker->conn[i], IMSG_STATS_REQ, c->id,
+			    -1, NULL, 0);
+			c->stats_wait |= control_bit(ROLE_CONN, i);
+		}
+	for (i = 0; i < (int)worker->lim.workers_fwd; i++)
+		if (peer_up(worker->fwd[i])) {
+			peer_compose(worker->fwd[i], IMSG_STATS_REQ, c->id,
+			    -1, NULL, 0);
+			c->stats_wait |= control_bit(ROLE_FWD, i);
+		}
+	if (c->stats_wait == 0) {
 		control_send(c, CTL_STATS, &c->stats, sizeof(c->stats));
 		control_send(c, CTL_END, NULL, 0);
 	}
 }
 
 void
-control_reply_from_parent(const struct ctl_fwd_reply *r)
+control_stats_reply(struct peer *p, struct imsg *imsg)
+{
+	struct ctl_stats	 st;
+	struct ctl_conn		*c;
+
+	if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
+		bad_imsg(p, imsg, "size");
+	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
+	    !(c->stats_wait & control_bit(p->role, p->index)))
+		return;
+	stats_add(&c->stats, &st);
+	c->stats_wait &= ~control_bit(p->role, p->index);
+	if (c->stats_wait == 0) {
+		control_send(c, CTL_STATS, &c->stats, sizeof(c->stats));
+		control_send(c, CTL_END, NULL, 0);
+	}
+}
+
+/*
+ * A worker died: its answers will not come. What it counted goes with it
+ * (the counters restart with the new worker).
+ */
+void
+control_peer_gone(enum proc_role role, int index)
+{
+	struct ctl_conn	*c;
+	uint64_t	 bit = control_bit(role, index);
+
+	TAILQ_FOREACH(c, &ctl.conns, entry) {
+		if (c->stats_wait & bit) {
+			c->stats_wait &= ~bit;
+			if (c->stats_wait == 0) {
+				control_send(c, CTL_STATS, &c->stats,
+				    sizeof(c->stats));
+				control_send(c, CTL_END, NULL, 0);
+			}
+		}
+		if (c->bytes_wait & bit) {
+			c->bytes_wait &= ~bit;
+			if (c->bytes_wait == 0)
+				control_sessions_send(c);
+		}
+	}
+}
+
+void
+control_reply_from_parent(uint32_t ctlid, const struct ctl_result *r)
 {
 	struct ctl_conn	*c;
 
-	if ((c = control_find(r->ctlid)) == NULL)
+	if ((c = control_find(ctlid)) == NULL)
 		return;
-	control_send(c, CTL_RESULT, &r->result, sizeof(r->result));
+	control_send(c, CTL_RESULT, r, sizeof(*r));
 }
 
 /* A live event for every monitor client. */
@@ -427,14 +519,14 @@ static void
 control_request(struct ctl_conn *c, struct imsg *imsg)
 {
 	struct ctl_request	 req;
-	struct ctl_fwd		 cf;
 	uint8_t			 sid[SESSION_ID_LEN];
+	int32_t			 level;
 	int			 n;
 
 	if (imsg->hdr.type < CTL_SHOW_SUMMARY ||
 	    imsg->hdr.type > CTL_MONITOR ||
 	    imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
-	    !str_terminated(req.target, sizeof(req.target))) {
+	    memchr(req.target, '\0', sizeof(req.target)) == NULL) {
 		control_result(c, EINVAL, "malformed request");
 		c->closing = 1;
 		return;
@@ -446,8 +538,6 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 		c->closing = 1;
 		return;
 	}
-	memset(&cf, 0, sizeof(cf));
-	cf.ctlid = c->id;
 	switch (imsg->hdr.type) {
 	case CTL_SHOW_SUMMARY:
 		control_summary(c);
@@ -485,16 +575,16 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 	case CTL_RELOAD:
 		if (!control_need_priv(c))
 			break;
-		peer_compose(&worker->parent, IMSG_CTL_RELOAD, -1, &cf,
-		    sizeof(cf));
+		peer_compose(&worker->parent, IMSG_CTL_RELOAD, c->id, -1, NULL,
+		    0);
 		break;
 	case CTL_LOG_VERBOSE:
 	case CTL_LOG_BRIEF:
 		if (!control_need_priv(c))
 			break;
-		cf.arg = imsg->hdr.type == CTL_LOG_VERBOSE;
-		peer_compose(&worker->parent, IMSG_CTL_LOG, -1, &cf,
-		    sizeof(cf));
+		level = imsg->hdr.type == CTL_LOG_VERBOSE;
+		peer_compose(&worker->parent, IMSG_CTL_LOG, c->id, -1, &level,
+		    sizeof(level));
 		break;
 	case CTL_MONITOR:
 		c->monitor = 1;

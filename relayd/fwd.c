@@ -107,7 +107,7 @@ fsession_cmp(struct fsession *a, struct fsession *b)
 	return memcmp(a->session_id, b->session_id, SESSION_ID_LEN);
 }
 
-void
+static void
 fwd_init(void)
 {
 	RB_INIT(&fw.tokens);
@@ -115,18 +115,15 @@ fwd_init(void)
 	TAILQ_INIT(&fw.orphans);
 }
 
-void
-fwd_configured(void)
-{
-}
-
 /* After a reload: paired sessions follow the new idle limit. */
 static void
-fwd_reconfigured(void)
+fwd_configured(int first)
 {
 	struct fsession	*s;
 	struct timeval	 tv = { 1, 0 };
 
+	if (first)
+		return;
 	RB_FOREACH(s, fsession_tree, &fw.sessions)
 		if (s->paired && worker->lim.timeout_session > 0)
 			evtimer_add(s->ev_timer, &tv);
@@ -161,7 +158,7 @@ fwd_report(struct fsession *s, const char *why)
 	fe.bytes_r2i = s->dir[1].bytes;
 	fe.paired = s->paired;
 	strlcpy(fe.reason, why, sizeof(fe.reason));
-	peer_compose(worker->lease, IMSG_F_ENDED, -1, &fe, sizeof(fe));
+	peer_compose(worker->lease, IMSG_F_ENDED, 0, -1, &fe, sizeof(fe));
 }
 
 static void
@@ -350,12 +347,14 @@ fwd_pair(struct fsession *s)
 	evtimer_del(s->ev_timer);
 	if (fdir_setup(s, 0, s->fd[0], s->fd[1]) == -1 ||
 	    fdir_setup(s, 1, s->fd[1], s->fd[0]) == -1) {
+		/* no pipe or no memory: this session is refused, not the rest */
+		worker->stats.sessions_refused_nofile++;
 		log_warn("session setup");
-		fwd_end(s, "out of resources");
+		fwd_end(s, "out of descriptors");
 		return;
 	}
 	memcpy(fs.session_id, s->session_id, SESSION_ID_LEN);
-	peer_compose(worker->lease, IMSG_F_PAIRED, -1, &fs, sizeof(fs));
+	peer_compose(worker->lease, IMSG_F_PAIRED, 0, -1, &fs, sizeof(fs));
 	if (worker->lim.timeout_session > 0) {
 		tv.tv_sec = worker->lim.timeout_session;
 		tv.tv_usec = 0;
@@ -402,6 +401,16 @@ orphan_expire(int fd, short ev, void *arg)
 	orphan_free(arg, 1);
 }
 
+/* Halves waiting for their session: a quarter of the descriptors at most. */
+static int
+fwd_orphan_max(void)
+{
+	uint32_t	 room = worker->lim.nofile > NOFILE_RESERVE ?
+	    (worker->lim.nofile - NOFILE_RESERVE) / 4 : ORPHAN_MAX;
+
+	return room < ORPHAN_MAX ? (int)room : ORPHAN_MAX;
+}
+
 static void
 fwd_data_fd(struct peer *p, struct imsg *imsg)
 {
@@ -410,15 +419,22 @@ fwd_data_fd(struct peer *p, struct imsg *imsg)
 	struct timeval	 tv = { 0, ORPHAN_WAIT_MS * 1000 };
 	int		 s;
 
-	if (imsg_get_data(imsg, &fd, sizeof(fd)) == -1 ||
-	    !str_terminated(fd.addr, sizeof(fd.addr)))
+	if (imsg_get_data(imsg, &fd, sizeof(fd)) == -1)
 		bad_imsg(p, imsg, "size");
+	if (imsg->fd_lost) {
+		/* this worker had no descriptor left: the kernel dropped it */
+		worker->stats.sessions_refused_nofile++;
+		log_debug("a data connection from %s: no descriptor left",
+		    fd.addr);
+		return;
+	}
 	if ((s = imsg_take_fd(imsg)) == -1)
 		bad_imsg(p, imsg, "no descriptor");
 	if (fwd_attach(fd.token, s) == 0)
 		return;
 	/* maybe the lease worker's word on this session is still coming */
-	if (fw.norphans >= ORPHAN_MAX || (o = calloc(1, sizeof(*o))) == NULL) {
+	if (fw.norphans >= fwd_orphan_max() ||
+	    (o = calloc(1, sizeof(*o))) == NULL) {
 		worker->stats.tokens_unknown++;
 		close(s);
 		return;
@@ -485,68 +501,86 @@ fwd_session(struct peer *p, struct imsg *imsg)
 		}
 }
 
-void
-fwd_dispatch(struct peer *p, struct imsg *imsg)
+static void
+fwd_dispatch_parent(struct peer *p, struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_CFG_LIMITS)
+		bad_imsg(p, imsg, "unexpected from the parent");
+}
+
+/* show sessions: the live byte counts of every paired session. */
+static void
+fwd_bytes(struct peer *p, uint32_t ctlid)
+{
+	struct fsession	*s;
+	struct f_bytes	 fb;
+
+	RB_FOREACH(s, fsession_tree, &fw.sessions) {
+		if (!s->paired)
+			continue;
+		memset(&fb, 0, sizeof(fb));
+		memcpy(fb.session_id, s->session_id, SESSION_ID_LEN);
+		fb.bytes_i2r = s->dir[0].bytes;
+		fb.bytes_r2i = s->dir[1].bytes;
+		peer_compose(p, IMSG_F_BYTES, ctlid, -1, &fb, sizeof(fb));
+	}
+	peer_compose(p, IMSG_F_BYTES_END, ctlid, -1, NULL, 0);
+}
+
+static void
+fwd_dispatch_lease(struct peer *p, struct imsg *imsg)
 {
 	struct f_session_id	 fs;
 	struct fsession		*s;
 
-	switch (p->role) {
-	case ROLE_PARENT:
-		if (imsg->hdr.type == IMSG_CFG_END) {
-			fwd_reconfigured();
-			return;
-		}
-		if (imsg->hdr.type == IMSG_CFG_LIMITS)
-			return;
-		bad_imsg(p, imsg, "unexpected from the parent");
-	case ROLE_LEASE:
-		switch (imsg->hdr.type) {
-		case IMSG_F_SESSION:
-			fwd_session(p, imsg);
-			break;
-		case IMSG_F_BYTES_REQ: {
-			struct stats_req	 sr;
-			struct f_bytes		 fb;
-
-			if (imsg_get_data(imsg, &sr, sizeof(sr)) == -1)
-				bad_imsg(p, imsg, "size");
-			RB_FOREACH(s, fsession_tree, &fw.sessions) {
-				if (!s->paired)
-					continue;
-				memset(&fb, 0, sizeof(fb));
-				fb.ctlid = sr.ctlid;
-				memcpy(fb.session_id, s->session_id,
-				    SESSION_ID_LEN);
-				fb.bytes_i2r = s->dir[0].bytes;
-				fb.bytes_r2i = s->dir[1].bytes;
-				peer_compose(p, IMSG_F_BYTES, -1, &fb,
-				    sizeof(fb));
-			}
-			peer_compose(p, IMSG_F_BYTES_END, -1, &sr, sizeof(sr));
-			break;
-		}
-		case IMSG_F_CANCEL:
-		case IMSG_F_KILL:
-			if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
-				bad_imsg(p, imsg, "size");
-			if ((s = fsession_find(fs.session_id)) == NULL)
-				break;
-			if (imsg->hdr.type == IMSG_F_CANCEL && !s->paired)
-				fsession_free(s);	/* the lease knows */
-			else
-				fwd_end(s, "ended by the relay operator");
-			break;
-		default:
-			bad_imsg(p, imsg, "unexpected from the lease worker");
-		}
+	switch (imsg->hdr.type) {
+	case IMSG_F_SESSION:
+		fwd_session(p, imsg);
 		break;
-	case ROLE_CONN:
-		if (imsg->hdr.type != IMSG_F_DATA_FD)
-			bad_imsg(p, imsg, "unexpected from a conn worker");
-		fwd_data_fd(p, imsg);
+	case IMSG_F_BYTES_REQ:
+		fwd_bytes(p, imsg->hdr.peerid);
+		break;
+	case IMSG_F_CANCEL:
+	case IMSG_F_KILL:
+		if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
+			bad_imsg(p, imsg, "size");
+		if ((s = fsession_find(fs.session_id)) == NULL)
+			break;
+		if (imsg->hdr.type == IMSG_F_CANCEL && !s->paired)
+			fsession_free(s);	/* the lease knows */
+		else
+			fwd_end(s, "ended by the relay operator");
 		break;
 	default:
-		bad_imsg(p, imsg, "unexpected sender");
+		bad_imsg(p, imsg, "unexpected from the lease worker");
 	}
 }
+
+static void
+fwd_dispatch_conn(struct peer *p, struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_F_DATA_FD)
+		bad_imsg(p, imsg, "unexpected from a conn worker");
+	fwd_data_fd(p, imsg);
+}
+
+static uint32_t
+fwd_count(const struct relayd_limits *lim)
+{
+	return lim->workers_fwd;
+}
+
+const struct proc fwd_proc = {
+	.role = ROLE_FWD,
+	.name = "fwd",
+	.count = fwd_count,
+	.peers = R_LEASE | R_CONN,
+	.fd_peers = R_CONN,
+	.init = fwd_init,
+	.configured = fwd_configured,
+	.dispatch = {
+		[ROLE_PARENT] = fwd_dispatch_parent,
+		[ROLE_LEASE] = fwd_dispatch_lease,
+		[ROLE_CONN] = fwd_dispatch_conn,
+	},
+};

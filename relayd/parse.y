@@ -38,12 +38,6 @@
 #define MAX_WORD_LEN		8192
 #define MAX_PUSHBACK		8
 
-#define LIMIT_MAX		10000000	/* lease, session and connection limits */
-#define TTL_MAX			604800		/* one week */
-#define TIMEOUT_MAX		86400
-#define SESSION_TIMEOUT_MAX	604800
-#define RATE_MAX		100000
-#define BURST_MAX		1000000
 #define USER_MAX_LEN		31
 
 struct file {
@@ -80,6 +74,7 @@ static char			 first_error[512];	/* for reload replies */
 static int			 cur_line;	/* line of the last token */
 static int			 lex_error;	/* the lexer has said why */
 static int			 saw_listen;
+static int			 parse_as_root;	/* included files checked too */
 static int			 saw_allow_any;
 static int			 saw_allow_id;
 static unsigned int		 seen;		/* options of this statement */
@@ -117,6 +112,7 @@ static void	 parse_verror(const char *, va_list)
 static void	 parse_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static int	 check_range(const char *, long long, long long, long long);
+static int	 limit_set(const char *, long long);
 static int	 once(unsigned int, const char *);
 static void	 listen_add(const char *, long long);
 static void	 set_path(const char *, char *, size_t, const char *);
@@ -133,10 +129,9 @@ static void	 popfile(void);
 %}
 
 %token	ACCEPT ADDRESS ALLOW ANY BURST CHROOT CONN CONNECT CONNECTION DEBUG
-%token	DIRECTPATHS NO YES
-%token	FOR FWD HANDSHAKE ID IDENTITY IDLE INCLUDE LEASE LIMIT LISTEN LISTING
-%token	MAX NAME OFF ON PAIRING PER PORT RATE REGISTER RESERVE SANDBOX SESSION
-%token	SOCKET TIMEOUT TOTAL TTL USER WORKERS
+%token	DIRECTPATHS FOR FWD HANDSHAKE ID IDENTITY IDLE INCLUDE LEASE LIMIT
+%token	LISTEN LISTING MAX NAME NO OFF ON PAIRING PENDING PER PORT RATE REGISTER
+%token	RESERVE SANDBOX SESSION SOCKET TIMEOUT TOTAL TTL USER WORKERS YES
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -212,69 +207,56 @@ main		: LISTEN ON word port	{
 		}
 		| WORKERS { seen = 0; } workers_list
 		| LEASE TTL NUMBER MAX NUMBER	{
-			if (check_range("lease ttl", $3, 1, TTL_MAX) == 0 &&
-			    check_range("lease max", $5, 1, TTL_MAX) == 0) {
-				if ($3 > $5)
-					parse_error("lease ttl %lld is greater "
-					    "than max %lld", $3, $5);
-				else {
-					conf->lim.lease_ttl_min = $3;
-					conf->lim.lease_ttl_max = $5;
-				}
-			}
+			if ($3 > $5)
+				parse_error("lease ttl %lld is greater than "
+				    "max %lld", $3, $5);
+			else if (limit_set("lease ttl", $3) == 0)
+				limit_set("lease ttl max", $5);
 		}
 		| LEASE LIMIT NUMBER PER ID comma NUMBER TOTAL	{
-			if (check_range("lease limit", $3, 1, LIMIT_MAX) == 0 &&
-			    check_range("lease limit", $7, 1, LIMIT_MAX) == 0) {
-				if ($3 > $7)
-					parse_error("lease limit %lld per id is "
-					    "greater than %lld total", $3, $7);
-				else {
-					conf->lim.leases_per_id = $3;
-					conf->lim.leases_total = $7;
-				}
-			}
+			if ($3 > $7)
+				parse_error("lease limit %lld per id "
+				    "is greater than %lld total", $3, $7);
+			else if (limit_set("lease limit per id", $3) == 0)
+				limit_set("lease limit total", $7);
 		}
 		| SESSION LIMIT NUMBER PER LEASE comma NUMBER TOTAL	{
-			if (check_range("session limit", $3, 1, LIMIT_MAX) ==
-			    0 && check_range("session limit", $7, 1,
-			    LIMIT_MAX) == 0) {
-				if ($3 > $7)
-					parse_error("session limit %lld per lease "
-					    "is greater than %lld total", $3, $7);
-				else {
-					conf->lim.sessions_per_lease = $3;
-					conf->lim.sessions_total = $7;
-				}
-			}
+			if ($3 > $7)
+				parse_error("session limit %lld per lease "
+				    "is greater than %lld total", $3, $7);
+			else if (limit_set("session limit per lease", $3) ==
+			    0)
+				limit_set("session limit total", $7);
+		}
+		| PENDING LIMIT NUMBER PER LEASE comma NUMBER PER ADDRESS {
+			if ($7 > $3)
+				parse_error("pending limit %lld per address "
+				    "is greater than %lld per lease", $7, $3);
+			else if (limit_set("pending limit per address", $7) ==
+			    0)
+				limit_set("pending limit per lease", $3);
 		}
 		| CONNECTION LIMIT NUMBER PER ADDRESS comma NUMBER TOTAL	{
-			if (check_range("connection limit", $3, 1, LIMIT_MAX) ==
-			    0 && check_range("connection limit", $7, 1,
-			    LIMIT_MAX) == 0) {
-				if ($3 > $7)
-					parse_error("connection limit %lld per "
-					    "address is greater than %lld total",
-					    $3, $7);
-				else {
-					conf->lim.conns_per_addr = $3;
-					conf->lim.conns_total = $7;
-				}
-			}
+			if ($3 > $7)
+				parse_error("connection limit %lld per address "
+				    "is greater than %lld total", $3, $7);
+			else if (limit_set("connection limit per address",
+			    $3) == 0)
+				limit_set("connection limit total", $7);
+		}
+		| CONNECTION RATE NUMBER	{
+			limit_set("connection rate", $3);
 		}
 		| TIMEOUT { seen = 0; } timeout_list
 		| CONNECT RATE NUMBER BURST NUMBER	{
-			if (check_range("connect rate", $3, 1, RATE_MAX) == 0 &&
-			    check_range("connect burst", $5, 1, BURST_MAX) == 0) {
-				if ($5 < $3)
-					parse_error("connect burst %lld is less "
-					    "than rate %lld", $5, $3);
-				else {
-					conf->lim.connect_rate = $3;
-					conf->lim.connect_burst = $5;
-				}
-			}
+			if ($5 < $3)
+				parse_error("connect burst %lld is less than "
+				    "rate %lld", $5, $3);
+			else if (limit_set("connect rate", $3) == 0)
+				limit_set("connect burst", $5);
 		}
+		| DIRECTPATHS YES	{ conf->lim.direct_paths = 1; }
+		| DIRECTPATHS NO	{ conf->lim.direct_paths = 0; }
 		| REGISTER ALLOW ANY	{
 			if (saw_allow_id)
 				parse_error("register allow any conflicts "
@@ -288,16 +270,8 @@ main		: LISTEN ON word port	{
 		}
 		| LISTING ON		{ conf->lim.listing = 1; }
 		| LISTING OFF		{ conf->lim.listing = 0; }
-		| DIRECTPATHS on_yes	{ conf->lim.direct_paths = 1; }
-		| DIRECTPATHS off_no	{ conf->lim.direct_paths = 0; }
 		| SANDBOX ON		{ conf->lim.sandbox_debug = 0; }
 		| SANDBOX DEBUG		{ conf->lim.sandbox_debug = 1; }
-		;
-
-on_yes		: ON | YES
-		;
-
-off_no		: OFF | NO
 		;
 
 comma		: /* empty */
@@ -309,16 +283,12 @@ workers_list	: workers_item
 		;
 
 workers_item	: CONN NUMBER		{
-			if (once(SEEN_CONN, "conn") == 0 &&
-			    check_range("workers conn", $2, 1,
-			    RELAYD_MAX_WORKERS) == 0)
-				conf->lim.workers_conn = $2;
+			if (once(SEEN_CONN, "conn") == 0)
+				limit_set("workers conn", $2);
 		}
 		| FWD NUMBER		{
-			if (once(SEEN_FWD, "fwd") == 0 &&
-			    check_range("workers fwd", $2, 1,
-			    RELAYD_MAX_WORKERS) == 0)
-				conf->lim.workers_fwd = $2;
+			if (once(SEEN_FWD, "fwd") == 0)
+				limit_set("workers fwd", $2);
 		}
 		;
 
@@ -327,33 +297,24 @@ timeout_list	: timeout_item
 		;
 
 timeout_item	: HANDSHAKE NUMBER	{
-			if (once(SEEN_HANDSHAKE, "handshake") == 0 &&
-			    check_range("timeout handshake", $2, 1,
-			    TIMEOUT_MAX) == 0)
-				conf->lim.timeout_handshake = $2;
+			if (once(SEEN_HANDSHAKE, "handshake") == 0)
+				limit_set("timeout handshake", $2);
 		}
 		| PAIRING NUMBER	{
-			if (once(SEEN_PAIRING, "pairing") == 0 &&
-			    check_range("timeout pairing", $2, 1,
-			    TIMEOUT_MAX) == 0)
-				conf->lim.timeout_pairing = $2;
+			if (once(SEEN_PAIRING, "pairing") == 0)
+				limit_set("timeout pairing", $2);
 		}
 		| IDLE NUMBER		{
-			if (once(SEEN_IDLE, "idle") == 0 &&
-			    check_range("timeout idle", $2, 1, TIMEOUT_MAX) == 0)
-				conf->lim.timeout_idle = $2;
+			if (once(SEEN_IDLE, "idle") == 0)
+				limit_set("timeout idle", $2);
 		}
 		| SESSION NUMBER	{
-			if (once(SEEN_SESSION, "session") == 0 &&
-			    check_range("timeout session", $2, 0,
-			    SESSION_TIMEOUT_MAX) == 0)
-				conf->lim.timeout_session = $2;
+			if (once(SEEN_SESSION, "session") == 0)
+				limit_set("timeout session", $2);
 		}
 		| ACCEPT NUMBER		{
-			if (once(SEEN_ACCEPT, "accept") == 0 &&
-			    check_range("timeout accept", $2, 1,
-			    TIMEOUT_MAX) == 0)
-				conf->lim.timeout_accept = $2;
+			if (once(SEEN_ACCEPT, "accept") == 0)
+				limit_set("timeout accept", $2);
 		}
 		;
 
@@ -403,6 +364,7 @@ static const struct keyword keywords[] = {
 	{ "off",	OFF },
 	{ "on",		ON },
 	{ "pairing",	PAIRING },
+	{ "pending",	PENDING },
 	{ "per",	PER },
 	{ "port",	PORT },
 	{ "rate",	RATE },
@@ -475,6 +437,24 @@ check_range(const char *what, long long v, long long min, long long max)
 		    max);
 		return -1;
 	}
+	return 0;
+}
+
+/* A number of the limit table (config.c), in its range. */
+static int
+limit_set(const char *name, long long v)
+{
+	size_t	 i;
+
+	for (i = 0; i < nlimit_defs; i++)
+		if (strcmp(limit_defs[i].name, name) == 0)
+			break;
+	if (i == nlimit_defs)
+		fatalx("limit_set: no limit %s", name);
+	if (check_range(limit_defs[i].what, v, limit_defs[i].min,
+	    limit_defs[i].max) == -1)
+		return -1;
+	*limit_field(&conf->lim, &limit_defs[i]) = v;
 	return 0;
 }
 
@@ -959,6 +939,7 @@ pushfile(const char *name, int is_include)
 	struct file	*nfile;
 	struct stat	 st;
 	const char	*slash, *why = NULL;
+	char		 secure[PATH_MAX + 128];
 	int		 n;
 
 	if (is_include && file->depth >= MAX_INCLUDE_DEPTH) {
@@ -984,13 +965,17 @@ pushfile(const char *name, int is_include)
 	else if (fstat(fileno(nfile->stream), &st) == 0 &&
 	    S_ISDIR(st.st_mode))
 		why = "is a directory";
+	else if (config_file_secure(nfile->name, parse_as_root, secure,
+	    sizeof(secure)) == -1)
+		why = secure;
 	if (why != NULL) {
 		if (is_include)
 			parse_error("include \"%s\": %s", nfile->name, why);
 		else {
 			log_warnx("%s: %s", nfile->name, why);
-			snprintf(first_error, sizeof(first_error), "%s: %s",
-			    nfile->name, why);
+			snprintf(first_error, sizeof(first_error), "%s: ",
+			    nfile->name);
+			strlcat(first_error, why, sizeof(first_error));
 			errors++;
 		}
 		if (nfile->stream != NULL)
@@ -1116,6 +1101,7 @@ parse_config(const char *path, struct relayd_config *c, int as_root)
 {
 	config_defaults(c, as_root);
 	conf = c;
+	parse_as_root = as_root;
 	errors = 0;
 	first_error[0] = '\0';
 	cur_line = 0;

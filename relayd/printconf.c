@@ -85,6 +85,10 @@ print_config(const struct relayd_config *conf)
 	    lim->timeout_idle, lim->timeout_session, lim->timeout_accept);
 	printf("connect rate %u burst %u\n", lim->connect_rate,
 	    lim->connect_burst);
+	printf("pending limit %u per lease, %u per address\n",
+	    lim->pending_per_lease, lim->pending_per_addr);
+	printf("connection rate %u\n", lim->conn_rate);
+	printf("direct-paths %s\n", lim->direct_paths ? "yes" : "no");
 	if (lim->register_any)
 		printf("register allow any\n");
 	TAILQ_FOREACH(a, &conf->allowed, entry)
@@ -92,6 +96,5 @@ print_config(const struct relayd_config *conf)
 	TAILQ_FOREACH(r, &conf->reserved, entry)
 		printf("reserve name \"%s\" for id \"%s\"\n", r->name, r->id);
 	printf("listing %s\n", lim->listing ? "on" : "off");
-	printf("direct-paths %s\n", lim->direct_paths ? "on" : "off");
 	printf("sandbox %s\n", lim->sandbox_debug ? "debug" : "on");
 }

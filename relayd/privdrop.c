@@ -5,7 +5,8 @@
  * setresgid, setresuid, then proves that the old ids cannot be regained.
  * When relayd was not started as root there is nothing to give up: the
  * chroot and the uid switch are skipped with a log line, and the sandbox
- * (sandbox.c) still applies.
+ * (sandbox.c) still applies. chroot_setup() runs in the parent: it
+ * creates that empty directory on a first start.
  */
 #include "config.h"
 
@@ -19,6 +20,25 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "util.h"
+
+void
+chroot_setup(const char *path)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1) {
+		if (errno != ENOENT)
+			fatal("%s", path);
+		if (mkdir_parent(path, 0755) == -1)
+			fatal("mkdir %s", path);
+		if (mkdir(path, 0755) == -1)
+			fatal("mkdir %s", path);
+		if (chown(path, 0, 0) == -1)
+			fatal("chown %s", path);
+		log_info("created the empty chroot directory %s", path);
+	}
+}
 
 void
 privdrop(const struct priv_msg *pm, const char *title)

@@ -1,17 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * proc.c: what every relayd worker shares: start-up after the re-exec
- * (read the privilege message from the parent, drop privileges, apply
- * the sandbox), the imsg channels to the parent and to the other workers,
- * configuration messages, statistics requests and a few address helpers.
+ * proc.c: relayd's process launcher and the channels between processes.
+ *
+ * The parent's side: start count() workers of every role in procs[]
+ * (fork, then re-execute relayd -P role -I index with the channel on fd
+ * 3), link every pair of roles that name each other, let the parent's
+ * role (relayd.c) hand each worker its descriptors and configuration,
+ * reap workers, respawn a dead conn or fwd worker in place (a dead lease
+ * worker restarts the whole tree), give up past RESPAWN_MAX restarts in
+ * RESPAWN_WINDOW seconds, and stop everything in order over the channels.
+ *
+ * The worker's side: the start-up message, the privilege drop and the
+ * sandbox, then an event loop over the channel to the parent and the
+ * mesh channels, every message checked against the message table
+ * (msgtab.c) and handed to the role's dispatcher for its sender.
  *
  * A worker never opens a file or creates a socket: it receives every
- * descriptor from the parent. An unknown or malformed internal message
- * is fatal (bad_imsg()).
+ * descriptor from the parent.
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,31 +39,591 @@
 #include "log.h"
 #include "relayd.h"
 
-struct relayd_worker	*worker;
-uint8_t			 relay_pk[ED25519_PK_LEN];
+const struct proc *const procs[ROLE_MAX] = {
+	[ROLE_LEASE] = &lease_proc,
+	[ROLE_CONN] = &conn_proc,
+	[ROLE_FWD] = &fwd_proc,
+};
 const char		*role_names[] = { "parent", "lease", "conn", "fwd" };
 
-static peer_dispatch_fn	 role_dispatch;
+struct relayd_worker	*worker;
+uint8_t			 relay_pk[ED25519_PK_LEN];
 
-/* A string field of an internal message: NUL inside its array? */
-int
-str_terminated(const char *s, size_t len)
+/* ==== the parent's side ==== */
+
+#define MAX_CHILDREN	(1 + 2 * RELAYD_MAX_WORKERS)
+
+static struct {
+	struct event_base	*base;
+	const char		*self;
+	struct priv_msg		 priv;
+	struct relayd_limits	 lim;
+	const struct parent_ops	*ops;
+	struct child		 children[MAX_CHILDREN];
+	int			 nchildren;
+	int			 tree_ready;
+	int			 restarting;	/* the whole tree, after the lease */
+	int			 stopping;
+	time_t			 deaths[RESPAWN_MAX + 1];
+	int			 ndeaths;
+	uint64_t		 respawns;
+	int			 logpipe[2];
+	struct event		*ev_log;
+	struct event		*ev_restart;
+} pr;
+
+static void	child_event(int, short, void *);
+
+static void
+child_update(struct child *c)
 {
-	return memchr(s, '\0', len) != NULL;
+	short	 want = EV_READ | EV_PERSIST;
+
+	if (!c->alive)
+		return;
+	if (c->ibuf.queued > 0)
+		want |= EV_WRITE;
+	if (c->ev != NULL && want == c->events)
+		return;
+	if (c->ev != NULL)
+		event_free(c->ev);
+	c->events = want;
+	c->ev = event_new(pr.base, c->ibuf.fd, want, child_event, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) == -1)
+		fatalx("cannot add a channel event");
+}
+
+static const char *
+child_name(const struct child *c, char *buf, size_t len)
+{
+	if (c->role == ROLE_LEASE)
+		snprintf(buf, len, "lease");
+	else
+		snprintf(buf, len, "%s %d", role_names[c->role], c->index);
+	return buf;
 }
 
 void
+proc_child_send(struct child *c, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (!c->alive) {
+		/* it died: what it would have got is void; it is respawned */
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (imsg_compose(&c->ibuf, type, peerid, fd, data, len) == -1)
+		fatal("imsg_compose %s", msg_name(type));
+	child_update(c);
+}
+
+void
+proc_broadcast(uint32_t type, const void *data, size_t len)
+{
+	int	 i;
+
+	for (i = 0; i < pr.nchildren; i++)
+		proc_child_send(&pr.children[i], type, 0, -1, data, len);
+}
+
+struct child *
+proc_child(enum proc_role role, int index)
+{
+	int	 i;
+
+	for (i = 0; i < pr.nchildren; i++)
+		if (pr.children[i].role == role &&
+		    pr.children[i].index == index)
+			return &pr.children[i];
+	return NULL;
+}
+
+int
+proc_nchildren(void)
+{
+	return pr.nchildren;
+}
+
+struct child *
+proc_child_at(int i)
+{
+	return i >= 0 && i < pr.nchildren ? &pr.children[i] : NULL;
+}
+
+uint64_t
+proc_respawns(void)
+{
+	return pr.respawns;
+}
+
+/* The channel is gone (closed, or the worker broke a rule): drop it. */
+static void
+child_disconnect(struct child *c)
+{
+	if (!c->alive)
+		return;
+	c->alive = 0;
+	if (c->ev != NULL)
+		event_free(c->ev);
+	c->ev = NULL;
+	c->events = 0;
+	imsgbuf_clear(&c->ibuf);
+	close(c->ibuf.fd);
+	c->ibuf.fd = -1;
+}
+
+/* A worker that broke the protocol is stopped; the reaper restarts it. */
+void
+proc_child_kill(struct child *c, const char *why)
+{
+	char	 name[32];
+
+	log_warnx("%s (pid %ld): %s: stopping it", child_name(c, name,
+	    sizeof(name)), (long)c->pid, why);
+	child_disconnect(c);
+	if (c->pid > 0 && kill(c->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("kill %s", name);
+}
+
+static void
+child_dispatch(struct child *c, struct imsg *imsg)
+{
+	const char	*why;
+	uint32_t	 gen;
+	int		 now, i;
+	char		 buf[96];
+
+	now = !c->running ? PH_START : pr.tree_ready ? PH_RUN | PH_TREE :
+	    PH_RUN;
+	if (msg_check(ROLE_PARENT, c->role, now, imsg, &why) == -1) {
+		snprintf(buf, sizeof(buf), "bad message %s (%zu bytes): %s",
+		    msg_name(imsg->hdr.type), imsg->len, why);
+		proc_child_kill(c, buf);
+		return;
+	}
+	if (imsg->hdr.type != IMSG_CFG_DONE) {
+		pr.ops->dispatch(c, imsg);
+		return;
+	}
+	memcpy(&gen, imsg->data, sizeof(gen));
+	c->generation = gen;
+	if (!c->running) {
+		c->running = 1;
+		if (pr.tree_ready)	/* a respawned worker: serve at once */
+			proc_child_send(c, IMSG_TREE_READY, 0, -1, NULL, 0);
+	}
+	pr.ops->dispatch(c, imsg);
+	if (pr.tree_ready || pr.stopping)
+		return;
+	for (i = 0; i < pr.nchildren; i++)
+		if (!pr.children[i].running)
+			return;
+	pr.tree_ready = 1;
+	proc_broadcast(IMSG_TREE_READY, NULL, 0);
+	pr.ops->tree_ready();
+}
+
+static void
+child_event(int fd, short ev, void *arg)
+{
+	struct child	*c = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	if ((ev & EV_WRITE) && imsgbuf_flush(&c->ibuf) == -1) {
+		child_disconnect(c);	/* SIGCHLD tells which and why */
+		return;
+	}
+	if (ev & EV_READ) {
+		n = imsgbuf_read(&c->ibuf);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			child_disconnect(c);
+			return;
+		}
+		while (c->alive) {
+			if ((r = imsg_get(&c->ibuf, &imsg)) == -1) {
+				proc_child_kill(c, "malformed message");
+				return;
+			}
+			if (r == 0)
+				break;
+			child_dispatch(c, &imsg);
+			imsg_free(&imsg);
+		}
+	}
+	child_update(c);
+}
+
+/* Link two workers with a socketpair, each end passed to one of them. */
+static void
+mesh_link(struct child *a, struct child *b)
+{
+	struct peer_msg	 pm;
+	int		 sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1)
+		fatal("socketpair");
+	pm.role = b->role;
+	pm.index = b->index;
+	proc_child_send(a, IMSG_PEER_FD, 0, sp[0], &pm, sizeof(pm));
+	pm.role = a->role;
+	pm.index = a->index;
+	proc_child_send(b, IMSG_PEER_FD, 0, sp[1], &pm, sizeof(pm));
+}
+
+static void
+child_spawn(struct child *c)
+{
+	char	 idx[16], *argv[8];
+	int	 sp[2], argc = 0, i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	snprintf(idx, sizeof(idx), "%d", c->index);
+	argv[argc++] = (char *)"relayd";
+	argv[argc++] = (char *)"-P";
+	argv[argc++] = (char *)role_names[c->role];
+	argv[argc++] = (char *)"-I";
+	argv[argc++] = idx;
+	argv[argc] = NULL;
+
+	switch (c->pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		if (dup2(sp[1], PARENT_FD) == -1 ||
+		    dup2(pr.logpipe[1], STDERR_FILENO) == -1)
+			fatal("dup2");
+		for (i = PARENT_FD + 1; i < 1024; i++)
+			close(i);
+		execv(pr.self, argv);
+		fatal("execv %s", pr.self);
+	default:
+		break;
+	}
+	close(sp[1]);
+	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+	imsgbuf_init(&c->ibuf, sp[0], 1);
+	c->alive = 1;
+	c->running = 0;
+	c->generation = 0;
+	c->started = time(NULL);
+	c->ev = NULL;
+	c->events = 0;
+	child_update(c);
+	proc_child_send(c, IMSG_PRIV, 0, -1, &pr.priv, sizeof(pr.priv));
+	/* the mesh: this worker and every running one it has a channel to */
+	for (i = 0; i < pr.nchildren; i++) {
+		struct child	*o = &pr.children[i];
+
+		if (o != c && o->alive &&
+		    (procs[c->role]->peers & (1 << o->role)))
+			mesh_link(c, o);
+	}
+}
+
+/*
+ * Workers write their log lines into a pipe that the parent copies to its
+ * own stderr: a worker may write no file (RLIMIT_FSIZE 0), and stderr
+ * can be one when relayd's output is redirected.
+ */
+static void
+proc_log_relay(int fd, short ev, void *arg)
+{
+	char	 buf[8192];
+	ssize_t	 n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(STDERR_FILENO, buf, n) == -1)
+			break;
+}
+
+void
+proc_init(struct event_base *base, const char *self,
+    const struct priv_msg *priv, const struct relayd_limits *lim,
+    const struct parent_ops *ops)
+{
+	enum proc_role	 r;
+	uint32_t	 i, n;
+
+	pr.base = base;
+	pr.self = self;
+	pr.priv = *priv;
+	pr.lim = *lim;
+	pr.ops = ops;
+	for (r = ROLE_LEASE; r < ROLE_MAX; r++) {
+		n = procs[r]->count(lim);
+		for (i = 0; i < n; i++) {
+			if (pr.nchildren == MAX_CHILDREN)
+				fatalx("too many workers");
+			pr.children[pr.nchildren].role = r;
+			pr.children[pr.nchildren].index = i;
+			pr.children[pr.nchildren].ibuf.fd = -1;
+			pr.nchildren++;
+		}
+	}
+	if (pipe2(pr.logpipe, O_CLOEXEC) == -1 ||
+	    fcntl(pr.logpipe[0], F_SETFL, O_NONBLOCK) == -1)
+		fatal("log pipe");
+	pr.ev_log = event_new(base, pr.logpipe[0], EV_READ | EV_PERSIST,
+	    proc_log_relay, NULL);
+	if (pr.ev_log == NULL || event_add(pr.ev_log, NULL) == -1)
+		fatalx("log pipe event");
+}
+
+/* The sandbox debug flag and the verbosity of workers started later. */
+void
+proc_set_limits(const struct relayd_limits *lim)
+{
+	pr.lim = *lim;
+	pr.priv.sandbox_debug = lim->sandbox_debug;
+}
+
+void
+proc_start(void)
+{
+	int	 i;
+
+	pr.tree_ready = 0;
+	pr.restarting = 0;
+	pr.priv.verbose = log_getverbose();
+	for (i = 0; i < pr.nchildren; i++)
+		child_spawn(&pr.children[i]);
+	for (i = 0; i < pr.nchildren; i++)
+		pr.ops->setup(&pr.children[i]);
+}
+
+/* Past RESPAWN_MAX deaths within RESPAWN_WINDOW seconds: give up. */
+static int
+respawn_allowed(void)
+{
+	time_t	 now = time(NULL);
+	int	 i, n = 0;
+
+	for (i = 0; i < pr.ndeaths; i++)
+		if (now - pr.deaths[i] < RESPAWN_WINDOW)
+			pr.deaths[n++] = pr.deaths[i];
+	pr.ndeaths = n;
+	if (pr.ndeaths > RESPAWN_MAX)
+		return 0;
+	pr.deaths[pr.ndeaths++] = now;
+	return pr.ndeaths <= RESPAWN_MAX;
+}
+
+/* A conn or fwd worker died: the others drop what was on it, then a new one. */
+static void
+child_respawn(struct child *c)
+{
+	struct peer_msg	 pm;
+	char		 name[32];
+	int		 i;
+
+	pm.role = c->role;
+	pm.index = c->index;
+	for (i = 0; i < pr.nchildren; i++)
+		if (&pr.children[i] != c &&
+		    (procs[pr.children[i].role]->peers & (1 << c->role)))
+			proc_child_send(&pr.children[i], IMSG_PEER_GONE, 0, -1,
+			    &pm, sizeof(pm));
+	pr.respawns++;
+	c->respawns++;
+	child_spawn(c);
+	pr.ops->setup(c);
+	log_info("%s restarted (pid %ld), restart %llu", child_name(c, name,
+	    sizeof(name)), (long)c->pid, (unsigned long long)pr.respawns);
+}
+
+/* The lease worker died: every worker goes, then a new tree. */
+static void
+tree_restart_check(int fd, short ev, void *arg)
+{
+	int	 i;
+
+	for (i = 0; i < pr.nchildren; i++)
+		if (pr.children[i].pid > 0)
+			return;		/* still waiting for it */
+	if (pr.ev_restart != NULL)
+		evtimer_del(pr.ev_restart);
+	pr.respawns++;
+	for (i = 0; i < pr.nchildren; i++)
+		pr.children[i].respawns++;
+	log_info("starting a new set of workers, restart %llu",
+	    (unsigned long long)pr.respawns);
+	proc_start();
+}
+
+static void
+tree_restart_timeout(int fd, short ev, void *arg)
+{
+	char	 name[32];
+	int	 i;
+
+	for (i = 0; i < pr.nchildren; i++)
+		if (pr.children[i].pid > 0) {
+			log_warnx("%s (pid %ld) did not stop: killing it",
+			    child_name(&pr.children[i], name, sizeof(name)),
+			    (long)pr.children[i].pid);
+			kill(pr.children[i].pid, SIGKILL);
+		}
+}
+
+static void
+tree_restart(void)
+{
+	struct timeval	 tv = { STOP_WAIT_MS / 1000,
+			    (STOP_WAIT_MS % 1000) * 1000 };
+	int		 i;
+
+	pr.restarting = 1;
+	pr.tree_ready = 0;
+	for (i = 0; i < pr.nchildren; i++) {
+		pr.children[i].running = 0;
+		proc_child_send(&pr.children[i], IMSG_STOP, 0, -1, NULL, 0);
+	}
+	if (pr.ev_restart == NULL &&
+	    (pr.ev_restart = evtimer_new(pr.base, tree_restart_timeout,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(pr.ev_restart, &tv);
+	tree_restart_check(-1, 0, NULL);
+}
+
+/* Say how a worker ended; the others that were told to stop, quietly. */
+static void
+child_reaped(struct child *c, int status)
+{
+	char	 name[32];
+
+	child_name(c, name, sizeof(name));
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %ld) was killed by signal %d (%s)%s", name,
+		    (long)c->pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSYS ? ": a forbidden system call; "
+		    "run relayd -d -S to see which" : "");
+	else if (pr.stopping || pr.restarting)
+		log_debug("%s (pid %ld) stopped", name, (long)c->pid);
+	else
+		log_warnx("%s (pid %ld) exited with status %d", name,
+		    (long)c->pid, WEXITSTATUS(status));
+	child_disconnect(c);
+	c->pid = 0;
+	c->running = 0;
+}
+
+void
+proc_reap(void)
+{
+	struct child	*c;
+	int		 status, i;
+	pid_t		 pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		c = NULL;
+		for (i = 0; i < pr.nchildren; i++)
+			if (pr.children[i].pid == pid)
+				c = &pr.children[i];
+		if (c == NULL)
+			continue;
+		child_reaped(c, status);
+		if (pr.stopping)
+			continue;
+		if (pr.restarting) {
+			tree_restart_check(-1, 0, NULL);
+			continue;
+		}
+		if (!respawn_allowed()) {
+			log_warnx("more than %d workers died within %d "
+			    "seconds: stopping relayd", RESPAWN_MAX,
+			    RESPAWN_WINDOW);
+			pr.ops->shutdown(1);
+		}
+		if (c->role == ROLE_LEASE) {
+			log_warnx("the lease worker died: restarting every "
+			    "worker");
+			tree_restart();
+		} else
+			child_respawn(c);
+	}
+}
+
+/*
+ * An orderly stop: every worker is told over its channel (the parent
+ * needs no right to signal them), gets STOP_WAIT_MS to finish what it
+ * owes its clients, and is killed past that.
+ */
+void
+proc_shutdown(int status)
+{
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	char		 name[32];
+	int		 i, alive, tries, wstatus;
+	pid_t		 pid;
+
+	pr.stopping = 1;
+	for (i = 0; i < pr.nchildren; i++) {
+		proc_child_send(&pr.children[i], IMSG_STOP, 0, -1, NULL, 0);
+		if (pr.children[i].alive)
+			(void)imsgbuf_flush(&pr.children[i].ibuf);
+	}
+	for (tries = 0; tries < STOP_WAIT_MS / 20; tries++) {
+		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+			for (i = 0; i < pr.nchildren; i++)
+				if (pr.children[i].pid == pid)
+					child_reaped(&pr.children[i], wstatus);
+		alive = 0;
+		for (i = 0; i < pr.nchildren; i++)
+			if (pr.children[i].pid > 0) {
+				alive++;
+				if (pr.children[i].alive &&
+				    pr.children[i].ibuf.queued > 0)
+					(void)imsgbuf_flush(
+					    &pr.children[i].ibuf);
+			}
+		proc_log_relay(pr.logpipe[0], EV_READ, NULL);
+		if (alive == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	for (i = 0; i < pr.nchildren; i++)
+		if (pr.children[i].pid > 0) {
+			log_warnx("%s (pid %ld) did not stop: killing it",
+			    child_name(&pr.children[i], name, sizeof(name)),
+			    (long)pr.children[i].pid);
+			if (kill(pr.children[i].pid, SIGKILL) == 0)
+				waitpid(pr.children[i].pid, NULL, 0);
+			else
+				log_warn("kill %s", name);
+		}
+	proc_log_relay(pr.logpipe[0], EV_READ, NULL);
+	log_info("%s", status == 0 ? "stopped" : "stopped after an error");
+	exit(status);
+}
+
+/* ==== the worker's side ==== */
+
+static void	peer_event(int, short, void *);
+static void	peer_gone(struct peer *);
+
+__attribute__((noreturn)) void
 bad_imsg(struct peer *p, struct imsg *imsg, const char *why)
 {
-	fatalx("%s: bad message type %u (%zu bytes) from %s %d: %s",
-	    role_names[worker->role], imsg->hdr.type, imsg->len,
+	fatalx("%s: bad message %s (%zu bytes) from %s %d: %s",
+	    role_names[worker->role], msg_name(imsg->hdr.type), imsg->len,
 	    role_names[p->role], p->index, why);
 }
 
-void
-peer_set_dispatch(peer_dispatch_fn fn)
+/*
+ * _exit, not exit: a worker has nothing to flush, and library cleanup at
+ * exit would need system calls the sandbox does not allow.
+ */
+__attribute__((noreturn)) void
+worker_exit(void)
 {
-	role_dispatch = fn;
+	_exit(0);
 }
 
 struct peer *
@@ -70,18 +642,48 @@ peer_for(enum proc_role role, int index)
 		if (index < 0 || index >= RELAYD_MAX_WORKERS)
 			return NULL;
 		return worker->fwd[index];
+	default:
+		return NULL;
 	}
-	return NULL;
 }
 
-static void	peer_event(int, short, void *);
+static struct peer **
+peer_slot(enum proc_role role, int index)
+{
+	switch (role) {
+	case ROLE_LEASE:
+		return &worker->lease;
+	case ROLE_CONN:
+		return &worker->conn[index];
+	case ROLE_FWD:
+		return &worker->fwd[index];
+	default:
+		return NULL;
+	}
+}
 
-/* Re-arm the channel's event for what it needs: always read, write if queued. */
-void
+int
+peer_up(const struct peer *p)
+{
+	return p != NULL && p->connected;
+}
+
+size_t
+peer_queued(const struct peer *p)
+{
+	return p != NULL ? p->ibuf.queued_bytes : 0;
+}
+
+/* Re-arm the channel's event: read unless paused, write if queued. */
+static void
 peer_update(struct peer *p)
 {
-	short	 want = EV_READ | EV_PERSIST;
+	short	 want = EV_PERSIST;
 
+	if (!p->connected)
+		return;
+	if (!p->paused)
+		want |= EV_READ;
 	if (p->ibuf.queued > 0)
 		want |= EV_WRITE;
 	if (p->ev != NULL && want == p->events)
@@ -95,154 +697,229 @@ peer_update(struct peer *p)
 }
 
 void
-peer_compose(struct peer *p, uint32_t type, int fd, const void *data,
-    size_t len)
+peer_pause(struct peer *p, int on)
 {
-	if (p != NULL && !p->connected && worker->role == ROLE_PARENT)
-		return;		/* a dead worker: the parent is stopping */
-	if (p == NULL || !p->connected)
-		fatalx("%s: message %u to a missing peer",
-		    role_names[worker->role], type);
-	if (imsg_compose(&p->ibuf, type, 0, fd, data, len) == -1)
-		fatal("imsg_compose type %u", type);
+	p->paused = on;
 	peer_update(p);
 }
 
+/*
+ * Backpressure between workers: past CHANNEL_QUEUE_MAX queued bytes to a
+ * peer, a role that answers it (the lease worker) stops reading its
+ * requests until half of that is gone; a role that asks (conn) learns
+ * from peer_backlogged() and its drained() hook when to ask again.
+ */
+static void
+peer_backlog(struct peer *p)
+{
+	const struct proc	*me = procs[worker->role];
+	size_t			 q = p->ibuf.queued_bytes;
+
+	if (q > CHANNEL_QUEUE_MAX && !p->backlog) {
+		p->backlog = 1;
+		if (me->pause_peers & (1 << p->role))
+			peer_pause(p, 1);
+	} else if (q < CHANNEL_QUEUE_MAX / 2 && p->backlog) {
+		p->backlog = 0;
+		if (me->pause_peers & (1 << p->role))
+			peer_pause(p, 0);
+		if (me->drained != NULL)
+			me->drained(p);
+	}
+}
+
+int
+peer_backlogged(const struct peer *p)
+{
+	return p != NULL && p->backlog;
+}
+
 void
+peer_compose(struct peer *p, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (!peer_up(p)) {
+		/* that worker died: the parent restarts it; nothing is owed */
+		log_debug("%s: %s to a worker that is gone: dropped",
+		    role_names[worker->role], msg_name(type));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (imsg_compose(&p->ibuf, type, peerid, fd, data, len) == -1)
+		fatal("imsg_compose %s", msg_name(type));
+	if (p != &worker->parent)
+		peer_backlog(p);
+	peer_update(p);
+}
+
+static void
 peer_init(struct peer *p, enum proc_role role, int index, int fd,
-    int allow_fd, peer_dispatch_fn fn)
+    int allow_fd)
 {
 	p->role = role;
 	p->index = index;
 	p->ev = NULL;
 	p->events = 0;
 	p->connected = 1;
+	p->paused = 0;
+	p->backlog = 0;
 	imsgbuf_init(&p->ibuf, fd, allow_fd);
 	peer_update(p);
 }
 
 static void
-worker_dispatch_parent(struct peer *p, struct imsg *imsg)
+peer_free(struct peer *p)
 {
-	struct peer_msg		 pm;
-	struct peer		*np, **slot;
-	int32_t			 v;
-	int			 fd;
+	if (p->ev != NULL)
+		event_free(p->ev);
+	imsgbuf_clear(&p->ibuf);
+	close(p->ibuf.fd);
+	free(p);
+}
+
+/* A mesh channel closed or its worker died: the role drops what was there. */
+static void
+peer_gone(struct peer *p)
+{
+	struct peer	**slot;
+	enum proc_role	 role = p->role;
+	int		 index = p->index;
+
+	if ((slot = peer_slot(role, index)) == NULL || *slot != p)
+		fatalx("peer_gone: not a mesh channel");
+	log_debug("%s %d is gone", role_names[role], index);
+	*slot = NULL;
+	p->connected = 0;
+	peer_free(p);
+	if (procs[worker->role]->peer_gone != NULL)
+		procs[worker->role]->peer_gone(role, index);
+}
+
+static void
+worker_peer_fd(struct peer *p, struct imsg *imsg)
+{
+	struct peer_msg	 pm;
+	struct peer	**slot, *np;
+	int		 fd;
+
+	if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1 ||
+	    (fd = imsg_take_fd(imsg)) == -1)
+		bad_imsg(p, imsg, "no descriptor");
+	if (!(procs[worker->role]->peers & (1 << pm.role)))
+		bad_imsg(p, imsg, "no channel to that role");
+	slot = peer_slot(pm.role, pm.index);
+	/* a replacement: the old one died and its end may be unread yet */
+	if (*slot != NULL)
+		peer_gone(*slot);
+	if ((np = calloc(1, sizeof(*np))) == NULL)
+		fatal("calloc");
+	peer_init(np, pm.role, pm.index, fd,
+	    (procs[worker->role]->fd_peers & (1 << pm.role)) != 0);
+	*slot = np;
+}
+
+static void
+worker_send_stats(struct peer *p, uint32_t peerid)
+{
+	peer_compose(p, IMSG_STATS, peerid, -1, &worker->stats,
+	    sizeof(worker->stats));
+}
+
+/* What every worker does with the parent's messages; the rest: its role. */
+static int
+worker_generic(struct peer *p, struct imsg *imsg)
+{
+	struct peer_msg	 pm;
+	struct peer	**slot;
+	uint32_t	 gen;
+	int32_t		 v;
 
 	switch (imsg->hdr.type) {
 	case IMSG_PEER_FD:
+		worker_peer_fd(p, imsg);
+		return 1;
+	case IMSG_PEER_GONE:
 		if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1)
 			bad_imsg(p, imsg, "size");
-		if ((fd = imsg_take_fd(imsg)) == -1)
-			bad_imsg(p, imsg, "no descriptor");
-		if (pm.index < 0 || pm.index >= RELAYD_MAX_WORKERS)
-			bad_imsg(p, imsg, "index");
-		switch (pm.role) {
-		case ROLE_LEASE:
-			slot = &worker->lease;
-			break;
-		case ROLE_CONN:
-			slot = &worker->conn[pm.index];
-			break;
-		case ROLE_FWD:
-			slot = &worker->fwd[pm.index];
-			break;
-		default:
-			bad_imsg(p, imsg, "role");
-		}
+		if (!(procs[worker->role]->peers & (1 << pm.role)))
+			bad_imsg(p, imsg, "no channel to that role");
+		slot = peer_slot(pm.role, pm.index);
 		if (*slot != NULL)
-			bad_imsg(p, imsg, "duplicate peer");
-		if ((np = calloc(1, sizeof(*np))) == NULL)
-			fatal("calloc");
-		/* only conn -> fwd carries descriptors (data connections) */
-		peer_init(np, pm.role, pm.index, fd,
-		    (worker->role == ROLE_CONN && pm.role == ROLE_FWD) ||
-		    (worker->role == ROLE_FWD && pm.role == ROLE_CONN),
-		    role_dispatch);
-		*slot = np;
-		break;
+			peer_gone(*slot);
+		return 1;
 	case IMSG_CFG_LIMITS:
 		if (imsg_get_data(imsg, &worker->lim, sizeof(worker->lim)) == -1)
 			bad_imsg(p, imsg, "size");
-		if (worker->lim.workers_conn < 1 ||
-		    worker->lim.workers_conn > RELAYD_MAX_WORKERS ||
-		    worker->lim.workers_fwd < 1 ||
-		    worker->lim.workers_fwd > RELAYD_MAX_WORKERS)
-			bad_imsg(p, imsg, "worker counts");
-		role_dispatch(p, imsg);		/* a reload starts here */
-		break;
+		return 0;	/* the role may start collecting its lists */
+	case IMSG_CFG_END:
+		if (imsg_get_data(imsg, &gen, sizeof(gen)) == -1)
+			bad_imsg(p, imsg, "size");
+		procs[worker->role]->configured(!worker->configured);
+		if (worker->configured)
+			log_info("configuration reloaded");
+		worker->configured = 1;
+		worker->generation = gen;
+		peer_compose(&worker->parent, IMSG_CFG_DONE, 0, -1, &gen,
+		    sizeof(gen));
+		return 1;
+	case IMSG_TREE_READY:
+		if (!worker->serving) {
+			worker->serving = 1;
+			if (procs[worker->role]->serve != NULL)
+				procs[worker->role]->serve();
+		}
+		return 1;
 	case IMSG_LOG_VERBOSE:
 		if (imsg_get_data(imsg, &v, sizeof(v)) == -1)
 			bad_imsg(p, imsg, "size");
 		log_setverbose(v);
-		break;
-	case IMSG_CFG_END:
-		if (imsg->len != 0)
-			bad_imsg(p, imsg, "size");
-		if (!worker->configured) {
-			worker->configured = 1;
-			switch (worker->role) {
-			case ROLE_LEASE:
-				lease_configured();
-				break;
-			case ROLE_CONN:
-				conn_configured();
-				break;
-			case ROLE_FWD:
-				fwd_configured();
-				break;
-			default:
-				break;
-			}
-			peer_compose(&worker->parent, IMSG_READY, -1, NULL, 0);
-		} else {
-			role_dispatch(p, imsg);
-			log_info("configuration reloaded");
-		}
-		break;
+		return 1;
+	case IMSG_STOP:
+		if (worker->stopping)
+			return 1;
+		worker->stopping = 1;
+		if (procs[worker->role]->stop != NULL)
+			procs[worker->role]->stop();
+		else
+			worker_exit();
+		return 1;
 	default:
-		role_dispatch(p, imsg);
-		break;
+		return 0;
 	}
-}
-
-void
-worker_send_stats(struct peer *p, uint32_t ctlid)
-{
-	struct stats_msg	 sm;
-
-	memset(&sm, 0, sizeof(sm));
-	sm.ctlid = ctlid;
-	sm.stats = worker->stats;
-	peer_compose(p, IMSG_STATS, -1, &sm, sizeof(sm));
 }
 
 /* Handle every complete message already read from this channel. */
 static void
 peer_drain(struct peer *p)
 {
+	const char	*why;
 	struct imsg	 imsg;
-	int		 r;
+	int		 r, now;
+	peer_dispatch_fn fn;
 
-	for (;;) {
+	while (p->connected) {
 		if ((r = imsg_get(&p->ibuf, &imsg)) == -1)
 			fatal("%s: malformed message from %s %d",
 			    role_names[worker->role], role_names[p->role],
 			    p->index);
 		if (r == 0)
 			break;
-		if (imsg.hdr.type == IMSG_STATS_REQ &&
-		    (worker->role == ROLE_CONN || worker->role == ROLE_FWD)) {
-			struct stats_req	 sr;
-
-			if (imsg_get_data(&imsg, &sr, sizeof(sr)) == -1)
-				bad_imsg(p, &imsg, "size");
-			worker_send_stats(p, sr.ctlid);
-		} else if (p->role == ROLE_PARENT && worker->role != ROLE_PARENT)
-			worker_dispatch_parent(p, &imsg);
-		else
-			role_dispatch(p, &imsg);
+		now = !worker->configured ? PH_START : PH_RUN | PH_TREE;
+		if (msg_check(worker->role, p->role, now, &imsg, &why) == -1)
+			bad_imsg(p, &imsg, why);
+		if (imsg.hdr.type == IMSG_STATS_REQ)
+			worker_send_stats(p, imsg.hdr.peerid);
+		else if (p->role != ROLE_PARENT || !worker_generic(p, &imsg)) {
+			if ((fn = procs[worker->role]->dispatch[p->role]) ==
+			    NULL)
+				bad_imsg(p, &imsg, "no dispatcher");
+			fn(p, &imsg);
+		}
 		imsg_free(&imsg);
+		/* the handler may have ended this channel (PEER_FD, GONE) */
+		if (p != &worker->parent && peer_for(p->role, p->index) != p)
+			return;
 	}
 }
 
@@ -254,50 +931,35 @@ peer_event(int fd, short ev, void *arg)
 
 	if (ev & EV_WRITE) {
 		if (imsgbuf_flush(&p->ibuf) == -1) {
-			if (worker->role == ROLE_PARENT) {
-				event_del(p->ev);
-				p->connected = 0;
-				return;
-			}
-			fatal("%s: write to %s %d", role_names[worker->role],
-			    role_names[p->role], p->index);
+			if (p == &worker->parent)
+				_exit(0);	/* the parent is gone */
+			peer_gone(p);
+			return;
 		}
+		if (p != &worker->parent)
+			peer_backlog(p);
 	}
 	if (ev & EV_READ) {
 		n = imsgbuf_read(&p->ibuf);
-		if (n == -1 && errno != EAGAIN && worker->role != ROLE_PARENT)
-			fatal("%s: read from %s %d", role_names[worker->role],
-			    role_names[p->role], p->index);
-		if ((n == 0 || (n == -1 && errno != EAGAIN)) &&
-		    worker->role == ROLE_PARENT) {
-			/* a worker died: SIGCHLD tells which and why */
-			event_del(p->ev);
-			p->connected = 0;
+		if (n == -1 && errno == EAGAIN)
+			goto done;
+		if (n == 0 || n == -1) {
+			/* the parent went away: nothing is left to serve */
+			if (p == &worker->parent)
+				_exit(0);
+			if (n == -1)
+				log_warn("%s: read from %s %d",
+				    role_names[worker->role],
+				    role_names[p->role], p->index);
+			peer_gone(p);
 			return;
 		}
-		if (n == 0) {
-			/* the parent went away, or a peer died: the parent
-			 * notices that too and stops everything */
-			if (p->role == ROLE_PARENT)
-				_exit(0);
-			log_debug("channel to %s %d closed: stopping",
-			    role_names[p->role], p->index);
-			_exit(EXIT_PEER_GONE);
-		}
 		peer_drain(p);
+		if (p != &worker->parent && peer_for(p->role, p->index) != p)
+			return;
 	}
+done:
 	peer_update(p);
-}
-
-static void
-worker_signal(int sig, short ev, void *arg)
-{
-	/*
-	 * SIGTERM from the parent: leave without a word. _exit, not exit: a
-	 * worker has nothing to flush, and library cleanup at exit would
-	 * need system calls the sandbox does not allow.
-	 */
-	_exit(0);
 }
 
 /*
@@ -310,6 +972,7 @@ worker_read_priv(struct priv_msg *pm)
 {
 	struct imsgbuf	*ib = &worker->parent.ibuf;
 	struct imsg	 imsg;
+	const char	*why;
 	int		 r;
 
 	imsgbuf_init(ib, PARENT_FD, 1);
@@ -322,9 +985,8 @@ worker_read_priv(struct priv_msg *pm)
 			fatalx("no start-up message from the parent");
 	}
 	if (imsg.hdr.type != IMSG_PRIV ||
-	    imsg_get_data(&imsg, pm, sizeof(*pm)) == -1 ||
-	    !str_terminated(pm->user, sizeof(pm->user)) ||
-	    !str_terminated(pm->chroot, sizeof(pm->chroot)))
+	    msg_check(worker->role, ROLE_PARENT, PH_START, &imsg, &why) == -1 ||
+	    imsg_get_data(&imsg, pm, sizeof(*pm)) == -1)
 		fatalx("bad start-up message from the parent");
 	imsg_free(&imsg);
 }
@@ -333,7 +995,6 @@ void
 worker_main(enum proc_role role, int index, int debug)
 {
 	struct priv_msg	 pm;
-	struct event	*ev_term;
 	char		 title[32];
 
 	if ((worker = calloc(1, sizeof(*worker))) == NULL)
@@ -346,11 +1007,15 @@ worker_main(enum proc_role role, int index, int debug)
 		snprintf(title, sizeof(title), "%s %d", role_names[role], index);
 	log_procname(title);
 	log_exit_immediately(1);
-	setproctitle("%s", title);
+	proc_title(title);
 
-	/* Ctrl-C in a terminal reaches the whole group: the parent decides. */
+	/*
+	 * Ctrl-C in a terminal reaches the whole group and systemd signals
+	 * the whole cgroup: the parent decides, and says so over the channel.
+	 */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 
 	worker_read_priv(&pm);
@@ -362,25 +1027,7 @@ worker_main(enum proc_role role, int index, int debug)
 	/* Everything that opens a descriptor happens before the sandbox. */
 	if ((worker->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	switch (role) {
-	case ROLE_LEASE:
-		lease_init();
-		peer_set_dispatch(lease_dispatch);
-		break;
-	case ROLE_CONN:
-		conn_init();
-		peer_set_dispatch(conn_dispatch);
-		break;
-	case ROLE_FWD:
-		fwd_init();
-		peer_set_dispatch(fwd_dispatch);
-		break;
-	default:
-		fatalx("bad role");
-	}
-	ev_term = evsignal_new(worker->base, SIGTERM, worker_signal, NULL);
-	if (ev_term == NULL || evsignal_add(ev_term, NULL) == -1)
-		fatalx("signal event");
+	procs[role]->init();
 
 	privdrop(&pm, title);
 	sandbox_apply(role, pm.sandbox_debug);
@@ -393,6 +1040,42 @@ worker_main(enum proc_role role, int index, int debug)
 	peer_update(&worker->parent);
 	event_base_dispatch(worker->base);
 	fatalx("event loop ended");
+}
+
+/* ==== helpers every role uses ==== */
+
+static char	*title_base;	/* the argv strings, one after the other */
+static size_t	 title_len;
+
+void
+proc_title_init(int argc, char *argv[])
+{
+	int	 i;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	/* only the contiguous argv area: the environment stays as it is */
+	for (i = 1; i < argc; i++)
+		if (argv[i] != argv[i - 1] + strlen(argv[i - 1]) + 1)
+			break;
+	title_base = argv[0];
+	title_len = argv[i - 1] + strlen(argv[i - 1]) + 1 - argv[0];
+}
+
+/*
+ * The process title ps(1) shows: "relayd: <what>", nothing after it. The
+ * title goes where argv was, NUL-padded; the last byte of that area is
+ * made non-zero, which tells the kernel to show the title only up to its
+ * NUL instead of the whole area.
+ */
+void
+proc_title(const char *what)
+{
+	if (title_base == NULL || title_len < 2)
+		return;
+	memset(title_base, '\0', title_len);
+	snprintf(title_base, title_len - 1, "relayd: %s", what);
+	title_base[title_len - 1] = ' ';
 }
 
 void

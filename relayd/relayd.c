@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * relayd.c: main() and the parent process. The parent reads the
+ * relayd.c: main() and the parent's role. The parent reads the
  * configuration, holds the relay's identity key, creates every socket
- * (TCP listeners, the control socket), re-executes itself once per worker
- * (-P role -I index, channel on fd 3), builds the channel mesh between the
- * workers, sends them the configuration, then signs handshakes for the
- * conn workers and handles signals.
+ * (the TCP listeners, the control socket), has the launcher (proc.c)
+ * start the workers, gives each its descriptors and configuration, then
+ * serves the few requests workers may make of it (a signature over a
+ * handshake hash, a reload, a log level) and handles signals.
  *
  * The parent reads no network input and never gives its key to anyone:
  * a conn worker sends a 32-byte hash and gets a signature back.
@@ -13,17 +13,9 @@
 #include "config.h"
 
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <libgen.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,37 +30,28 @@
 #include "relayd.h"
 #include "util.h"
 
-struct child {
-	enum proc_role	 role;
-	int		 index;
-	pid_t		 pid;
-	struct peer	 peer;
-	int		 ready;
-	int		 exited;
-};
+#define RELOAD_WAITERS	8	/* relay-ctl clients waiting for one reload */
 
 static struct {
 	struct relayd_config	*conf;
 	struct identity		 ident;
 	struct event_base	*base;
-	struct child		*children;
-	int			 nchildren;
-	int			 nready;
-	int			 verbose;
-	int			 debug;
 	int			 root;
-	int			 shutting_down;
 	time_t			 started;
 	const char		*conffile;
 	int			 conffile_given;
-	int			 control_fd;
-	int			 logpipe[2];
 	int			 sandbox_cmdline;	/* -S given */
 	uid_t			 run_uid;
 	gid_t			 run_gid;
+	int			 control_fd;
+	int			 lfds[CTL_MAX_LISTENERS];
+	char			 labels[CTL_MAX_LISTENERS][64];
+	int			 nlisteners;
+	uint32_t		 generation;
+	uint32_t		 reload_gen;	/* 0: no reload in progress */
+	uint32_t		 reload_waiters[RELOAD_WAITERS];
+	int			 nreload_waiters;
 } parent;
-
-static void	parent_log_relay(int, short, void *);
 
 static __attribute__((noreturn)) void
 usage(void)
@@ -88,233 +71,161 @@ usage(void)
 	exit(1);
 }
 
-static struct child *
-child_by_peer(struct peer *p)
-{
-	int	 i;
-
-	for (i = 0; i < parent.nchildren; i++)
-		if (&parent.children[i].peer == p)
-			return &parent.children[i];
-	return NULL;
-}
-
-static void
-parent_send_config(struct child *c)
-{
-	struct reservation	*r;
-	struct allowed_id	*a;
-	struct reservation_msg	 rm;
-	struct allow_msg	 am;
-
-	peer_compose(&c->peer, IMSG_CFG_LIMITS, -1, &parent.conf->lim,
-	    sizeof(parent.conf->lim));
-	if (c->role == ROLE_LEASE) {
-		TAILQ_FOREACH(r, &parent.conf->reserved, entry) {
-			memset(&rm, 0, sizeof(rm));
-			strlcpy(rm.name, r->name, sizeof(rm.name));
-			strlcpy(rm.id, r->id, sizeof(rm.id));
-			peer_compose(&c->peer, IMSG_CFG_RESERVE, -1, &rm,
-			    sizeof(rm));
-		}
-		TAILQ_FOREACH(a, &parent.conf->allowed, entry) {
-			memset(&am, 0, sizeof(am));
-			strlcpy(am.id, a->id, sizeof(am.id));
-			peer_compose(&c->peer, IMSG_CFG_ALLOW, -1, &am,
-			    sizeof(am));
-		}
-	}
-	peer_compose(&c->peer, IMSG_CFG_END, -1, NULL, 0);
-}
-
-static const char *
-child_name(const struct child *c, char *buf, size_t len)
-{
-	if (c->role == ROLE_LEASE)
-		snprintf(buf, len, "lease");
-	else
-		snprintf(buf, len, "%s %d", role_names[c->role], c->index);
-	return buf;
-}
-
-/* Say how a worker ended; those that stopped because another died quietly. */
-static void
-child_reaped(pid_t pid, int status)
-{
-	struct child	*c = NULL;
-	char		 name[32];
-	int		 i;
-
-	for (i = 0; i < parent.nchildren; i++)
-		if (parent.children[i].pid == pid)
-			c = &parent.children[i];
-	if (c == NULL)
-		return;
-	c->exited = 1;
-	child_name(c, name, sizeof(name));
-	if (WIFSIGNALED(status))
-		log_warnx("%s (pid %ld) was killed by signal %d (%s)%s", name,
-		    (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
-		    WTERMSIG(status) == SIGSYS ? ": a forbidden system call; "
-		    "run relayd -d -S to see which" : "");
-	else if (WEXITSTATUS(status) == EXIT_PEER_GONE || parent.shutting_down)
-		log_debug("%s (pid %ld) stopped", name, (long)pid);
-	else
-		log_warnx("%s (pid %ld) exited with status %d", name,
-		    (long)pid, WEXITSTATUS(status));
-}
-
-static void
+static __attribute__((noreturn)) void
 parent_shutdown(int status)
 {
-	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
-	int		 i, alive, tries, wstatus;
-	pid_t		 pid;
-
-	parent.shutting_down = 1;
 	notify_send("STOPPING=1");
-	for (i = 0; i < parent.nchildren; i++)
-		if (!parent.children[i].exited && parent.children[i].pid > 0 &&
-		    kill(parent.children[i].pid, SIGTERM) == -1 &&
-		    errno != ESRCH)
-			log_warn("cannot stop worker pid %ld (CAP_KILL missing?)",
-			    (long)parent.children[i].pid);
-	for (tries = 0; tries < 100; tries++) {
-		alive = 0;
-		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
-			child_reaped(pid, wstatus);
-		for (i = 0; i < parent.nchildren; i++)
-			if (!parent.children[i].exited &&
-			    parent.children[i].pid > 0)
-				alive++;
-		if (alive == 0)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	for (i = 0; i < parent.nchildren; i++)
-		if (!parent.children[i].exited && parent.children[i].pid > 0) {
-			char	 name[32];
-
-			log_warnx("%s (pid %ld) did not stop: killing it",
-			    child_name(&parent.children[i], name,
-			    sizeof(name)), (long)parent.children[i].pid);
-			if (kill(parent.children[i].pid, SIGKILL) == 0)
-				waitpid(parent.children[i].pid, NULL, 0);
-		}
-	if (parent.logpipe[0] > 0)
-		parent_log_relay(parent.logpipe[0], EV_READ, NULL);
 	if (parent.conf->socket[0] != '\0')
 		unlink(parent.conf->socket);
-	log_info("%s", status == 0 ? "stopped" : "stopped after an error");
-	exit(status);
+	proc_shutdown(status);
 }
 
 static void
-parent_sign(struct child *c, struct imsg *imsg)
+parent_send_info(void)
 {
-	struct sign_req		 req;
-	struct sign_resp	 resp;
-	uint8_t			 msg[HS_SIGMSG_LEN];
+	struct cfg_info	 info;
+	struct child	*lease;
+	int		 n;
 
-	if (c->role != ROLE_CONN)
-		bad_imsg(&c->peer, imsg, "only conn workers ask for signatures");
-	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
-		bad_imsg(&c->peer, imsg, "size");
-	/* The parent builds the message: a worker chooses only the hash. */
-	hs_build_sigmsg(HS_RESPONDER, req.h, parent.ident.pk, msg);
-	memset(&resp, 0, sizeof(resp));
-	resp.reqid = req.reqid;
-	if (identity_sign(&parent.ident, msg, sizeof(msg), resp.sig) == -1)
-		fatalx("signing failed");
-	peer_compose(&c->peer, IMSG_SIGN_RESP, -1, &resp, sizeof(resp));
+	if ((lease = proc_child(ROLE_LEASE, 0)) == NULL)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.started = parent.started;
+	strlcpy(info.relay_id, parent.ident.id, sizeof(info.relay_id));
+	info.parent_pid = getpid();
+	info.relay_uid = parent.root ? 0 : (int32_t)geteuid();
+	for (n = 0; n < parent.nlisteners; n++)
+		strlcpy(info.listeners[n], parent.labels[n],
+		    sizeof(info.listeners[n]));
+	info.nlisteners = parent.nlisteners;
+	info.respawns = proc_respawns();
+	proc_child_send(lease, IMSG_CFG_INFO, 0, -1, &info, sizeof(info));
 }
 
-static int	parent_reload(char *, size_t);
-
+/* The lease worker lists every worker's pid for relay-ctl show summary. */
 static void
-parent_ctl_reply(struct child *c, uint32_t ctlid, int code, const char *msg)
+parent_send_worker(const struct child *c)
 {
-	struct ctl_fwd_reply	 r;
+	struct ctl_worker	 cw;
+	struct child		*lease;
 
-	memset(&r, 0, sizeof(r));
-	r.ctlid = ctlid;
-	r.result.code = code;
-	strlcpy(r.result.message, msg, sizeof(r.result.message));
-	peer_compose(&c->peer, IMSG_CTL_REPLY, -1, &r, sizeof(r));
+	if ((lease = proc_child(ROLE_LEASE, 0)) == NULL)
+		return;
+	memset(&cw, 0, sizeof(cw));
+	strlcpy(cw.role, role_names[c->role], sizeof(cw.role));
+	cw.index = c->index;
+	cw.pid = c->pid;
+	cw.started = c->started;
+	cw.respawns = c->respawns;
+	proc_child_send(lease, IMSG_CFG_WORKER, 0, -1, &cw, sizeof(cw));
 }
 
+/* A worker just started: its descriptors, then its configuration. */
 static void
-parent_dispatch(struct peer *p, struct imsg *imsg)
+parent_setup(struct child *c)
 {
-	struct child	*c = child_by_peer(p);
-	struct ctl_fwd	 cf;
-	char		 err[512] = "";
-	int32_t		 v;
-	int		 i;
+	struct listener_msg	 lm;
+	int			 i, fd;
 
-	if (c == NULL)
-		fatalx("message from an unknown channel");
-	switch (imsg->hdr.type) {
-	case IMSG_READY:
-		if (imsg->len != 0 || c->ready)
-			bad_imsg(p, imsg, "size or repeat");
-		c->ready = 1;
-		if (++parent.nready == parent.nchildren) {
-			log_info("ready: %d workers, relay ID %s",
-			    parent.nchildren, parent.ident.id);
-			notify_send("READY=1");
-			notify_status("serving, relay ID %s", parent.ident.id);
+	switch (c->role) {
+	case ROLE_CONN:
+		for (i = 0; i < parent.nlisteners; i++) {
+			if ((fd = dup(parent.lfds[i])) == -1)
+				fatal("dup");
+			memset(&lm, 0, sizeof(lm));
+			strlcpy(lm.name, parent.labels[i], sizeof(lm.name));
+			proc_child_send(c, IMSG_LISTENER_FD, 0, fd, &lm,
+			    sizeof(lm));
 		}
 		break;
-	case IMSG_SIGN_REQ:
-		parent_sign(c, imsg);
-		break;
-	case IMSG_CTL_RELOAD:
-		if (c->role != ROLE_LEASE ||
-		    imsg_get_data(imsg, &cf, sizeof(cf)) == -1)
-			bad_imsg(p, imsg, "size or sender");
-		if (parent_reload(err, sizeof(err)) == -1)
-			parent_ctl_reply(c, cf.ctlid, EINVAL, err);
-		else
-			parent_ctl_reply(c, cf.ctlid, 0, "reload requested: "
-			    "configuration reloaded");
-		break;
-	case IMSG_CTL_LOG:
-		if (c->role != ROLE_LEASE ||
-		    imsg_get_data(imsg, &cf, sizeof(cf)) == -1)
-			bad_imsg(p, imsg, "size or sender");
-		v = cf.arg;
-		parent.verbose = v;
-		log_setverbose(v);
-		for (i = 0; i < parent.nchildren; i++)
-			peer_compose(&parent.children[i].peer,
-			    IMSG_LOG_VERBOSE, -1, &v, sizeof(v));
-		log_info("logging %s", v ? "verbose" : "brief");
-		parent_ctl_reply(c, cf.ctlid, 0, v ? "logging verbose" :
-		    "logging brief");
+	case ROLE_LEASE:
+		if ((fd = dup(parent.control_fd)) == -1)
+			fatal("dup");
+		proc_child_send(c, IMSG_CONTROL_FD, 0, fd, NULL, 0);
+		for (i = 0; i < proc_nchildren(); i++)
+			parent_send_worker(proc_child_at(i));
 		break;
 	default:
-		bad_imsg(p, imsg, "unexpected in the parent");
+		break;
 	}
+	if (c->role != ROLE_LEASE)
+		parent_send_worker(c);
+	parent_send_info();
+	config_send(c, parent.conf, parent.generation);
 }
 
-/* Parse the file again; on success push it to every worker. */
+static void
+parent_ctl_reply(uint32_t ctlid, int code, const char *msg)
+{
+	struct ctl_result	 r;
+	struct child		*lease;
+
+	if ((lease = proc_child(ROLE_LEASE, 0)) == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.code = code;
+	strlcpy(r.message, msg, sizeof(r.message));
+	proc_child_send(lease, IMSG_CTL_REPLY, ctlid, -1, &r, sizeof(r));
+}
+
+static void
+parent_tree_ready(void)
+{
+	log_info("ready: %d workers, relay ID %s", proc_nchildren(),
+	    parent.ident.id);
+	notify_send("READY=1");
+	notify_status("serving, relay ID %s", parent.ident.id);
+}
+
+/* Every worker runs the new configuration: the reload is done. */
+static void
+parent_reload_check(void)
+{
+	struct child	*c;
+	char		 msg[128];
+	int		 i;
+
+	if (parent.reload_gen == 0)
+		return;
+	for (i = 0; i < proc_nchildren(); i++) {
+		c = proc_child_at(i);
+		if (c->alive && c->generation < parent.reload_gen)
+			return;
+	}
+	snprintf(msg, sizeof(msg), "configuration reloaded: %d workers run it",
+	    proc_nchildren());
+	log_info("configuration reloaded from %s: every worker runs it",
+	    parent.conf->path[0] ? parent.conf->path : "built-in defaults");
+	for (i = 0; i < parent.nreload_waiters; i++)
+		parent_ctl_reply(parent.reload_waiters[i], 0, msg);
+	parent.nreload_waiters = 0;
+	parent.reload_gen = 0;
+	notify_send("READY=1");
+}
+
+/* Parse the file again; push it to every worker, who acknowledge it. */
 static int
-parent_reload(char *err, size_t errlen)
+parent_reload(uint32_t ctlid, char *err, size_t errlen)
 {
 	struct relayd_config	*nconf;
-	struct listen_addr	*a, *b;
-	int			 i, same;
+	const char		*first;
+	int			 i, n;
 
+	if (parent.reload_gen != 0) {
+		/* the same file is being applied: wait for that outcome */
+		if (ctlid != 0 && parent.nreload_waiters < RELOAD_WAITERS) {
+			parent.reload_waiters[parent.nreload_waiters++] = ctlid;
+			return 0;
+		}
+		snprintf(err, errlen, "a reload is in progress: try again");
+		return -1;
+	}
 	notify_send("RELOADING=1");
 	if ((nconf = calloc(1, sizeof(*nconf))) == NULL)
 		fatal("calloc");
 	err[0] = '\0';
 	if (parse_config(parent.conffile_given || access(parent.conffile,
 	    F_OK) == 0 ? parent.conffile : NULL, nconf, parent.root) == -1) {
-		const char	*first;
-		int		 n;
-
 		first = parse_first_error(&n);
 		if (n > 1)
 			snprintf(err, errlen, "%s (and %d more errors, see the "
@@ -335,286 +246,135 @@ parent_reload(char *err, size_t errlen)
 	/* -S on the command line outlives any file */
 	if (parent.sandbox_cmdline)
 		nconf->lim.sandbox_debug = 1;
-	/* What needs new processes or sockets takes a restart. */
-	same = nconf->lim.workers_conn == parent.conf->lim.workers_conn &&
-	    nconf->lim.workers_fwd == parent.conf->lim.workers_fwd &&
-	    strcmp(nconf->user, parent.conf->user) == 0 &&
-	    strcmp(nconf->chroot, parent.conf->chroot) == 0 &&
-	    strcmp(nconf->socket, parent.conf->socket) == 0 &&
-	    strcmp(nconf->identity, parent.conf->identity) == 0 &&
-	    nconf->lim.sandbox_debug == parent.conf->lim.sandbox_debug;
-	for (a = TAILQ_FIRST(&nconf->listens),
-	    b = TAILQ_FIRST(&parent.conf->listens); same && (a || b);
-	    a = TAILQ_NEXT(a, entry), b = TAILQ_NEXT(b, entry))
-		if (a == NULL || b == NULL || a->sslen != b->sslen ||
-		    memcmp(&a->ss, &b->ss, a->sslen) != 0)
-			same = 0;
-	if (!same)
+	if (config_merge(parent.conf, nconf) == 1)
 		log_warnx("reload: listen, workers, user, chroot, socket, "
 		    "identity and sandbox changes take effect after a restart");
-	/*
-	 * Keep what cannot change now, so that the running state and what
-	 * the parent believes stay the same (the socket removed at exit is
-	 * the one in use, and the next reload warns again).
-	 */
-	nconf->lim.workers_conn = parent.conf->lim.workers_conn;
-	nconf->lim.workers_fwd = parent.conf->lim.workers_fwd;
-	nconf->lim.sandbox_debug = parent.conf->lim.sandbox_debug;
-	strlcpy(nconf->user, parent.conf->user, sizeof(nconf->user));
-	strlcpy(nconf->chroot, parent.conf->chroot, sizeof(nconf->chroot));
-	strlcpy(nconf->socket, parent.conf->socket, sizeof(nconf->socket));
-	strlcpy(nconf->identity, parent.conf->identity,
-	    sizeof(nconf->identity));
-	{
-		struct listen_addr	*la;
-
-		while ((la = TAILQ_FIRST(&nconf->listens)) != NULL) {
-			TAILQ_REMOVE(&nconf->listens, la, entry);
-			free(la);
-		}
-		TAILQ_CONCAT(&nconf->listens, &parent.conf->listens, entry);
-	}
 	config_clear(parent.conf);
 	free(parent.conf);
 	parent.conf = nconf;
-	for (i = 0; i < parent.nchildren; i++)
-		parent_send_config(&parent.children[i]);
-	log_info("configuration reloaded from %s",
-	    parent.conf->path[0] ? parent.conf->path : "built-in defaults");
-	notify_send("READY=1");
+	proc_set_limits(&parent.conf->lim);
+	parent.reload_gen = ++parent.generation;
+	if (ctlid != 0)
+		parent.reload_waiters[parent.nreload_waiters++] = ctlid;
+	for (i = 0; i < proc_nchildren(); i++)
+		config_send(proc_child_at(i), parent.conf, parent.generation);
 	return 0;
+}
+
+static void
+parent_sign(struct child *c, struct imsg *imsg)
+{
+	struct sign_req		 req;
+	struct sign_resp	 resp;
+	uint8_t			 msg[HS_SIGMSG_LEN];
+
+	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
+		fatalx("sign request size");	/* msgtab checked it */
+	/* The parent builds the message: a worker chooses only the hash. */
+	hs_build_sigmsg(HS_RESPONDER, req.h, parent.ident.pk, msg);
+	if (identity_sign(&parent.ident, msg, sizeof(msg), resp.sig) == -1)
+		fatalx("signing failed");
+	proc_child_send(c, IMSG_SIGN_RESP, imsg->hdr.peerid, -1, &resp,
+	    sizeof(resp));
+}
+
+/* The requests a worker may make; msgtab.c checked sender and phase. */
+static void
+parent_dispatch(struct child *c, struct imsg *imsg)
+{
+	char		 err[512] = "";
+	int32_t		 v;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CFG_DONE:
+		parent_reload_check();
+		break;
+	case IMSG_SIGN_REQ:
+		parent_sign(c, imsg);
+		break;
+	case IMSG_CTL_RELOAD:
+		if (parent_reload(imsg->hdr.peerid, err, sizeof(err)) == -1)
+			parent_ctl_reply(imsg->hdr.peerid, EINVAL, err);
+		break;
+	case IMSG_CTL_LOG:
+		memcpy(&v, imsg->data, sizeof(v));
+		log_setverbose(v);
+		proc_broadcast(IMSG_LOG_VERBOSE, &v, sizeof(v));
+		log_info("logging %s", v ? "verbose" : "brief");
+		parent_ctl_reply(imsg->hdr.peerid, 0, v ? "logging verbose" :
+		    "logging brief");
+		break;
+	default:
+		proc_child_kill(c, "a request the parent does not serve");
+	}
 }
 
 static void
 parent_signal(int sig, short ev, void *arg)
 {
-	char		 err[512] = "";
-	int		 status;
-	pid_t		 pid;
+	char	 err[512];
 
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading");
-		parent_reload(err, sizeof(err));
+		if (parent_reload(0, err, sizeof(err)) == -1 &&
+		    strncmp(err, "a reload", 8) == 0)
+			log_warnx("%s", err);
 		break;
 	case SIGTERM:
 	case SIGINT:
 		log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" :
 		    "SIGINT");
 		parent_shutdown(0);
-		break;
 	case SIGCHLD:
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			child_reaped(pid, status);
-		if (!parent.shutting_down) {
-			log_warnx("a worker died: stopping relayd");
-			parent_shutdown(1);
-		}
+		proc_reap();
 		break;
 	}
-}
-
-/* "127.0.0.1:7420" or "[::1]:7420"; an address is at most 45 characters. */
-static void
-listen_label(const struct listen_addr *la, char *out, size_t outlen)
-{
-	if (la->ss.ss_family == AF_INET6)
-		snprintf(out, outlen, "[%.46s]:%u", la->host, la->port);
-	else
-		snprintf(out, outlen, "%.46s:%u", la->host, la->port);
-}
-
-static int
-listener_open(struct listen_addr *la)
-{
-	int	 fd, on = 1;
-
-	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		fatal("socket for %s", la->host);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		fatal("SO_REUSEADDR");
-	if (la->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		fatal("IPV6_V6ONLY");
-	if (bind(fd, (struct sockaddr *)&la->ss, la->sslen) == -1)
-		fatal("cannot listen on %s port %u", la->host, la->port);
-	if (listen(fd, 512) == -1)
-		fatal("listen %s port %u", la->host, la->port);
-	return fd;
-}
-
-static void
-mkdir_parent(const char *path, mode_t mode)
-{
-	char	 dir[PATH_MAX], *p;
-
-	strlcpy(dir, path, sizeof(dir));
-	p = dirname(dir);
-	if (access(p, F_OK) == 0)
-		return;
-	mkdir_parent(p, mode);
-	if (mkdir(p, mode) == -1 && errno != EEXIST)
-		fatal("mkdir %s", p);
-}
-
-static int
-control_open(const char *path)
-{
-	struct sockaddr_un	 sun;
-	mode_t			 old;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		fatalx("control socket path too long: %s", path);
-	mkdir_parent(path, parent.root ? 0755 : 0700);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		fatal("socket");
-	/* A socket that answers belongs to a running relayd: leave it. */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		fatalx("%s: another relayd is running on this control socket",
-		    path);
-	close(fd);
-	if (unlink(path) == -1 && errno != ENOENT)
-		fatal("unlink %s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		fatal("socket");
-	old = umask(0117);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", path);
-	umask(old);
-	if (chmod(path, 0660) == -1)
-		fatal("chmod %s", path);
-	if (parent.root && chown(path, 0, parent.run_gid) == -1)
-		fatal("chown %s", path);
-	if (listen(fd, 16) == -1)
-		fatal("listen %s", path);
-	return fd;
-}
-
-static void
-identity_setup(struct relayd_config *conf)
-{
-	char	 err[512];
-
-	if (access(conf->identity, F_OK) == -1 && errno == ENOENT) {
-		mkdir_parent(conf->identity, 0700);
-		if (identity_generate(&parent.ident) == -1)
-			fatalx("cannot generate the relay identity");
-		if (identity_save(&parent.ident, conf->identity, err,
-		    sizeof(err)) == -1)
-			fatalx("%s", err);
-		log_info("created the relay identity %s: relay ID %s",
-		    conf->identity, parent.ident.id);
-		return;
-	}
-	if (identity_load(&parent.ident, conf->identity, err,
-	    sizeof(err)) == -1)
-		fatalx("relay identity: %s", err);
-}
-
-static void
-chroot_setup(const char *path)
-{
-	struct stat	 st;
-
-	if (stat(path, &st) == -1) {
-		if (errno != ENOENT)
-			fatal("%s", path);
-		mkdir_parent(path, 0755);
-		if (mkdir(path, 0755) == -1)
-			fatal("mkdir %s", path);
-		if (chown(path, 0, 0) == -1)
-			fatal("chown %s", path);
-		log_info("created the empty chroot directory %s", path);
-	}
-}
-
-static void
-spawn(struct child *c, const char *self)
-{
-	char	 idx[16], *argv[10];
-	int	 sp[2], argc = 0, i;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		fatal("socketpair");
-	snprintf(idx, sizeof(idx), "%d", c->index);
-	argv[argc++] = (char *)"relayd";
-	argv[argc++] = (char *)"-P";
-	argv[argc++] = (char *)role_names[c->role];
-	argv[argc++] = (char *)"-I";
-	argv[argc++] = idx;
-	argv[argc] = NULL;
-
-	switch (c->pid = fork()) {
-	case -1:
-		fatal("fork");
-	case 0:
-		if (dup2(sp[1], PARENT_FD) == -1 ||
-		    dup2(parent.logpipe[1], STDERR_FILENO) == -1)
-			fatal("dup2");
-		for (i = PARENT_FD + 1; i < 1024; i++)
-			close(i);
-		execv(self, argv);
-		fatal("execv %s", self);
-	default:
-		break;
-	}
-	close(sp[1]);
-	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
-		fatal("fcntl");
-	peer_init(&c->peer, c->role, c->index, sp[0], 1, parent_dispatch);
 }
 
 /*
- * Workers write their log lines into a pipe that the parent copies to its
- * own stderr: a worker may write no file (RLIMIT_FSIZE 0), and stderr
- * can be one when relayd's output is redirected.
+ * Descriptors: as many as the hard limit allows, and the limits each
+ * worker can honour with them, said once at start.
  */
 static void
-parent_log_relay(int fd, short ev, void *arg)
-{
-	char	 buf[8192];
-	ssize_t	 n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (write(STDERR_FILENO, buf, n) == -1)
-			break;
-}
-
-static void
-mesh_link(struct child *a, struct child *b)
-{
-	struct peer_msg	 pm;
-	int		 sp[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sp) == -1)
-		fatal("socketpair");
-	pm.role = b->role;
-	pm.index = b->index;
-	peer_compose(&a->peer, IMSG_PEER_FD, sp[0], &pm, sizeof(pm));
-	pm.role = a->role;
-	pm.index = a->index;
-	peer_compose(&b->peer, IMSG_PEER_FD, sp[1], &pm, sizeof(pm));
-}
-
-static void
-raise_nofile(void)
+parent_nofile(struct relayd_limits *lim)
 {
 	struct rlimit	 rl;
+	uint64_t	 nofile, conns, sessions;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX ?
+	    UINT32_MAX : rl.rlim_cur;
+	if (nofile < 2 * NOFILE_RESERVE)
+		fatalx("only %llu descriptors (ulimit -n): relayd needs at "
+		    "least %d", (unsigned long long)nofile, 2 * NOFILE_RESERVE);
+	lim->nofile = nofile;
+	lim->conns_per_worker = (nofile - NOFILE_RESERVE) / FDS_PER_CONN;
+	/* a quarter of a fwd worker's room waits for halves to pair */
+	lim->sessions_per_fwd = (nofile - NOFILE_RESERVE) * 3 / 4 /
+	    FDS_PER_SESSION;
+	conns = (uint64_t)lim->conns_per_worker * lim->workers_conn;
+	sessions = (uint64_t)lim->sessions_per_fwd * lim->workers_fwd;
+	if (conns > lim->conns_total)
+		conns = lim->conns_total;
+	if (sessions > lim->sessions_total)
+		sessions = lim->sessions_total;
+	log_info("%llu descriptors per worker: up to %llu connections and "
+	    "%llu sessions", (unsigned long long)nofile,
+	    (unsigned long long)conns, (unsigned long long)sessions);
 }
+
+static const struct parent_ops parent_ops = {
+	.setup = parent_setup,
+	.dispatch = parent_dispatch,
+	.tree_ready = parent_tree_ready,
+	.shutdown = parent_shutdown,
+};
 
 void
 parent_main(struct relayd_config *conf, int verbose, int debug,
@@ -622,23 +382,19 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 {
 	struct priv_msg		 pm;
 	struct listen_addr	*la;
-	struct cfg_info		 info;
-	struct ctl_worker	 cw;
 	struct event		*ev;
 	struct passwd		*pw;
-	int			 lfds[CTL_MAX_LISTENERS], nl = 0;
+	char			 err[512];
 	int			 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
-	int			 i, j, n, nconn, nfwd;
+	int			 i, created;
 
 	parent.conf = conf;
-	parent.verbose = verbose;
-	parent.debug = debug;
 	parent.root = geteuid() == 0;
 	parent.started = time(NULL);
 	parent.run_uid = geteuid();
 	parent.run_gid = getegid();
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	parent_nofile(&conf->lim);
 
 	if (parent.root) {
 		if ((pw = getpwnam(conf->user)) == NULL)
@@ -656,46 +412,24 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) < 1)
 		log_info("this kernel has no Landlock: workers run with "
 		    "seccomp, rlimits%s only", parent.root ? " and chroot" : "");
-	identity_setup(conf);
+	if (identity_setup(&parent.ident, conf->identity, &created, err,
+	    sizeof(err)) == -1)
+		fatalx("relay identity: %s", err);
+	if (created)
+		log_info("created the relay identity %s: relay ID %s",
+		    conf->identity, parent.ident.id);
 	TAILQ_FOREACH(la, &conf->listens, entry) {
-		if (nl == CTL_MAX_LISTENERS)
+		if (parent.nlisteners == CTL_MAX_LISTENERS)
 			fatalx("too many listeners");
-		lfds[nl++] = listener_open(la);
+		conn_listener_label(la, parent.labels[parent.nlisteners],
+		    sizeof(parent.labels[0]));
+		parent.lfds[parent.nlisteners++] = conn_listener_open(la);
 	}
-	parent.control_fd = control_open(conf->socket);
+	parent.control_fd = control_open(conf->socket, parent.root,
+	    parent.run_gid);
 
 	if ((parent.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	/* proc.c's channel code serves the parent too */
-	if ((worker = calloc(1, sizeof(*worker))) == NULL)
-		fatal("calloc");
-	worker->role = ROLE_PARENT;
-	worker->base = parent.base;
-	peer_set_dispatch(parent_dispatch);
-
-	nconn = conf->lim.workers_conn;
-	nfwd = conf->lim.workers_fwd;
-	parent.nchildren = 1 + nconn + nfwd;
-	parent.children = calloc(parent.nchildren, sizeof(*parent.children));
-	if (parent.children == NULL)
-		fatal("calloc");
-	parent.children[0].role = ROLE_LEASE;
-	for (i = 0; i < nconn; i++) {
-		parent.children[1 + i].role = ROLE_CONN;
-		parent.children[1 + i].index = i;
-	}
-	for (i = 0; i < nfwd; i++) {
-		parent.children[1 + nconn + i].role = ROLE_FWD;
-		parent.children[1 + nconn + i].index = i;
-	}
-
-	if (pipe2(parent.logpipe, O_CLOEXEC) == -1 ||
-	    fcntl(parent.logpipe[0], F_SETFL, O_NONBLOCK) == -1)
-		fatal("log pipe");
-	ev = event_new(parent.base, parent.logpipe[0], EV_READ | EV_PERSIST,
-	    parent_log_relay, NULL);
-	if (ev == NULL || event_add(ev, NULL) == -1)
-		fatalx("log pipe event");
 	for (i = 0; i < (int)(sizeof(sigs) / sizeof(sigs[0])); i++) {
 		ev = evsignal_new(parent.base, sigs[i], parent_signal, NULL);
 		if (ev == NULL || evsignal_add(ev, NULL) == -1)
@@ -707,67 +441,12 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 	strlcpy(pm.chroot, conf->chroot, sizeof(pm.chroot));
 	pm.sandbox_debug = conf->lim.sandbox_debug;
 	pm.verbose = verbose;
-	pm.root = parent.root;
 	memcpy(pm.relay_pk, parent.ident.pk, sizeof(pm.relay_pk));
-	for (i = 0; i < parent.nchildren; i++) {
-		spawn(&parent.children[i], self);
-		peer_compose(&parent.children[i].peer, IMSG_PRIV, -1, &pm,
-		    sizeof(pm));
-	}
-	close(parent.logpipe[1]);
+	parent.generation = 1;
+	proc_init(parent.base, self, &pm, &conf->lim, &parent_ops);
+	proc_start();
 
-	/* the mesh: lease <-> every conn and fwd, every conn <-> every fwd */
-	for (i = 1; i < parent.nchildren; i++)
-		mesh_link(&parent.children[0], &parent.children[i]);
-	for (i = 0; i < nconn; i++)
-		for (j = 0; j < nfwd; j++)
-			mesh_link(&parent.children[1 + i],
-			    &parent.children[1 + nconn + j]);
-
-	for (i = 0; i < nconn; i++)
-		for (n = 0; n < nl; n++) {
-			struct listener_msg	 lm;
-			int			 fd;
-
-			if ((fd = dup(lfds[n])) == -1)
-				fatal("dup");
-			memset(&lm, 0, sizeof(lm));
-			la = TAILQ_FIRST(&conf->listens);
-			for (j = 0; j < n; j++)
-				la = TAILQ_NEXT(la, entry);
-			listen_label(la, lm.name, sizeof(lm.name));
-			peer_compose(&parent.children[1 + i].peer,
-			    IMSG_LISTENER_FD, fd, &lm, sizeof(lm));
-		}
-	for (n = 0; n < nl; n++)
-		close(lfds[n]);
-	peer_compose(&parent.children[0].peer, IMSG_CONTROL_FD,
-	    parent.control_fd, NULL, 0);
-
-	memset(&info, 0, sizeof(info));
-	info.started = parent.started;
-	strlcpy(info.relay_id, parent.ident.id, sizeof(info.relay_id));
-	info.parent_pid = getpid();
-	info.relay_uid = parent.root ? 0 : (int32_t)geteuid();
-	n = 0;
-	TAILQ_FOREACH(la, &conf->listens, entry)
-		listen_label(la, info.listeners[n++], sizeof(info.listeners[0]));
-	info.nlisteners = n;
-	peer_compose(&parent.children[0].peer, IMSG_CFG_INFO, -1, &info,
-	    sizeof(info));
-	for (i = 0; i < parent.nchildren; i++) {
-		memset(&cw, 0, sizeof(cw));
-		strlcpy(cw.role, role_names[parent.children[i].role],
-		    sizeof(cw.role));
-		cw.index = parent.children[i].index;
-		cw.pid = parent.children[i].pid;
-		peer_compose(&parent.children[0].peer, IMSG_CFG_WORKER, -1,
-		    &cw, sizeof(cw));
-	}
-	for (i = 0; i < parent.nchildren; i++)
-		parent_send_config(&parent.children[i]);
-
-	setproctitle("parent");
+	proc_title("parent");
 	log_procname("parent");
 	event_base_dispatch(parent.base);
 	fatalx("parent event loop ended");
@@ -784,7 +463,7 @@ main(int argc, char *argv[])
 	ssize_t			 n;
 	enum proc_role		 r;
 
-	setproctitle_init(argc, argv, environ);
+	proc_title_init(argc, argv);
 	log_init(LOG_TO_STDERR, 0, 0);
 	log_procname("relayd");
 	parent.conffile = RELAYD_CONF;
@@ -800,11 +479,12 @@ main(int argc, char *argv[])
 				    "(expected name=value)", optarg);
 			break;
 		case 'f':
-			/* absolute, so a reload finds the same file */
+			/* absolute, so a reload finds the same file; a copy,
+			 * for the process title takes the place of argv */
 			if (optarg[0] != '/' && realpath(optarg, self) != NULL)
 				parent.conffile = strdup(self);
 			else
-				parent.conffile = optarg;
+				parent.conffile = strdup(optarg);
 			if (parent.conffile == NULL)
 				fatal("strdup");
 			parent.conffile_given = 1;
@@ -836,7 +516,7 @@ main(int argc, char *argv[])
 	log_setverbose(verbose);
 
 	if (role != NULL) {
-		for (r = ROLE_LEASE; r <= ROLE_FWD; r++)
+		for (r = ROLE_LEASE; r < ROLE_MAX; r++)
 			if (strcmp(role, role_names[r]) == 0)
 				worker_main(r, index, debug);
 		fatalx("unknown process role %s", role);
@@ -860,6 +540,8 @@ main(int argc, char *argv[])
 	if (noaction) {
 		if (verbose)
 			print_config(conf);
+		config_clear(conf);
+		free(conf);
 		fprintf(stderr, "configuration OK\n");
 		exit(0);
 	}

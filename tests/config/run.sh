@@ -52,7 +52,11 @@ not_ok() {
 	fi
 }
 
-cd "$testdir" || exit 1
+# A copy the user running the tests owns: as root, relayd refuses files
+# that another user owns or may write.
+cp -R "$testdir" "$tmp/data" || exit 1
+chmod -R go-w "$tmp/data"
+cd "$tmp/data" || exit 1
 
 for in in *.in; do
 	[ -f "$in" ] || continue
@@ -112,6 +116,59 @@ for bad in *.bad; do
 	fi
 	ok "$name"
 done
+
+# As root, a file another user owns or may write is refused, includes too.
+if [ "$(id -u)" -eq 0 ]; then
+	printf 'listen on 127.0.0.1 port 7420\n' >"$tmp/secret.conf"
+	chmod 0646 "$tmp/secret.conf"
+	if "$RELAYD" -n -f "$tmp/secret.conf" >"$tmp/out" 2>"$tmp/err" ||
+	    ! grep -q "secret.conf is writable by others: chmod go-w" "$tmp/err"; then
+		not_ok "secrecy: world-writable" "not refused with its reason"
+	else
+		ok "secrecy: world-writable"
+	fi
+	chmod 0644 "$tmp/secret.conf"
+	chown 65534 "$tmp/secret.conf"
+	if "$RELAYD" -n -f "$tmp/secret.conf" >"$tmp/out" 2>"$tmp/err" ||
+	    ! grep -q "secret.conf is owned by uid 65534, not root" "$tmp/err"; then
+		not_ok "secrecy: not owned by root" "not refused with its reason"
+	else
+		ok "secrecy: not owned by root"
+	fi
+	chown 0 "$tmp/secret.conf"
+	printf 'listen on 127.0.0.1 port 7420\n' >"$tmp/inc.conf"
+	chmod 0664 "$tmp/inc.conf"
+	printf 'include "%s"\n' "$tmp/inc.conf" >"$tmp/top.conf"
+	if "$RELAYD" -n -f "$tmp/top.conf" >"$tmp/out" 2>"$tmp/err" ||
+	    ! grep -q "inc.conf is writable by its group" "$tmp/err"; then
+		not_ok "secrecy: included file" "not refused with its reason"
+	else
+		ok "secrecy: included file"
+	fi
+	chmod 0644 "$tmp/inc.conf"
+	if "$RELAYD" -n -f "$tmp/top.conf" >"$tmp/out" 2>"$tmp/err"; then
+		ok "secrecy: a root-owned file is accepted"
+	else
+		not_ok "secrecy: a root-owned file is accepted" "refused"
+	fi
+fi
+
+# relayd.conf(5) prints the built-in defaults: they must be the limit
+# table's (the paths and the worker counts depend on the machine).
+man5=$top_srcdir/man/relayd.conf.5
+: >"$tmp/empty.conf"
+sed -n '/^The built-in defaults/,/^\.Ed/p' "$man5" | sed '1,/^\.Bd/d;$d' |
+    grep -Ev '^(identity|socket|workers) ' >"$tmp/man-defaults"
+if "$RELAYD" -nv -f "$tmp/empty.conf" 2>/dev/null |
+    grep -Ev '^(identity|socket|workers) ' >"$tmp/defaults" &&
+    [ -s "$tmp/man-defaults" ] &&
+    diff -u "$tmp/man-defaults" "$tmp/defaults" >"$tmp/diff"; then
+	ok "relayd.conf(5) shows the built-in defaults"
+else
+	: >"$tmp/err"
+	not_ok "relayd.conf(5) shows the built-in defaults" "they differ"
+	sed 's/^/	/' "$tmp/diff"
+fi
 
 # The shipped example must stay valid.
 example=$top_srcdir/etc/relayd.conf.example

@@ -24,7 +24,7 @@
 # easy x hard and hard x hard -> relayed, intact, the fallback decided
 # within the window; two hosts on one LAN -> direct over the local
 # address; a strict firewall -> relayed; --no-direct on either side and
-# "direct-paths off" on the relay -> relayed; ssh through connect as
+# "direct-paths no" on the relay -> relayed; ssh through connect as
 # ProxyCommand over a direct path; forward -L over one; an attacker that
 # knows a holder's direct-path port and the session id gets no session;
 # no process is left behind (each is stopped by its PID). It prints the
@@ -406,7 +406,7 @@ check "same LAN: the session works ($got)" [ "$got" = "same lan" ]
 check "... direct over the holder's local address ($(grep -o 'direct to .*' "$T/lan.log"))" \
     grep -q ": direct to 10.1.0.3:.*its local" "$T/lan.log"
 
-# ---- --no-direct on either side, direct-paths off on the relay ----
+# ---- --no-direct on either side, direct-paths no on the relay ----
 got=$(echo "no direct" | conn ha "$T/nodirect-c.log" --no-direct echo-c)
 check "connect --no-direct: relayed, works ($got)" \
     sh -c "[ '$got' = 'no direct' ] && ! grep -q 'trying direct' '$T/nodirect-c.log'"
@@ -416,11 +416,11 @@ check "expose --no-direct (an old holder): relayed, works ($got)" \
     sh -c "[ '$got' = 'old holder' ] && [ \"\$(cat '$T/nodirect-e.log' | grep -c 'trying direct')\" = 0 ] &&
 	! grep -q 'direct from' '$T/expose-echo-old.log'"
 cp "$T/relayd.conf" "$T/relayd.conf.on"
-echo "direct-paths off" >>"$T/relayd.conf"
+echo "direct-paths no" >>"$T/relayd.conf"
 "$RELAYCTL" -s "$SOCK" reload >/dev/null
 d0=$(stat "sessions moved to a direct path")
 got=$(echo "relay says no" | conn ha "$T/relayoff.log" echo-c)
-check "direct-paths off on the relay: relayed, works ($got)" \
+check "direct-paths no on the relay: relayed, works ($got)" \
     sh -c "[ '$got' = 'relay says no' ] && ! grep -q 'trying direct' '$T/relayoff.log' &&
 	[ \"\$('$RELAYCTL' -s '$SOCK' show stats | awk '/^sessions moved to a direct path / { print \$NF }')\" = $d0 ]"
 cp "$T/relayd.conf.on" "$T/relayd.conf"

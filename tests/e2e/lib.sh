@@ -103,6 +103,19 @@ relay_stop() {
 	RELAYD_PID=""
 }
 
+# wait_for TENTHS COMMAND...: poll COMMAND every tenth of a second until it
+# succeeds or TENTHS tenths have passed; the status is COMMAND's last.
+wait_for() {
+	wf_n=$1
+	shift
+	while ! "$@"; do
+		wf_n=$((wf_n - 1))
+		[ "$wf_n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 # PIDS: what a test started besides relayd (servers, clients); the
 # trap stops each by its PID.
 PIDS=""

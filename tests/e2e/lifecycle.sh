@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # lifecycle.sh: the process tree, reload with a good and a bad file,
-# SIGTERM leaving nothing behind, and a dying worker stopping the daemon
-# with a non-zero status and nothing left running.
+# SIGTERM leaving nothing behind, a dying worker restarted in place, and
+# nothing left running once relayd stops.
 . "$(dirname "$0")/lib.sh"
 
 children() {
@@ -32,22 +32,19 @@ check "every worker has NoNewPrivs set" [ "$nnp" -eq 5 ]
 # ---- reload: a good file ----
 sed -i 's/^lease ttl 30 max 600/lease ttl 45 max 900/' "$T/relayd.conf"
 kill -HUP "$RELAYD_PID"
-i=0
-while ! grep -q "configuration reloaded from" "$T/relayd.log" && [ $i -lt 50 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_for 100 grep -q "configuration reloaded from" "$T/relayd.log"
 check "SIGHUP with a good file reloads" grep -q "configuration reloaded from" "$T/relayd.log"
-check "the workers took the new configuration" \
-    sh -c "[ \$(grep -c 'configuration reloaded\$' '$T/relayd.log') -ge 5 ]"
+workers_reloaded() {
+	[ "$(grep -c 'configuration reloaded$' "$T/relayd.log")" -ge 5 ]
+}
+wait_for 100 workers_reloaded
+check "the workers took the new configuration" workers_reloaded
 
 # ---- reload: a bad file keeps the old configuration and says why ----
 cp "$T/relayd.conf" "$T/good.conf"
 echo "lease ttl banana" >>"$T/relayd.conf"
 kill -HUP "$RELAYD_PID"
-i=0
-while ! grep -q "reload failed" "$T/relayd.log" && [ $i -lt 50 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_for 100 grep -q "reload failed" "$T/relayd.log"
 check "SIGHUP with a bad file is refused" grep -q "reload failed" "$T/relayd.log"
 check "the refusal names file and line" \
     grep -q "relayd.conf:[0-9]*:" "$T/relayd.log"
@@ -62,20 +59,35 @@ for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 check "SIGTERM leaves no process behind" [ "$left" -eq 0 ]
 check "SIGTERM removes the control socket" [ ! -e "$SOCK" ]
 
-# ---- a worker dies: the daemon stops, non-zero, nothing left ----
+# ---- a worker dies: it is restarted in place, the others keep running ----
 relay_start </dev/null || exit 1
-pids="$RELAYD_PID $(children "$RELAYD_PID")"
 victim=$(ps -o pid=,args= --ppid "$RELAYD_PID" | awk '/conn 0/ {print $1}')
+others=$(ps -o pid=,args= --ppid "$RELAYD_PID" | awk '!/conn 0/ {print $1}')
 kill -KILL "$victim"
-wait "$RELAYD_PID"
-st=$?
-RELAYD_PID=""
-check "a killed worker stops relayd with a non-zero status ($st)" [ "$st" -ne 0 ]
+wait_for 100 grep -q "conn 0 restarted (pid [0-9]*)" "$T/relayd.log"
 check "the log names the dead worker" \
     grep -q "conn 0 (pid $victim) was killed by signal 9" "$T/relayd.log"
-sleep 0.2
+check "a dead conn worker is restarted" \
+    grep -q "conn 0 restarted (pid [0-9]*)" "$T/relayd.log"
+newpid=$(sed -n 's/.*conn 0 restarted (pid \([0-9]*\)).*/\1/p' \
+    "$T/relayd.log" | tail -n 1)
+check "relayd keeps running" kill -0 "$RELAYD_PID"
+check "the new conn 0 runs" kill -0 "${newpid:-0}"
+alive=0
+for p in $others; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+check "the other workers kept running" [ "$alive" -eq 4 ]
+summary_shows_new() {
+	"$RELAYCTL" -s "$SOCK" -j show summary >"$T/summary.json" 2>/dev/null &&
+	    grep -q "\"pid\": *$newpid" "$T/summary.json" &&
+	    grep -Eq '"respawns": *1' "$T/summary.json"
+}
+wait_for 100 summary_shows_new
+check "show summary has the new pid and one respawn" summary_shows_new
+pids="$RELAYD_PID $(children "$RELAYD_PID")"
+relay_stop
+check "relayd then stops with status 0" [ "${RELAYD_STATUS:-1}" -eq 0 ]
 left=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
-check "nothing is left running after a worker died" [ "$left" -eq 0 ]
+check "nothing is left running after relayd stopped" [ "$left" -eq 0 ]
 
 finish

@@ -43,7 +43,15 @@ check "show leases NAME filters" grep -q "^held-svc " "$T/one.txt"
 ctl show leases nothing-like-it >"$T/none.txt" 2>&1
 check "show leases with no match lists nothing" sh -c "! grep -q held-svc '$T/none.txt'"
 ctl -j show sessions >"$T/sess.json" 2>&1
-check "show sessions -j is JSON" [ "$(json 'len(d["sessions"])' <"$T/sess.json")" -ge 0 ]
+check "show sessions -j is a JSON list, empty with no session" \
+    [ "$(json 'type(d["sessions"]).__name__ + str(len(d["sessions"]))' <"$T/sess.json")" = list0 ]
+# A failure with -j is still one JSON document on stdout, never half of one.
+"$RELAYCTL" -j -s "$T/no-such.sock" show leases >"$T/err.json" 2>"$T/err.txt"
+check "-j: a failure exits non-zero" [ $? -ne 0 ]
+check "-j: a failure is a JSON error document" \
+    sh -c "[ \"\$(python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)))' <'$T/err.json')\" = \"['error']\" ]"
+check "-j: the error says what failed" grep -q "no-such.sock" "$T/err.json"
+check "-j: the error is on stderr too" grep -q "^relay-ctl: connect" "$T/err.txt"
 
 ctl show stats >"$T/stats.txt" 2>&1
 check "show stats counts the registration" grep -Eq "registrations +[1-9]" "$T/stats.txt"
@@ -66,6 +74,9 @@ check "reload through relay-ctl" grep -q "reloaded" "$T/reload"
 # (it once was leftover stack bytes), and the old configuration stays.
 cp "$T/relayd.conf" "$T/relayd.conf.good"
 echo "lease ttl banana" >>"$T/relayd.conf"
+ctl -j reload >"$T/reload.bad.json" 2>/dev/null
+check "reload -j of a broken file: a JSON error with the file and line" \
+    sh -c "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"error\"])' <'$T/reload.bad.json' | grep -q 'relayd.conf:[0-9]*:'"
 ctl reload >"$T/reload.bad" 2>&1
 check "reload of a broken file fails" [ $? -ne 0 ]
 check "reload of a broken file names the file and line" \
