@@ -262,6 +262,19 @@ dcand_flush(struct dcand *c)
 	dcand_write_on(c, buf_len(c->out) > 0);
 }
 
+/* TCP is up: read, and send our preamble (with M1: the requester). */
+static void
+dcand_up(struct dcand *c, enum dcand_state state)
+{
+	c->state = state;
+	event_add(c->ev_read, NULL);
+	if (dcand_hello(c) == -1) {
+		dcand_fail(c, "no room for the preamble");
+		return;
+	}
+	dcand_flush(c);
+}
+
 static void
 dcand_write_cb(int fd, short ev, void *arg)
 {
@@ -275,12 +288,8 @@ dcand_write_cb(int fd, short ev, void *arg)
 		}
 		log_trace("session %s: direct %s: connected", c->d->label,
 		    c->peer);
-		c->state = DC_PREAMBLE;
-		event_add(c->ev_read, NULL);
-		if (dcand_hello(c) == -1) {
-			dcand_fail(c, "no room for the preamble");
-			return;
-		}
+		dcand_up(c, DC_PREAMBLE);
+		return;
 	}
 	dcand_flush(c);
 }
@@ -595,13 +604,7 @@ dpending_done(struct dpending *p)
 		return;
 	}
 	log_trace("session %s: direct %s: inbound", d->label, peer);
-	c->state = DC_HANDSHAKE;
-	event_add(c->ev_read, NULL);
-	if (dcand_hello(c) == -1) {
-		dcand_fail(c, "no room for the preamble");
-		return;
-	}
-	dcand_flush(c);
+	dcand_up(c, DC_HANDSHAKE);	/* its preamble is read */
 }
 
 static void

@@ -129,26 +129,14 @@ net_is_socket(int fd)
 int
 net_connect_start(const struct sockaddr *sa, socklen_t salen)
 {
-	int	 fd, on = 1, saved;
-
-	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, IPPROTO_TCP)) == -1)
-		return -1;
-	/* records are written whole: Nagle would only add latency */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return net_connect_reuse(sa, salen, NULL, (socklen_t)-1);
 }
 
 /*
  * The same, from a socket that shares its port (SO_REUSEADDR and
- * SO_REUSEPORT): a control connection whose port direct paths reuse, or,
- * bound to local, a direct path's connect from that port.
+ * SO_REUSEPORT): a control connection whose port direct paths reuse
+ * (local NULL, locallen 0), or, bound to local, a direct path's connect
+ * from that port. net_connect_start() passes locallen -1: no sharing.
  */
 int
 net_connect_reuse(const struct sockaddr *sa, socklen_t salen,
@@ -159,10 +147,12 @@ net_connect_reuse(const struct sockaddr *sa, socklen_t salen,
 	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, IPPROTO_TCP)) == -1)
 		return -1;
+	/* records are written whole: Nagle would only add latency */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	if ((locallen != (socklen_t)-1 &&
+	    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
-	    (local != NULL && bind(fd, local, locallen) == -1) ||
+	    (local != NULL && bind(fd, local, locallen) == -1))) ||
 	    (connect(fd, sa, salen) == -1 && errno != EINPROGRESS)) {
 		saved = errno;
 		close(fd);
