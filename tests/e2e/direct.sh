@@ -221,8 +221,11 @@ expose() {
 
 # unexpose LEASE: that expose stops
 unexpose() {
-	kill "$(cat "$T/pid-$1")" 2>/dev/null
-	wait "$(cat "$T/pid-$1")" 2>/dev/null
+	up=$(cat "$T/pid-$1")
+	kill "$up" 2>/dev/null
+	gone() { ! kill -0 "$up" 2>/dev/null; }
+	wait_for 20 gone || kill -KILL "$up" 2>/dev/null
+	wait "$up" 2>/dev/null
 }
 
 # conn HOST LOG [options...] LEASE: connect with stdin and stdout as given
@@ -331,7 +334,7 @@ ip netns exec "$NS_HA" "$RC" -v connect -r "$R" -K "$RELAY_ID" \
     -f "$T/ha.key" echo-b <"$T/hold" >"$T/hold.out" 2>"$T/hold.log" &
 HOLD_PID=$!
 PIDS="$PIDS $HOLD_PID"
-exec 4>"$T/hold"
+exec 4<>"$T/hold"	# read-write: never blocks, even with no reader
 session_direct() {
 	"$RELAYCTL" -s "$SOCK" show sessions | grep -q " echo-b .* direct "
 }
@@ -341,7 +344,9 @@ SID=$("$RELAYCTL" -s "$SOCK" show sessions |
     awk '/ echo-b .* direct / { print $1 }')
 echo done >&4
 exec 4>&-
-wait "$HOLD_PID"
+hold_done() { ! kill -0 "$HOLD_PID" 2>/dev/null; }
+wait_for 30 hold_done || kill "$HOLD_PID" 2>/dev/null
+wait "$HOLD_PID" 2>/dev/null
 session_gone() {
 	! "$RELAYCTL" -s "$SOCK" show sessions | grep -q "^$SID "
 }
