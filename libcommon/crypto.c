@@ -64,6 +64,24 @@ sha256_parts(uint8_t out[32], const void *a, size_t alen, const void *b,
 	return ok ? 0 : -1;
 }
 
+/*
+ * SHA-256(key || data): an index for secrets (tokens) in a lookup table,
+ * so the time a lookup takes says nothing about the secret itself.
+ */
+int
+crypto_keyed_hash(uint8_t out[32], const uint8_t key[32], const void *data,
+    size_t len)
+{
+	return sha256_parts(out, key, 32, data, len, NULL, 0);
+}
+
+/* Equal in constant time: 1 when they are. */
+int
+crypto_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
 /* RFC 5869 Extract or Expand alone, as the protocol uses them. */
 static int
 hkdf_mode(int mode, uint8_t *out, size_t outlen, const uint8_t *key,

@@ -39,8 +39,15 @@
 
 struct fsession;
 
+/*
+ * Tokens are looked up by a keyed hash of them (fw.key is this worker's
+ * secret): how long a lookup takes depends on the hash, which says
+ * nothing about a token an attacker guesses; a match is then confirmed
+ * in constant time.
+ */
 struct tokref {
 	RB_ENTRY(tokref)	 entry;
+	uint8_t			 index[32];	/* keyed hash of the token */
 	uint8_t			 token[TOKEN_LEN];
 	struct fsession		*s;
 	int			 side;		/* 0: requester (I), 1: holder (R) */
@@ -86,6 +93,7 @@ RB_GENERATE_LOCAL(tok_tree, tokref, entry, tokref_cmp)
 RB_GENERATE_LOCAL(fsession_tree, fsession, entry, fsession_cmp)
 
 static struct {
+	uint8_t			 key[32];
 	struct tok_tree		 tokens;
 	struct fsession_tree	 sessions;
 	TAILQ_HEAD(, orphan)	 orphans;
@@ -98,7 +106,7 @@ static void	fdir_pump(struct fdir *);
 static int
 tokref_cmp(struct tokref *a, struct tokref *b)
 {
-	return memcmp(a->token, b->token, TOKEN_LEN);
+	return memcmp(a->index, b->index, sizeof(a->index));
 }
 
 static int
@@ -108,8 +116,21 @@ fsession_cmp(struct fsession *a, struct fsession *b)
 }
 
 static void
+tok_index(uint8_t index[32], const uint8_t token[TOKEN_LEN])
+{
+	if (crypto_keyed_hash(index, fw.key, token, TOKEN_LEN) == -1)
+		fatalx("token hash");
+}
+
+static void
 fwd_init(void)
 {
+	uint8_t	 warm[32];
+
+	/* the secret, and OpenSSL's digest ready before the sandbox */
+	if (crypto_random(fw.key, sizeof(fw.key)) == -1)
+		fatalx("no randomness");
+	tok_index(warm, fw.key);
 	RB_INIT(&fw.tokens);
 	RB_INIT(&fw.sessions);
 	TAILQ_INIT(&fw.orphans);
@@ -371,8 +392,9 @@ fwd_attach(const uint8_t *token, int fd)
 	struct tokref	 key, *t;
 	struct fsession	*s;
 
-	memcpy(key.token, token, TOKEN_LEN);
-	if ((t = RB_FIND(tok_tree, &fw.tokens, &key)) == NULL)
+	tok_index(key.index, token);
+	if ((t = RB_FIND(tok_tree, &fw.tokens, &key)) == NULL ||
+	    !crypto_equal(t->token, token, TOKEN_LEN))
 		return -1;
 	s = t->s;
 	tok_remove(t);		/* single use */
@@ -480,6 +502,7 @@ fwd_session(struct peer *p, struct imsg *imsg)
 	for (i = 0; i < 2; i++) {
 		s->tok[i].s = s;
 		s->tok[i].side = i;
+		tok_index(s->tok[i].index, s->tok[i].token);
 		if (RB_INSERT(tok_tree, &fw.tokens, &s->tok[i]) != NULL)
 			bad_imsg(p, imsg, "duplicate token");
 		s->tok[i].inserted = 1;
@@ -489,8 +512,8 @@ fwd_session(struct peer *p, struct imsg *imsg)
 	evtimer_add(s->ev_timer, &tv);
 	/* halves that arrived first */
 	TAILQ_FOREACH_SAFE(o, &fw.orphans, entry, next)
-		if (memcmp(o->token, fs.token_i, TOKEN_LEN) == 0 ||
-		    memcmp(o->token, fs.token_r, TOKEN_LEN) == 0) {
+		if (crypto_equal(o->token, fs.token_i, TOKEN_LEN) ||
+		    crypto_equal(o->token, fs.token_r, TOKEN_LEN)) {
 			int	 ofd = o->fd;
 			uint8_t	 tok[TOKEN_LEN];
 

@@ -733,6 +733,31 @@ START_TEST(test_id_normalize)
 }
 END_TEST
 
+/* The token index: SHA-256(key || token), different for another key. */
+START_TEST(test_keyed_hash_and_equal)
+{
+	uint8_t		 key[32], key2[32], tok[TOKEN_LEN], h1[32], h2[32];
+	uint8_t		 cat[32 + TOKEN_LEN], ref[32];
+	unsigned int	 len = 0;
+
+	memset(key, 1, sizeof(key));
+	memset(key2, 2, sizeof(key2));
+	memset(tok, 7, sizeof(tok));
+	ck_assert_int_eq(crypto_keyed_hash(h1, key, tok, sizeof(tok)), 0);
+	memcpy(cat, key, 32);
+	memcpy(cat + 32, tok, sizeof(tok));
+	ck_assert_int_eq(EVP_Digest(cat, sizeof(cat), ref, &len, EVP_sha256(),
+	    NULL), 1);
+	ck_assert_mem_eq(h1, ref, 32);
+	ck_assert_int_eq(crypto_keyed_hash(h2, key2, tok, sizeof(tok)), 0);
+	ck_assert(memcmp(h1, h2, 32) != 0);
+	ck_assert_int_eq(crypto_equal(h1, ref, 32), 1);
+	ck_assert_int_eq(crypto_equal(h1, h2, 32), 0);
+	ref[31] ^= 1;
+	ck_assert_int_eq(crypto_equal(h1, ref, 32), 0);
+}
+END_TEST
+
 static Suite *
 crypto_suite(void)
 {
@@ -741,6 +766,7 @@ crypto_suite(void)
 
 	tc = tcase_create("vectors");
 	tcase_add_test(tc, test_vector_identities);
+	tcase_add_test(tc, test_keyed_hash_and_equal);
 	tcase_add_loop_test(tc, test_vector_transcript, 0, 2);
 	suite_add_tcase(s, tc);
 
