@@ -21,7 +21,7 @@ BUILD_DEPS="build-essential autoconf automake pkg-config bison \
 libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
 libseccomp-dev check"
 TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
-iproute2 python3-cryptography"
+iproute2 nftables python3-cryptography"
 # fuzz_smoke: clang and its libFuzzer and sanitizer runtimes
 FUZZ_DEPS="clang-14 libclang-rt-14-dev"
 TEST_DEPS="$TEST_DEPS $FUZZ_DEPS"

@@ -1119,8 +1119,23 @@ client_connect(struct client *c, const Relay__V1__Connect *cn)
 		return;
 	}
 	strlcpy(lc.alpn, cn->alpn, sizeof(lc.alpn));
+	wire_addrs_copy(lc.local, &lc.nlocal, cn->local_addrs,
+	    cn->n_local_addrs);
+	lc.direct = cn->direct;
 	worker->stats.connects++;
 	client_to_lease(c, IMSG_L_CONNECT, &lc, sizeof(lc));
+}
+
+/* A lease holder's word on a session's direct path: for the lease worker. */
+static void
+conn_path_report(struct client *c, const Relay__V1__PathReport *pr)
+{
+	struct l_path	 lp;
+
+	memset(&lp, 0, sizeof(lp));
+	memcpy(lp.session_id, pr->session_id.data, SESSION_ID_LEN);
+	lp.outcome = pr->outcome;
+	client_to_lease(c, IMSG_L_PATH, &lp, sizeof(lp));
 }
 
 static void
@@ -1151,7 +1166,11 @@ client_request(struct client *c, const ClientMessage *m)
 		memset(&op, 0, sizeof(op));
 		memcpy(op.session_id, m->accept->session_id.data,
 		    SESSION_ID_LEN);
+		op.direct = m->accept->direct;
 		client_to_lease(c, IMSG_L_ACCEPT, &op, sizeof(op));
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
+		conn_path_report(c, m->path_report);
 		break;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
 		memset(&rj, 0, sizeof(rj));
@@ -1344,6 +1363,7 @@ conn_incoming(struct client *c, struct imsg *imsg)
 	in.from_local_addrs = ploc;
 	in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
 	    li.nfrom_local, loc, ploc);
+	in.direct = li.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
 	m.incoming = &in;
 	client_send(c, &m);
@@ -1368,6 +1388,7 @@ conn_connected(struct client *c, struct imsg *imsg)
 	cn.peer_local_addrs = ploc;
 	cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
 	    lc.npeer_local, loc, ploc);
+	cn.direct = lc.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
 	m.connected = &cn;
 	client_send(c, &m);
