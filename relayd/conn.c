@@ -39,6 +39,7 @@
 #include "log.h"
 #include "proto.h"
 #include "relayd.h"
+#include "util.h"
 
 _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
     "ctl.h CTL_NERR must count the relay.v1 error codes");
@@ -395,7 +396,7 @@ conn_admit(struct listener *l, const struct sockaddr_storage *ss)
 	}
 	if ((ac = addr_take(ss)) == NULL) {
 		worker->stats.conn_refused_limit++;
-		sockaddr_str((const struct sockaddr *)ss, a, sizeof(a));
+		sockaddr_fmt((const struct sockaddr *)ss, a, sizeof(a));
 		conn_log_limited(2, "%s: per-address connection limit (%u) "
 		    "reached: refusing", a, worker->lim.conns_per_addr);
 	}
@@ -443,7 +444,7 @@ conn_accept(int lfd, short ev, void *arg)
 		c->fd = fd;
 		c->ac = ac;
 		c->ss = ss;
-		sockaddr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
+		sockaddr_fmt((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
 		c->state = CL_PREAMBLE;
 		c->last_active = time(NULL);
 		do {

@@ -342,10 +342,8 @@ parent_nofile(struct relayd_limits *lim)
 	struct rlimit	 rl;
 	uint64_t	 nofile, conns, sessions;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	if (nofile_raise() == -1)
+		log_warn("cannot raise the descriptor limit to the hard one");
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit");
 	nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX ?

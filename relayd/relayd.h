@@ -539,7 +539,6 @@ __attribute__((noreturn)) void bad_imsg(struct peer *, struct imsg *,
 __attribute__((noreturn)) void worker_exit(void);
 void	 stats_add(struct ctl_stats *, const struct ctl_stats *);
 void	 wire_addr_from_sockaddr(struct wire_addr *, const struct sockaddr *);
-void	 sockaddr_str(const struct sockaddr *, char *, size_t);
 void	 proc_title_init(int, char *[]);
 void	 proc_title(const char *);
 
