@@ -99,39 +99,39 @@ expose_usage(FILE *f)
 }
 
 static int
-expose_option(void *arg, int ch, char *optarg)
+expose_option(void *arg, int ch, char *value)
 {
 	struct expose	*ex = arg;
 	const char	*errstr;
 
 	switch (ch) {
 	case 'A':
-		ex->allow_path = optarg;
+		ex->allow_path = value;
 		return 0;
 	case 'd':
-		if (!proto_text_valid(optarg, DESC_MAX_LEN)) {
+		if (!proto_text_valid(value, DESC_MAX_LEN)) {
 			log_warnx("-d: a description is at most %d bytes of "
 			    "UTF-8", DESC_MAX_LEN);
 			return -1;
 		}
-		ex->params.description = optarg;
+		ex->params.description = value;
 		return 0;
 	case 'H':
 		ex->params.hidden = 1;
 		return 0;
 	case 'n':
-		if (!proto_name_valid(optarg)) {
+		if (!proto_name_valid(value)) {
 			log_warnx("-n %s: a lease name is 1-63 of a-z, 0-9 and "
-			    "'-', not starting or ending with '-'", optarg);
+			    "'-', not starting or ending with '-'", value);
 			return -1;
 		}
-		ex->params.name = optarg;
+		ex->params.name = value;
 		return 0;
 	case 't':
-		ex->params.ttl = strtonum(optarg, 1, 604800, &errstr);
+		ex->params.ttl = strtonum(value, 1, 604800, &errstr);
 		if (errstr != NULL) {
 			log_warnx("-t %s: the TTL is 1-604800 seconds: %s",
-			    optarg, errstr);
+			    value, errstr);
 			return -1;
 		}
 		return 0;

@@ -89,13 +89,13 @@ forward_usage(FILE *f)
 }
 
 static int
-forward_option(void *arg, int ch, char *optarg)
+forward_option(void *arg, int ch, char *value)
 {
 	struct forwarder	*fw = arg;
 
 	switch (ch) {
 	case 'L':
-		fw->listen_spec = optarg;
+		fw->listen_spec = value;
 		return 0;
 	default:
 		return -1;

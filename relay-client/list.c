@@ -61,7 +61,7 @@ list_usage(FILE *f)
 }
 
 static int
-list_option(void *arg, int ch, char *optarg)
+list_option(void *arg, int ch, char *value)
 {
 	struct lister	*l = arg;
 

@@ -254,7 +254,8 @@ fz_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
 
 	FZ_CHECK(in->session_id.len == SESSION_ID_LEN);
 	if (*choice & 1)
-		(void)lease_mgr_accept(lm, in->session_id.data);
+		(void)lease_mgr_accept(lm, in->session_id.data,
+		    (*choice & 2) != 0);
 	else
 		(void)lease_mgr_reject(lm, in->session_id.data, "not now");
 }
