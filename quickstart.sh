@@ -6,9 +6,11 @@
 #                          in the foreground with its built-in defaults
 #   ./quickstart.sh test   install build and test dependencies, build with
 #                          warnings as errors, run the whole test suite and
-#                          make distcheck
-# It installs packages with apt-get when run as root; otherwise it expects
-# them to be installed already and says which are missing.
+#                          make distcheck; as root also tests/system/run.sh:
+#                          the Debian packages under a real systemd
+# It installs packages with apt-get when run as root (waiting for another
+# package manager to finish); otherwise it expects them to be installed
+# already and says which are missing.
 set -eu
 
 cd "$(dirname "$0")"
@@ -20,6 +22,10 @@ libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
 libseccomp-dev check"
 TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
 iproute2 python3-cryptography"
+# tests/system: build the .debs, check them, boot Debian 12 in a container
+SYSTEM_DEPS="debhelper dpkg-dev lintian debootstrap systemd-container wget"
+# wait up to 5 minutes for another apt or dpkg to let go of its lock
+APT_LOCK="-o DPkg::Lock::Timeout=300"
 
 usage() {
 	echo "usage: $0 run|test" >&2
@@ -29,10 +35,19 @@ usage() {
 install_deps() {
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
 		# shellcheck disable=SC2086
-		apt-get install -y -qq --no-install-recommends $BUILD_DEPS "$@" \
-		    >/dev/null
+		if ! apt-get $APT_LOCK update -qq; then
+			echo "apt-get update failed: the package archive in" \
+			    "/etc/apt/sources.list* cannot be reached (or the" \
+			    "package lock stayed taken for 5 minutes)" >&2
+			exit 1
+		fi
+		# shellcheck disable=SC2086
+		apt-get $APT_LOCK install -y -qq --no-install-recommends \
+		    $BUILD_DEPS "$@" >/dev/null || {
+			echo "apt-get install failed: see its messages above" >&2
+			exit 1
+		}
 	else
 		missing=""
 		for p in $BUILD_DEPS "$@"; do
@@ -77,8 +92,13 @@ EOT
 	exec "$build/relayd/relayd" -d
 	;;
 test)
-	# shellcheck disable=SC2086
-	install_deps $TEST_DEPS
+	if [ "$(id -u)" -eq 0 ]; then
+		# shellcheck disable=SC2086
+		install_deps $TEST_DEPS $SYSTEM_DEPS
+	else
+		# shellcheck disable=SC2086
+		install_deps $TEST_DEPS
+	fi
 	configure_build --enable-werror
 	make -C "$build" -j"$(nproc)" check || {
 		find "$build/tests" -name '*.log' -newer "$build/config.status" \
@@ -100,6 +120,20 @@ test)
 		exit 1
 	}
 	echo "distcheck: $(ls "$build"/relayd-*.tar.gz) builds and passes its tests"
+	if [ "$(id -u)" -ne 0 ]; then
+		cat >&2 <<'EOT'
+********************************************************************
+* THE SYSTEM TEST DID NOT RUN: tests/system/run.sh needs root (it  *
+* builds the Debian packages and boots Debian 12 under systemd in  *
+* a container). Run ./quickstart.sh test as root to run it.        *
+********************************************************************
+EOT
+		exit 0
+	fi
+	top_srcdir="$top" sh "$top/tests/system/run.sh" || {
+		echo "the system test (tests/system/run.sh) failed" >&2
+		exit 1
+	}
 	;;
 *)
 	usage

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * log.h: the small logging API shared by every program. Each line carries
- * the process tag set with log_procname(). errno is preserved across calls.
+ * the process tag set with log_procname(), except on the journal, which
+ * tags lines itself (log.c). errno is preserved across calls.
  */
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H

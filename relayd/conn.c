@@ -91,6 +91,7 @@ struct client {
 	uint8_t			*in;		/* only while input is partial */
 	uint8_t			*cur;		/* in, or the worker's scratch */
 	size_t			 inlen;
+	size_t			 incap;		/* of in */
 	struct evbuffer		*out;
 	struct handshake	*hs;		/* only during the handshake */
 	struct rec_layer	 rec;
@@ -711,6 +712,44 @@ client_timeout(struct client *c)
 }
 
 /*
+ * How much input a client in this state may have buffered: the preamble
+ * and token, two handshake frames, or one whole record. A connection that
+ * stalls in its handshake holds a few hundred bytes, not a record's room.
+ */
+static size_t
+client_in_max(const struct client *c)
+{
+	switch (c->state) {
+	case CL_PREAMBLE:
+	case CL_DATA_TOKEN:
+		return DATA_PREAMBLE_TOTAL;
+	case CL_HANDSHAKE:
+	case CL_HS_SIGN:
+		return 2 * HS_FRAME_M2;
+	default:
+		return CONN_IN_MAX;
+	}
+}
+
+/* The client's own buffer holds at least what its state may buffer. */
+static int
+client_in_grow(struct client *c)
+{
+	size_t	 need = client_in_max(c);
+	uint8_t	*p;
+
+	if (c->in != NULL && c->incap >= need)
+		return 0;
+	if ((p = realloc(c->in, need)) == NULL) {
+		client_close(c, "out of memory");
+		return -1;
+	}
+	c->in = p;
+	c->incap = need;
+	return 0;
+}
+
+/*
  * Keep what is left of the input: in the client's own buffer when a
  * record is partial, nowhere when nothing is (most idle clients).
  */
@@ -722,15 +761,12 @@ client_keep_input(struct client *c)
 	if (c->inlen == 0) {
 		free(c->in);
 		c->in = c->cur = NULL;
+		c->incap = 0;
 		return;
 	}
 	if (c->cur == cs.scratch) {
-		/* a data connection's preamble and token need no more */
-		if (c->in == NULL && (c->in = malloc(c->state <= CL_DATA_TOKEN ?
-		    DATA_PREAMBLE_TOTAL : CONN_IN_MAX)) == NULL) {
-			client_close(c, "out of memory");
+		if (c->in == NULL && client_in_grow(c) == -1)
 			return;
-		}
 		memcpy(c->in, cs.scratch, c->inlen);
 		c->cur = c->in;
 	}
@@ -757,7 +793,7 @@ client_read(int fd, short ev, void *arg)
 		want = DATA_PREAMBLE_TOTAL - c->inlen;
 		break;
 	default:
-		want = CONN_IN_MAX - c->inlen;
+		want = client_in_max(c) - c->inlen;
 		break;
 	}
 	if (want == 0) {
@@ -765,6 +801,9 @@ client_read(int fd, short ev, void *arg)
 		client_close(c, "input buffer full");
 		return;
 	}
+	/* a partial record after the handshake needs a record's room */
+	if (c->in != NULL && client_in_grow(c) == -1)
+		return;
 	c->cur = c->in != NULL ? c->in : cs.scratch;
 	n = read(c->fd, c->cur + c->inlen, want);
 	if (n == -1) {

@@ -73,6 +73,7 @@ static struct {
 } pr;
 
 static void	child_event(int, short, void *);
+static void	child_disconnect(struct child *);
 
 static void
 child_update(struct child *c)
@@ -115,6 +116,11 @@ proc_child_send(struct child *c, uint32_t type, uint32_t peerid, int fd,
 	}
 	if (imsg_compose(&c->ibuf, type, peerid, fd, data, len) == -1)
 		fatal("imsg_compose %s", msg_name(type));
+	/* at once: a write event only when the channel is full */
+	if (imsgbuf_flush(&c->ibuf) == -1) {
+		child_disconnect(c);	/* SIGCHLD tells which and why */
+		return;
+	}
 	child_update(c);
 }
 
@@ -607,6 +613,7 @@ proc_shutdown(int status)
 
 static void	peer_event(int, short, void *);
 static void	peer_gone(struct peer *);
+static void	peer_backlog(struct peer *);
 
 __attribute__((noreturn)) void
 bad_imsg(struct peer *p, struct imsg *imsg, const char *why)
@@ -674,26 +681,83 @@ peer_queued(const struct peer *p)
 	return p != NULL ? p->ibuf.queued_bytes : 0;
 }
 
-/* Re-arm the channel's event: read unless paused, write if queued. */
+/* Read the channel unless paused. */
 static void
 peer_update(struct peer *p)
 {
-	short	 want = EV_PERSIST;
-
 	if (!p->connected)
 		return;
-	if (!p->paused)
-		want |= EV_READ;
-	if (p->ibuf.queued > 0)
-		want |= EV_WRITE;
-	if (p->ev != NULL && want == p->events)
+	if (p->ev_read == NULL &&
+	    ((p->ev_read = event_new(worker->base, p->ibuf.fd,
+	    EV_READ | EV_PERSIST, peer_event, p)) == NULL ||
+	    (p->ev_write = event_new(worker->base, p->ibuf.fd,
+	    EV_WRITE | EV_PERSIST, peer_event, p)) == NULL))
+		fatalx("cannot make a channel event");
+	if (!p->paused && !p->reading) {
+		if (event_add(p->ev_read, NULL) == -1)
+			fatalx("cannot add a channel event");
+		p->reading = 1;
+	} else if (p->paused && p->reading) {
+		event_del(p->ev_read);
+		p->reading = 0;
+	}
+}
+
+/*
+ * Messages are queued and written once per turn of the event loop, all
+ * of a channel's in one sendmsg(): a write event only while the socket
+ * is full, so no epoll change per message.
+ */
+static TAILQ_HEAD(, peer)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
+static struct event		*ev_flush;
+
+static int
+peer_flush(struct peer *p)
+{
+	int	 r;
+
+	if ((r = imsgbuf_flush(&p->ibuf)) == -1) {
+		if (p == &worker->parent)
+			_exit(0);	/* the parent is gone */
+		peer_gone(p);
+		return -1;
+	}
+	if (r == 1 && !p->writing) {
+		if (event_add(p->ev_write, NULL) == -1)
+			fatalx("cannot add a channel event");
+		p->writing = 1;
+	} else if (r == 0 && p->writing) {
+		event_del(p->ev_write);
+		p->writing = 0;
+	}
+	if (p != &worker->parent)
+		peer_backlog(p);
+	return 0;
+}
+
+static void
+peer_flush_all(int fd, short ev, void *arg)
+{
+	struct peer	*p;
+
+	while ((p = TAILQ_FIRST(&flushq)) != NULL) {
+		TAILQ_REMOVE(&flushq, p, flush_entry);
+		p->flush_queued = 0;
+		(void)peer_flush(p);
+	}
+}
+
+static void
+peer_flush_later(struct peer *p)
+{
+	if (p->flush_queued || p->writing)
 		return;
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->events = want;
-	p->ev = event_new(worker->base, p->ibuf.fd, want, peer_event, p);
-	if (p->ev == NULL || event_add(p->ev, NULL) == -1)
-		fatalx("cannot add a channel event");
+	if (ev_flush == NULL && (ev_flush = event_new(worker->base, -1, 0,
+	    peer_flush_all, NULL)) == NULL)
+		fatalx("event_new");
+	p->flush_queued = 1;
+	TAILQ_INSERT_TAIL(&flushq, p, flush_entry);
+	event_active(ev_flush, EV_TIMEOUT, 0);
 }
 
 void
@@ -750,7 +814,7 @@ peer_compose(struct peer *p, uint32_t type, uint32_t peerid, int fd,
 		fatal("imsg_compose %s", msg_name(type));
 	if (p != &worker->parent)
 		peer_backlog(p);
-	peer_update(p);
+	peer_flush_later(p);
 }
 
 static void
@@ -759,8 +823,9 @@ peer_init(struct peer *p, enum proc_role role, int index, int fd,
 {
 	p->role = role;
 	p->index = index;
-	p->ev = NULL;
-	p->events = 0;
+	p->ev_read = p->ev_write = NULL;
+	p->reading = p->writing = 0;
+	p->flush_queued = 0;
 	p->connected = 1;
 	p->paused = 0;
 	p->backlog = 0;
@@ -771,8 +836,12 @@ peer_init(struct peer *p, enum proc_role role, int index, int fd,
 static void
 peer_free(struct peer *p)
 {
-	if (p->ev != NULL)
-		event_free(p->ev);
+	if (p->flush_queued)
+		TAILQ_REMOVE(&flushq, p, flush_entry);
+	if (p->ev_read != NULL)
+		event_free(p->ev_read);
+	if (p->ev_write != NULL)
+		event_free(p->ev_write);
 	imsgbuf_clear(&p->ibuf);
 	close(p->ibuf.fd);
 	free(p);
@@ -929,16 +998,8 @@ peer_event(int fd, short ev, void *arg)
 	struct peer	*p = arg;
 	ssize_t		 n;
 
-	if (ev & EV_WRITE) {
-		if (imsgbuf_flush(&p->ibuf) == -1) {
-			if (p == &worker->parent)
-				_exit(0);	/* the parent is gone */
-			peer_gone(p);
-			return;
-		}
-		if (p != &worker->parent)
-			peer_backlog(p);
-	}
+	if ((ev & EV_WRITE) && peer_flush(p) == -1)
+		return;
 	if (ev & EV_READ) {
 		n = imsgbuf_read(&p->ibuf);
 		if (n == -1 && errno == EAGAIN)

@@ -418,13 +418,24 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 	if (created)
 		log_info("created the relay identity %s: relay ID %s",
 		    conf->identity, parent.ident.id);
-	TAILQ_FOREACH(la, &conf->listens, entry) {
-		if (parent.nlisteners == CTL_MAX_LISTENERS)
-			fatalx("too many listeners");
-		conn_listener_label(la, parent.labels[parent.nlisteners],
-		    sizeof(parent.labels[0]));
-		parent.lfds[parent.nlisteners++] = conn_listener_open(la);
-	}
+	/* systemd's sockets (relayd.socket) stand for the listen lines */
+	if ((parent.nlisteners = activate_listeners(parent.lfds, parent.labels,
+	    CTL_MAX_LISTENERS, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	if (parent.nlisteners > 0)
+		log_info("listening on %d socket%s from systemd; the listen "
+		    "lines of the configuration are not used",
+		    parent.nlisteners, parent.nlisteners == 1 ? "" : "s");
+	else
+		TAILQ_FOREACH(la, &conf->listens, entry) {
+			if (parent.nlisteners == CTL_MAX_LISTENERS)
+				fatalx("too many listeners");
+			conn_listener_label(la,
+			    parent.labels[parent.nlisteners],
+			    sizeof(parent.labels[0]));
+			parent.lfds[parent.nlisteners++] =
+			    conn_listener_open(la);
+		}
 	parent.control_fd = control_open(conf->socket, parent.root,
 	    parent.run_gid);
 

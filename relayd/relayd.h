@@ -403,8 +403,12 @@ struct peer {
 	enum proc_role	 role;
 	int		 index;
 	struct imsgbuf	 ibuf;
-	struct event	*ev;
-	short		 events;
+	struct event	*ev_read;
+	struct event	*ev_write;	/* only while the socket is full */
+	int		 reading;
+	int		 writing;
+	TAILQ_ENTRY(peer) flush_entry;	/* queued output, flushed once */
+	int		 flush_queued;
 	int		 connected;
 	int		 paused;	/* we stopped reading it */
 	int		 backlog;	/* our queue to it is past the bound */
@@ -715,6 +719,9 @@ const char *parse_first_error(int *);
 
 /* printconf.c */
 void	 print_config(const struct relayd_config *);
+
+/* activate.c */
+int	 activate_listeners(int *, char [][64], int, char *, size_t);
 
 /* notify.c */
 void	 notify_send(const char *);

@@ -150,3 +150,111 @@ finish() {
 	echo "$tests_passed passed, $tests_failed failed"
 	[ "$tests_failed" -eq 0 ] && [ "$tests_passed" -gt 0 ]
 }
+
+# ---- for the attack tests (hostile.sh, respawn.sh) ----
+
+HOSTILE="$top_builddir/tests/e2e/hostile"
+# The system's python3 when there is one: a version manager's shim on
+# PATH can take a second or more to start, and these run in polls.
+PY3=python3
+[ -x /usr/bin/python3 ] && PY3=/usr/bin/python3
+
+# poll_for SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds;
+# status 1 if it did not within SECONDS of the clock (a slow COMMAND
+# does not stretch the bound).
+poll_for() {
+	pf_end=$(($(date +%s) + $1))
+	shift
+	while ! "$@" 2>/dev/null; do
+		[ "$(date +%s)" -ge "$pf_end" ] && return 1
+		sleep 0.1
+	done
+}
+
+# ctl_json EXPR ARGS...: relay-ctl -j ARGS, then the Python expression
+# EXPR on the document d. Nothing on stdout if either fails.
+ctl_json() {
+	cj_expr=$1
+	shift
+	"$RELAYCTL" -s "$SOCK" -j "$@" 2>/dev/null | "$PY3" -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+    print(eval(sys.argv[1]))
+except Exception as e:
+    sys.exit(1)' "$cj_expr"
+}
+
+# relay_stats FILE: every counter of show stats as "name value" lines
+# (errors_sent.CODE for the errors by code); status 1 if none.
+relay_stats() {
+	ctl_json '"\n".join(["%s %d" % (k, v) for k, v in d["stats"].items() if not isinstance(v, dict)] + ["errors_sent.%s %d" % (k, v) for k, v in d["stats"]["errors_sent"].items()])' \
+	    show stats >"$1" && [ -s "$1" ]
+}
+
+# stat_delta OLDFILE NEWFILE NAME: how much NAME grew (a missing
+# counter counts as 0)
+stat_delta() {
+	awk -v k="$3" 'FNR == NR { if ($1 == k) o = $2; next }
+	    $1 == k { n = $2 } END { print n - o }' "$1" "$2"
+}
+
+# relay_workers: "role index pid respawns" for each worker, from
+# show summary
+relay_workers() {
+	ctl_json '"\n".join("%s %d %d %d" % (w["role"], w["index"], w["pid"], w.get("respawns", 0)) for w in d["summary"]["workers"])' \
+	    show summary
+}
+
+# worker_pid ROLE INDEX: the PID of that worker as show summary says
+worker_pid() {
+	relay_workers | awk -v r="$1" -v i="$2" '$1 == r && $2 == i { print $3 }'
+}
+
+# relay_tree: relayd's PID and its children's, sorted: to compare before
+# and after an attack
+relay_tree() {
+	{
+		echo "$RELAYD_PID"
+		cat "/proc/$RELAYD_PID/task/$RELAYD_PID/children" 2>/dev/null |
+		    tr ' ' '\n'
+	} | grep . | sort -n | tr '\n' ' '
+}
+
+# relay_start_nofile N [relayd args]: relay_start with RLIMIT_NOFILE
+# set to N, soft and hard (relayd raises its soft limit to the hard one).
+relay_start_nofile() {
+	rsn_saved=$AS_RELAY_USER
+	AS_RELAY_USER="prlimit --nofile=$1:$1 -- $rsn_saved"
+	shift
+	relay_start "$@"
+	rsn_st=$?
+	AS_RELAY_USER=$rsn_saved
+	return $rsn_st
+}
+
+# rss_start: sample the RSS of relayd and its workers in the background
+# (tests/e2e/rss.py) into $T/rss.out; rss_phase NAME starts a phase.
+# A relayd started again gets a sampler of its own: $T/rss.N.out, all of
+# them together in $T/rss.out once rss_report runs.
+RSS_N=0
+rss_start() {
+	RSS_N=$((RSS_N + 1))
+	RSS_OUT="$T/rss.$RSS_N.out"
+	[ -f "$T/rss.phase" ] || echo start >"$T/rss.phase"
+	"$PY3" "$top_srcdir/tests/e2e/rss.py" "$RELAYD_PID" "$T/rss.phase" \
+	    "$RSS_OUT" &
+	RSS_PID=$!
+	PIDS="$PIDS $RSS_PID"
+	poll_for 10 test -s "$RSS_OUT"
+}
+
+rss_phase() {
+	echo "$1" >"$T/rss.phase"
+	# the sampler has seen the phase once it wrote a line for it
+	poll_for 5 grep -q "^$1 " "$RSS_OUT"
+}
+
+rss_report() {
+	cat "$T"/rss.[0-9]*.out >"$T/rss.out" 2>/dev/null
+}

@@ -21,11 +21,27 @@
 int
 t_tcp_connect(int port)
 {
+	return t_tcp_connect_from(NULL, port);
+}
+
+/* From the local address src (NULL: any), e.g. one of 127.0.0.0/8. */
+int
+t_tcp_connect_from(const char *src, int port)
+{
 	struct sockaddr_in	 sin;
 	int			 fd, on = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
+	if (src != NULL) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		if (inet_pton(AF_INET, src, &sin.sin_addr) != 1 ||
+		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
@@ -130,10 +146,18 @@ int
 t_ctl_open(struct tconn *t, int port, const struct identity *ident,
     const char *expect)
 {
+	return t_ctl_open_from(t, NULL, port, ident, expect);
+}
+
+int
+t_ctl_open_from(struct tconn *t, const char *src, int port,
+    const struct identity *ident, const char *expect)
+{
 	memset(t, 0, sizeof(*t));
+	t->fd = -1;
 	if (proto_arena_init(&t->arena, PROTO_ARENA_CLIENT) == -1)
 		return -1;
-	if ((t->fd = t_tcp_connect(port)) == -1)
+	if ((t->fd = t_tcp_connect_from(src, port)) == -1)
 		return -1;
 	if (t_write_full(t->fd, "RLY\x01" "C", PREAMBLE_LEN) == -1)
 		return -1;
@@ -257,10 +281,16 @@ t_close(struct tconn *t)
 int
 t_data_open(int port, const uint8_t token[TOKEN_LEN])
 {
+	return t_data_open_from(NULL, port, token);
+}
+
+int
+t_data_open_from(const char *src, int port, const uint8_t token[TOKEN_LEN])
+{
 	uint8_t	 pre[DATA_PREAMBLE_TOTAL];
 	int	 fd;
 
-	if ((fd = t_tcp_connect(port)) == -1)
+	if ((fd = t_tcp_connect_from(src, port)) == -1)
 		return -1;
 	memcpy(pre, "RLY\x01" "D", PREAMBLE_LEN);
 	memcpy(pre + PREAMBLE_LEN, token, TOKEN_LEN);

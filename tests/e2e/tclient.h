@@ -24,8 +24,11 @@ struct tconn {
 };
 
 int	 t_tcp_connect(int port);
+int	 t_tcp_connect_from(const char *src, int port);
 int	 t_ctl_open(struct tconn *, int port, const struct identity *,
 	    const char *expect_relay_id);
+int	 t_ctl_open_from(struct tconn *, const char *src, int port,
+	    const struct identity *, const char *expect_relay_id);
 int	 t_send(struct tconn *, const ClientMessage *);
 int	 t_send_raw_record(struct tconn *, const uint8_t *, size_t);
 RelayMessage *t_recv(struct tconn *, int timeout_ms);
@@ -36,6 +39,8 @@ int	 t_local_port(int fd);
 double	 t_now(void);
 void	 t_close(struct tconn *);
 int	 t_data_open(int port, const uint8_t token[TOKEN_LEN]);
+int	 t_data_open_from(const char *src, int port,
+	    const uint8_t token[TOKEN_LEN]);
 int	 t_e2e(struct tconn *, int fd, int initiator, const struct identity *,
 	    const uint8_t session_id[SESSION_ID_LEN], const char *alpn,
 	    const char *expect_id);
