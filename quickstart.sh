@@ -22,6 +22,9 @@ libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
 libseccomp-dev check"
 TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
 iproute2 python3-cryptography"
+# fuzz_smoke: clang and its libFuzzer and sanitizer runtimes
+FUZZ_DEPS="clang-14 libclang-rt-14-dev"
+TEST_DEPS="$TEST_DEPS $FUZZ_DEPS"
 # tests/system: build the .debs, check them, boot Debian 12 in a container
 SYSTEM_DEPS="debhelper dpkg-dev lintian debootstrap systemd-container wget"
 # wait up to 5 minutes for another apt or dpkg to let go of its lock
@@ -71,6 +74,26 @@ configure_build() {
 	make -C "$build" -j"$(nproc)" >/dev/null
 }
 
+# Every libFuzzer target of tests/fuzz for FUZZ_TIME seconds (15) each,
+# ASan and UBSan on, from its own clang build in build-fuzz: make
+# fuzz-smoke. Any crash fails; the input is kept in build-fuzz/tests/fuzz.
+fuzz_smoke() {
+	fuzzbuild="$top/build-fuzz"
+	mkdir -p "$fuzzbuild"
+	(cd "$fuzzbuild" && CC=clang-14 "$top/configure" --enable-fuzz \
+	    --enable-werror >/dev/null) || {
+		echo "configure --enable-fuzz failed: see $fuzzbuild/config.log" >&2
+		exit 1
+	}
+	make -C "$fuzzbuild" -j"$(nproc)" fuzz-smoke \
+	    FUZZ_TIME="${FUZZ_TIME:-15}" >"$fuzzbuild/fuzz-smoke.out" 2>&1 || {
+		cat "$fuzzbuild/fuzz-smoke.out"
+		echo "make fuzz-smoke failed" >&2
+		exit 1
+	}
+	grep -E '^fuzz' "$fuzzbuild/fuzz-smoke.out"
+}
+
 case "${1:-}" in
 run)
 	install_deps
@@ -114,6 +137,7 @@ test)
 		exit 1
 	}
 	grep -E '^(PASS|FAIL|ERROR)' "$build/valgrind.out" | sed 's/^/valgrind: /'
+	fuzz_smoke
 	make -C "$build" -j"$(nproc)" distcheck >/dev/null 2>"$build/distcheck.err" || {
 		tail -50 "$build/distcheck.err"
 		echo "make distcheck failed" >&2

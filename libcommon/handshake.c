@@ -21,8 +21,9 @@ static int
 hs_fail(struct handshake *hs, const char *why)
 {
 	hs->error = why;
-	hs_clear(hs);
+	/* failed first: hs_clear() keeps the traffic keys of a done one */
 	hs->state = HS_S_FAILED;
+	hs_clear(hs);
 	return -1;
 }
 
@@ -394,9 +395,12 @@ static int
 hs_drive_read(struct handshake *hs, const uint8_t *in, size_t inlen,
     size_t *consumed)
 {
-	const uint8_t	*p = in + *consumed;
+	const uint8_t	*p;
 	size_t		 left = inlen - *consumed, want;
 	int		 r;
+
+	/* an empty buffer may have no memory yet: no arithmetic on NULL */
+	p = in != NULL ? in + *consumed : in;
 
 	if ((want = hs_next_frame_len(hs)) == 0) {
 		hs_fail(hs, "handshake step out of order");

@@ -163,6 +163,17 @@ fmt_duration(int64_t secs, char *buf, size_t len)
 	return buf;
 }
 
+/* b - a in seconds, held at the int64 limits: relayd's times are input. */
+int64_t
+secs_between(int64_t a, int64_t b)
+{
+	int64_t	 d;
+
+	if (__builtin_sub_overflow(b, a, &d))
+		return b < a ? INT64_MIN : INT64_MAX;
+	return d;
+}
+
 /*
  * A unix time in UTC: ISO 8601 ("2026-11-22T05:00:00Z") when iso is set,
  * else "2026-11-22 05:00:00 UTC". -1 (buf "-") for a time gmtime cannot
@@ -220,7 +231,7 @@ show_summary(const struct ctl_summary *s)
 	char			 up[32], since[64];
 	uint32_t		 i;
 
-	fmt_duration(s->now - s->started, up, sizeof(up));
+	fmt_duration(secs_between(s->started, s->now), up, sizeof(up));
 	fmt_time(s->started, 0, since, sizeof(since));
 	printf("relayd %s, protocol %u, up %s (since %s)\n", s->version,
 	    s->protocol, up, since);
@@ -251,7 +262,7 @@ show_lease(const struct ctl_lease *l)
 {
 	char		 alpn[ALPN_MAX_COUNT * (ALPN_MAX_LEN + 1)];
 	char		 expires[32];
-	int64_t		 left = l->expires - (int64_t)time(NULL);
+	int64_t		 left = secs_between((int64_t)time(NULL), l->expires);
 	uint32_t	 i;
 
 	alpn[0] = '\0';
@@ -275,7 +286,8 @@ show_session(const struct ctl_session *s)
 	char	 sid[2 * SESSION_ID_LEN + 1], age[32];
 
 	hex_encode(s->session_id, sizeof(s->session_id), sid, sizeof(sid));
-	fmt_duration((int64_t)time(NULL) - s->created, age, sizeof(age));
+	fmt_duration(secs_between(s->created, (int64_t)time(NULL)), age,
+	    sizeof(age));
 	printf("%-32s %-16s %-32s %-8s %-8s %12" PRIu64 " %12" PRIu64 "\n",
 	    sid, s->lease_name[0] != '\0' ? s->lease_name : "-",
 	    s->from_id[0] != '\0' ? s->from_id : "-",

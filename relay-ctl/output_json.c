@@ -213,7 +213,7 @@ json_summary(const struct ctl_summary *s)
 	json_uint("protocol", s->protocol);
 	json_time("started", s->started);
 	json_time("now", s->now);
-	json_int("uptime", s->now - s->started);
+	json_int("uptime", secs_between(s->started, s->now));
 	json_str("relay_id", s->relay_id);
 	json_int("parent_pid", s->parent_pid);
 	json_open("listeners", '[');

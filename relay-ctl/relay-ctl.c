@@ -454,6 +454,11 @@ ctl_reply(uint32_t request, struct imsg *imsg, struct replies *r)
 		if (str_check(res.message, sizeof(res.message), r->clean) ==
 		    -1)
 			reply_malformed(type);
+		/* success is CTL_END for a request answered by data replies */
+		if (reply_type(request) != 0)
+			ctl_fail(0, "unexpected result for a request answered by "
+			    "%s replies: " VERSIONS_DIFFER,
+			    reply_name(reply_type(request)));
 		if (r->out != NULL && res.message[0] != '\0')
 			r->out->result(&res);
 		return 1;

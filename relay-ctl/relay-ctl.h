@@ -75,6 +75,7 @@ uint64_t	 stat_value(const struct ctl_stats *,
 		    const struct stat_field *);
 const char	*event_kind_name(int32_t);
 const char	*fmt_duration(int64_t, char *, size_t);
+int64_t		 secs_between(int64_t, int64_t);
 int		 fmt_time(int64_t, int, char *, size_t);
 extern const struct output	 metrics_output;
 

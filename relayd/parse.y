@@ -35,6 +35,7 @@
 #include "relayd.h"
 
 #define MAX_INCLUDE_DEPTH	8	/* include files open at once */
+#define MAX_INCLUDES		64	/* include statements in one parse */
 #define MAX_WORD_LEN		8192
 #define MAX_PUSHBACK		8
 
@@ -46,6 +47,8 @@ struct file {
 	char		*name;		/* as opened: errors quote it */
 	int		 lineno;	/* line of the next character read */
 	int		 depth;		/* 0 for the main file */
+	dev_t		 dev;		/* which file: no include cycles */
+	ino_t		 ino;
 };
 
 struct sym {
@@ -74,6 +77,7 @@ static char			 first_error[512];	/* for reload replies */
 static int			 cur_line;	/* line of the last token */
 static int			 lex_error;	/* the lexer has said why */
 static int			 saw_listen;
+static int			 nincludes;
 static int			 parse_as_root;	/* included files checked too */
 static int			 saw_allow_any;
 static int			 saw_allow_id;
@@ -936,12 +940,17 @@ yylex(void)
 static struct file *
 pushfile(const char *name, int is_include)
 {
-	struct file	*nfile;
+	struct file	*nfile, *p;
 	struct stat	 st;
 	const char	*slash, *why = NULL;
 	char		 secure[PATH_MAX + 128];
 	int		 n;
 
+	if (is_include && ++nincludes > MAX_INCLUDES) {
+		parse_error("include \"%s\": more than %d includes in one "
+		    "configuration", name, MAX_INCLUDES);
+		return NULL;
+	}
 	if (is_include && file->depth >= MAX_INCLUDE_DEPTH) {
 		parse_error("include \"%s\": nested too deeply (at most %d "
 		    "levels)", name, MAX_INCLUDE_DEPTH);
@@ -962,8 +971,9 @@ pushfile(const char *name, int is_include)
 
 	if ((nfile->stream = fopen(nfile->name, "r")) == NULL)
 		why = strerror(errno);
-	else if (fstat(fileno(nfile->stream), &st) == 0 &&
-	    S_ISDIR(st.st_mode))
+	else if (fstat(fileno(nfile->stream), &st) == -1)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
 		why = "is a directory";
 	else if (config_file_secure(nfile->name, parse_as_root, secure,
 	    sizeof(secure)) == -1)
@@ -987,6 +997,18 @@ pushfile(const char *name, int is_include)
 	nfile->lineno = 1;
 	nfile->parent = is_include ? file : NULL;
 	nfile->depth = is_include ? file->depth + 1 : 0;
+	nfile->dev = st.st_dev;
+	nfile->ino = st.st_ino;
+	/* a file that includes itself, directly or not, is read once */
+	for (p = file; is_include && p != NULL; p = p->parent)
+		if (p->dev == nfile->dev && p->ino == nfile->ino) {
+			parse_error("include \"%s\": it includes itself",
+			    name);
+			fclose(nfile->stream);
+			free(nfile->name);
+			free(nfile);
+			return NULL;
+		}
 	return nfile;
 }
 
@@ -1107,6 +1129,7 @@ parse_config(const char *path, struct relayd_config *c, int as_root)
 	cur_line = 0;
 	lex_error = 0;
 	saw_listen = saw_allow_any = saw_allow_id = 0;
+	nincludes = 0;
 	seen = 0;
 	npushback = 0;
 	free(macro_buf);

@@ -371,6 +371,31 @@ START_TEST(test_handshake_bad_lengths_and_order)
 }
 END_TEST
 
+START_TEST(test_handshake_misuse_after_done)
+{
+	static const uint8_t	 zero[HS_KEY_LEN];
+	struct hs_pair		*p = pair_new();
+	uint8_t			 out[HS_FRAME_M2];
+
+	/*
+	 * A finished handshake called again fails, and like every failure
+	 * leaves no secret behind: the traffic keys go too (found by
+	 * tests/fuzz/fuzz_handshake).
+	 */
+	ck_assert_int_eq(run_handshake(p, p->b.id, 0, 0), 0);
+	ck_assert_int_eq(hs_write_m3(&p->I, out, sizeof(out)), -1);
+	ck_assert_int_eq(p->I.state, HS_S_FAILED);
+	ck_assert_mem_eq(p->I.key_send, zero, HS_KEY_LEN);
+	ck_assert_mem_eq(p->I.key_recv, zero, HS_KEY_LEN);
+	ck_assert_str_eq(p->I.peer_id, p->b.id);
+	ck_assert_int_eq(hs_read_m3(&p->R, out + 2, HS_M3_LEN), -1);
+	ck_assert_int_eq(p->R.state, HS_S_FAILED);
+	ck_assert_mem_eq(p->R.key_send, zero, HS_KEY_LEN);
+	ck_assert_mem_eq(p->R.key_recv, zero, HS_KEY_LEN);
+	pair_free(p);
+}
+END_TEST
+
 /* ---- records ---- */
 
 static void
@@ -994,6 +1019,7 @@ crypto_suite(void)
 	tcase_add_test(tc, test_ed25519_key_rule);
 	tcase_add_test(tc, test_handshake_small_order_key);
 	tcase_add_test(tc, test_handshake_bad_lengths_and_order);
+	tcase_add_test(tc, test_handshake_misuse_after_done);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("records");

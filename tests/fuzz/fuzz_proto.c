@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fuzz_proto.c: control-message unpacking and field checks
+ * (libcommon/proto.c): proto_unpack_client/relay over arbitrary bytes
+ * with the real arena sizes, then proto_check_client/relay.
+ *
+ * Beyond "no crash": a message that unpacks packs again, and what that
+ * packs to unpacks and packs to the same bytes with the same verdict; a
+ * string never hides a NUL; and a message that passes the check really
+ * has every property the relay's conn worker and relay-client rely on
+ * when they copy fields into fixed arrays (lengths of ids, tokens and
+ * addresses, counts of ALPNs and addresses, string lengths), checked
+ * here independently of proto.c. The field validators are also compared
+ * with independent implementations (UTF-8, names, ALPNs, IDs).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "fuzz.h"
+#include "proto.h"
+#include "protocol.h"
+
+static struct proto_arena	 arena_relay, arena_client, arena_again;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fz_quiet();
+	if (proto_arena_init(&arena_relay, PROTO_ARENA_RELAY) == -1 ||
+	    proto_arena_init(&arena_client, PROTO_ARENA_CLIENT) == -1 ||
+	    proto_arena_init(&arena_again, PROTO_ARENA_CLIENT) == -1)
+		abort();
+	return 0;
+}
+
+/* UTF-8 by the table of RFC 3629 section 4, at most max bytes. */
+static int
+ref_utf8(const char *str, size_t max)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 i = 0, len = strlen(str), k, n;
+	unsigned char		 lo, hi;
+
+	if (len > max)
+		return 0;
+	while (i < len) {
+		unsigned char	 c = s[i];
+
+		lo = 0x80;
+		hi = 0xbf;
+		if (c <= 0x7f) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return 0;
+		if (i + n >= len)	/* the sequence is cut short */
+			return 0;
+		for (k = 1; k <= n; k++) {
+			unsigned char	 b = s[i + k];
+
+			if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
+				return 0;
+		}
+		i += n + 1;
+	}
+	return 1;
+}
+
+static int
+ref_name(const char *s)
+{
+	size_t	 len = strlen(s), i;
+
+	if (len < 1 || len > NAME_MAX_LEN || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz0123456789-", s[i]) ==
+		    NULL)
+			return 0;
+	return 1;
+}
+
+static int
+ref_alpn(const char *s)
+{
+	size_t	 len = strlen(s), i;
+
+	if (len < 1 || len > ALPN_MAX_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+ref_id(const char *s)
+{
+	size_t	 i;
+
+	if (strlen(s) != ID_STRLEN)
+		return 0;
+	for (i = 0; i < ID_STRLEN; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz234567ABCDEFGHIJKLMNOPQRS"
+		    "TUVWXYZ", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+check_validators(struct fz *f)
+{
+	char	 s[300], norm[ID_BUFSZ];
+	size_t	 len = fz_u16(f) % (sizeof(s) - 1);
+
+	fz_fill(f, s, len);
+	s[len] = '\0';
+	FZ_CHECK(!!proto_text_valid(s, DESC_MAX_LEN) ==
+	    ref_utf8(s, DESC_MAX_LEN));
+	FZ_CHECK(!!proto_text_valid(s, 7) == ref_utf8(s, 7));
+	FZ_CHECK(!!proto_name_valid(s) == ref_name(s));
+	FZ_CHECK(!!proto_alpn_valid(s) == ref_alpn(s));
+	FZ_CHECK((id_normalize(s, norm) == 0) == ref_id(s));
+}
+
+static void
+check_addr(const Relay__V1__Address *a)
+{
+	FZ_CHECK(a != NULL);
+	FZ_CHECK(a->ip.len == 4 || a->ip.len == 16);
+	FZ_CHECK(a->ip.data != NULL);
+	FZ_CHECK(a->port >= 1 && a->port <= 65535);
+}
+
+static void
+check_addrs(Relay__V1__Address * const *a, size_t n)
+{
+	size_t	 i;
+
+	FZ_CHECK(n <= ADDR_MAX_COUNT);
+	for (i = 0; i < n; i++)
+		check_addr(a[i]);
+}
+
+static void
+check_str(const char *s, size_t max)
+{
+	FZ_CHECK(s != NULL);
+	FZ_CHECK(strlen(s) <= max);
+}
+
+#define CHECK_BYTES(b, n)	FZ_CHECK((b).len == (n) && (b).data != NULL)
+
+/* What conn.c's client_request() copies without looking again. */
+static void
+check_client_ok(const ClientMessage *m)
+{
+	size_t	 i;
+
+	switch (m->msg_case) {
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
+		FZ_CHECK(ref_name(m->register_->name));
+		FZ_CHECK(m->register_->n_alpn >= 1 &&
+		    m->register_->n_alpn <= ALPN_MAX_COUNT);
+		for (i = 0; i < m->register_->n_alpn; i++)
+			FZ_CHECK(ref_alpn(m->register_->alpn[i]));
+		check_str(m->register_->description, DESC_MAX_LEN);
+		FZ_CHECK(ref_utf8(m->register_->description, DESC_MAX_LEN));
+		check_addrs(m->register_->local_addrs,
+		    m->register_->n_local_addrs);
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+		CHECK_BYTES(m->renew->lease_id, LEASE_ID_LEN);
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+		CHECK_BYTES(m->unregister->lease_id, LEASE_ID_LEN);
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
+		if (m->connect->target_case == RELAY__V1__CONNECT__TARGET_ID)
+			FZ_CHECK(ref_id(m->connect->id));
+		else {
+			FZ_CHECK(m->connect->target_case ==
+			    RELAY__V1__CONNECT__TARGET_NAME);
+			FZ_CHECK(ref_name(m->connect->name));
+		}
+		FZ_CHECK(ref_alpn(m->connect->alpn));
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
+		CHECK_BYTES(m->accept->session_id, SESSION_ID_LEN);
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
+		CHECK_BYTES(m->reject->session_id, SESSION_ID_LEN);
+		if (m->reject->reason != NULL)
+			FZ_CHECK(ref_utf8(m->reject->reason, REASON_MAX_LEN));
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
+		FZ_CHECK(m->list_leases != NULL);
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
+		FZ_CHECK(m->ping != NULL);
+		break;
+	default:
+		FZ_CHECK(!"a message without a case passed the check");
+	}
+}
+
+/* What relay-client's handlers use without looking again. */
+static void
+check_relay_ok(const RelayMessage *m)
+{
+	const Relay__V1__LeaseInfo	*l;
+	size_t				 i, j;
+
+	switch (m->msg_case) {
+	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED:
+		CHECK_BYTES(m->registered->lease_id, LEASE_ID_LEN);
+		FZ_CHECK(ref_name(m->registered->name));
+		if (m->registered->observed_addr != NULL)
+			check_addr(m->registered->observed_addr);
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_ACK:
+		FZ_CHECK(m->ack != NULL);
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_PONG:
+		FZ_CHECK(m->pong != NULL);
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_INCOMING:
+		CHECK_BYTES(m->incoming->session_id, SESSION_ID_LEN);
+		CHECK_BYTES(m->incoming->lease_id, LEASE_ID_LEN);
+		CHECK_BYTES(m->incoming->token, TOKEN_LEN);
+		FZ_CHECK(ref_alpn(m->incoming->alpn));
+		FZ_CHECK(ref_id(m->incoming->from_id));
+		if (m->incoming->from_addr != NULL)
+			check_addr(m->incoming->from_addr);
+		check_addrs(m->incoming->from_local_addrs,
+		    m->incoming->n_from_local_addrs);
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED:
+		CHECK_BYTES(m->connected->session_id, SESSION_ID_LEN);
+		CHECK_BYTES(m->connected->token, TOKEN_LEN);
+		FZ_CHECK(ref_id(m->connected->id));
+		if (m->connected->peer_addr != NULL)
+			check_addr(m->connected->peer_addr);
+		check_addrs(m->connected->peer_local_addrs,
+		    m->connected->n_peer_local_addrs);
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST:
+		for (i = 0; i < m->lease_list->n_leases; i++) {
+			l = m->lease_list->leases[i];
+			FZ_CHECK(ref_name(l->name));
+			FZ_CHECK(ref_id(l->id));
+			check_str(l->description, DESC_MAX_LEN);
+			FZ_CHECK(ref_utf8(l->description, DESC_MAX_LEN));
+			FZ_CHECK(l->n_alpn >= 1 && l->n_alpn <= ALPN_MAX_COUNT);
+			for (j = 0; j < l->n_alpn; j++)
+				FZ_CHECK(ref_alpn(l->alpn[j]));
+		}
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
+		check_str(m->error->message, REASON_MAX_LEN);
+		FZ_CHECK(ref_utf8(m->error->message, REASON_MAX_LEN));
+		break;
+	case RELAY__V1__RELAY_MESSAGE__MSG_NOTICE:
+		check_str(m->notice->message, REASON_MAX_LEN);
+		FZ_CHECK(ref_utf8(m->notice->message, REASON_MAX_LEN));
+		FZ_CHECK(m->notice->lease_id.len == 0 ||
+		    m->notice->lease_id.len == LEASE_ID_LEN);
+		break;
+	default:
+		FZ_CHECK(!"a message without a case passed the check");
+	}
+}
+
+/*
+ * protobuf-c keeps fields it does not know and packs them again as they
+ * came; one with field number 0 unpacks (written as an overlong varint)
+ * but its canonical form does not. Our code ignores unknown fields, so
+ * the round trip is only required of messages without any.
+ */
+static int
+has_unknown(const ProtobufCMessage *m, int depth)
+{
+	const ProtobufCMessageDescriptor	*d = m->descriptor;
+	const ProtobufCFieldDescriptor		*fd;
+	const uint8_t				*base = (const uint8_t *)m;
+	void * const				*vals;
+	unsigned int				 i;
+	size_t					 n, k;
+	uint32_t				 qc;
+
+	if (m->n_unknown_fields > 0 || depth > 8)
+		return 1;
+	for (i = 0; i < d->n_fields; i++) {
+		fd = &d->fields[i];
+		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			memcpy(&qc, base + fd->quantifier_offset, sizeof(qc));
+			if (qc != fd->id)
+				continue;
+		}
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			memcpy(&n, base + fd->quantifier_offset, sizeof(n));
+			memcpy(&vals, base + fd->offset, sizeof(vals));
+		} else {
+			n = 1;
+			vals = (void * const *)(base + fd->offset);
+		}
+		for (k = 0; k < n; k++)
+			if (vals[k] != NULL && has_unknown(vals[k], depth + 1))
+				return 1;
+	}
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t	 once[REC_MAX_PAYLOAD], twice[REC_MAX_PAYLOAD];
+	struct fz	 f;
+	char		 err[128], err2[128];
+	const uint8_t	*msg;
+	ssize_t		 n1, n2;
+	size_t		 len;
+	int		 r, r2;
+	uint8_t		 mode;
+
+	fz_init(&f, data, size);
+	mode = fz_u8(&f);
+	if (mode >= 0xf0) {
+		check_validators(&f);
+		return 0;
+	}
+	msg = fz_take(&f, f.n, &len);
+	if (mode & 1) {
+		RelayMessage	*m, *m2;
+
+		m = proto_unpack_relay(&arena_client, msg, len);
+		FZ_CHECK(arena_client.used <= arena_client.size);
+		if (m == NULL)
+			return 0;
+		FZ_CHECK(!arena_client.exhausted && !arena_client.bad_string);
+		FZ_CHECK(proto_relay_msg_name(m->msg_case) != NULL);
+		memset(err, 0, sizeof(err));
+		r = proto_check_relay(m, err, sizeof(err));
+		FZ_CHECK(r == 0 || (r == -1 && err[0] != '\0'));
+		if (r == 0)
+			check_relay_ok(m);
+		n1 = proto_pack_relay(m, once, sizeof(once));
+		if (n1 == -1) {
+			FZ_CHECK(errno == EMSGSIZE);
+			return 0;
+		}
+		m2 = proto_unpack_relay(&arena_again, once, n1);
+		if (m2 == NULL && has_unknown(&m->base, 0))
+			return 0;
+		FZ_CHECK(m2 != NULL);
+		r2 = proto_check_relay(m2, err2, sizeof(err2));
+		FZ_CHECK(r == r2);
+		n2 = proto_pack_relay(m2, twice, sizeof(twice));
+		FZ_CHECK(n1 == n2 && memcmp(once, twice, n1) == 0);
+	} else {
+		ClientMessage	*m, *m2;
+
+		m = proto_unpack_client(&arena_relay, msg, len);
+		FZ_CHECK(arena_relay.used <= arena_relay.size);
+		if (len > REC_MAX_PAYLOAD)
+			FZ_CHECK(m == NULL);
+		if (m == NULL)
+			return 0;
+		FZ_CHECK(!arena_relay.exhausted && !arena_relay.bad_string);
+		FZ_CHECK(proto_client_msg_name(m->msg_case) != NULL);
+		memset(err, 0, sizeof(err));
+		r = proto_check_client(m, err, sizeof(err));
+		FZ_CHECK(r == 0 || (r == -1 && err[0] != '\0'));
+		if (r == 0)
+			check_client_ok(m);
+		n1 = proto_pack_client(m, once, sizeof(once));
+		if (n1 == -1) {
+			FZ_CHECK(errno == EMSGSIZE);
+			return 0;
+		}
+		m2 = proto_unpack_client(&arena_again, once, n1);
+		if (m2 == NULL && has_unknown(&m->base, 0))
+			return 0;
+		FZ_CHECK(m2 != NULL);
+		r2 = proto_check_client(m2, err2, sizeof(err2));
+		FZ_CHECK(r == r2);
+		n2 = proto_pack_client(m2, twice, sizeof(twice));
+		FZ_CHECK(n1 == n2 && memcmp(once, twice, n1) == 0);
+	}
+	return 0;
+}
