@@ -64,6 +64,11 @@ check "a holder registers held-x" wait_for 50 grep -q "registered held-x" \
     "$T/hold.out"
 check "relay-client expose registers rc-x" \
     wait_for 50 grep -q "lease rc-x registered" "$T/expose.log"
+FWD_PORT=$(orig_free_port)
+bg "$RC" forward -r "127.0.0.1:$PORT" -K "$RELAY_ID" -f "$T/rc.key" \
+    -L "127.0.0.1:$FWD_PORT" rc-x 2>"$T/forward.log"
+check "relay-client forward is ready" \
+    wait_for 50 grep -q "forwarding" "$T/forward.log"
 "$RELAYCTL" -s "$SOCK" lease revoke held-x >/dev/null 2>&1
 check "a revoked lease's holder gets Notice LEASE_REVOKED" \
     wait_for 50 grep -q "^notice 0: " "$T/hold.out"
@@ -81,6 +86,9 @@ check "and logs a clean stop, with a reconnect after its backoff" \
     wait_for 50 grep -q "the relay 127.0.0.1:$PORT stopped; registering lease rc-x again in" \
     "$T/expose.log"
 check "not as a lost lease" sh -c "! grep -q 'lease rc-x lost' '$T/expose.log'"
+check "relay-client forward says the relay stopped, and waits" \
+    wait_for 50 grep -q "the relay 127.0.0.1:$PORT stopped; the next local connection will reconnect" \
+    "$T/forward.log"
 
 relay_start <<EOT || exit 1
 $MAIN_CONF
