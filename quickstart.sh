@@ -21,7 +21,7 @@ BUILD_DEPS="build-essential autoconf automake pkg-config bison \
 libssl-dev libbsd-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler \
 libseccomp-dev check"
 TEST_DEPS="mandoc valgrind procps openssh-server openssh-client curl python3 \
-iproute2 python3-cryptography"
+iproute2 nftables python3-cryptography"
 # fuzz_smoke: clang and its libFuzzer and sanitizer runtimes
 FUZZ_DEPS="clang-14 libclang-rt-14-dev"
 TEST_DEPS="$TEST_DEPS $FUZZ_DEPS"
@@ -94,6 +94,56 @@ fuzz_smoke() {
 	grep -E '^fuzz' "$fuzzbuild/fuzz-smoke.out"
 }
 
+# The sanitizer job: a second build with ASan and UBSan (build-asan),
+# `make check-sanitizers` there: the unit tests and the end-to-end suite
+# against a relayd whose workers keep their sandbox (a sanitizer build
+# adds what the runtime calls, relayd/sandbox.c). A leak, a memory error
+# or undefined behaviour in any program fails it.
+asan_check() {
+	asan="$top/build-asan"
+	t0=$(date +%s)
+	mkdir -p "$asan"
+	(cd "$asan" && "$top/configure" --enable-asan --enable-werror \
+	    >/dev/null) || {
+		echo "configure --enable-asan failed: see $asan/config.log" >&2
+		exit 1
+	}
+	make -C "$asan" -j"$(nproc)" >/dev/null
+	make -C "$asan" -j"$(nproc)" check-sanitizers >"$asan/check.out" \
+	    2>&1 || {
+		grep -E '^(PASS|FAIL|ERROR|SKIP)' "$asan/check.out"
+		find "$asan/tests" -name '*.log' -newer "$asan/config.status" \
+		    -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
+		    while read -r f; do echo "==== $f"; cat "$f"; done
+		echo "the ASan+UBSan build fails its tests" >&2
+		exit 1
+	}
+	grep -E '^(PASS|FAIL|ERROR|SKIP)' "$asan/check.out" |
+	    sed 's/^/asan+ubsan: /'
+	echo "asan+ubsan: $(grep -c '^PASS' "$asan/check.out") passed in" \
+	    "$(($(date +%s) - t0)) s (build included)"
+}
+
+# The Landlock job: tests/vm/landlock.sh boots Debian's own kernels
+# (6.1, and 6.12 from bookworm-backports) under qemu and runs the sandbox
+# unit tests there, each role's Landlock rules with seccomp left out.
+VM_DEPS="qemu-system-x86 cpio"
+
+vm_check() {
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		    install -y -qq --no-install-recommends $VM_DEPS >/dev/null
+	fi
+	make -C "$build" check-vm >"$build/vm.out" 2>&1 || {
+		cat "$build/vm.out"
+		echo "the Landlock test on Debian's kernels failed" >&2
+		exit 1
+	}
+	grep -E '^(not ok|[a-z0-9.-]+: booted|RELAYD-VM: kernel|[0-9]+ passed)' \
+	    "$build/vm.out" | sed 's/^/landlock-vm: /'
+}
+
 case "${1:-}" in
 run)
 	install_deps
@@ -144,6 +194,8 @@ test)
 		exit 1
 	}
 	echo "distcheck: $(ls "$build"/relayd-*.tar.gz) builds and passes its tests"
+	asan_check
+	vm_check
 	if [ "$(id -u)" -ne 0 ]; then
 		cat >&2 <<'EOT'
 ********************************************************************

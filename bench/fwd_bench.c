@@ -1,193 +1,251 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fwd_bench.c: throughput of relayd's data path (a paired session,
- * forwarded with splice by a fwd worker) against a peer measured in the
- * same run: a direct loopback TCP connection, or any TCP forwarder given
- * by port (socat, HAProxy). The bytes are opaque to the relay, so no
- * encryption is involved here: this measures the forwarder alone.
+ * fwd_bench.c: bulk throughput through a forwarder, for relayd's data
+ * path and the peers it is compared with in the same run. The bytes are
+ * opaque to every forwarder here (no encryption is added): this measures
+ * the forwarder alone, and the CPU it burns (-c: the process trees whose
+ * CPU time is counted).
  *
- * usage: fwd_bench relay PORT RELAY_ID MIB
- *        fwd_bench direct MIB
- *        fwd_bench via FWDPORT SINKPORT MIB   (FWDPORT forwards to SINKPORT)
- * Prints one line: "<what> <MiB> MiB in <s> s: <MB/s> MB/s".
+ * usage: fwd_bench [-c PIDS] [-n sessions] [-m MiB] direct
+ *        fwd_bench [-c PIDS] [-n sessions] [-m MiB] [-k idle,...] [-r rounds]
+ *            relay PORT RELAY_ID
+ *        fwd_bench [-c PIDS] [-n sessions] [-m MiB] via FWDPORT SINKPORT
+ *        fwd_bench [-c PIDS] [-m MiB] fds W1 R1 [W2 R2 ...]
+ *        fwd_bench port | wait PORT
+ *
+ * direct: loopback TCP, no forwarder. relay: sessions paired through
+ * relayd's control protocol. via: a TCP forwarder on FWDPORT that
+ * connects to SINKPORT, where this listens (HAProxy, socat, ssh -L,
+ * relay-client forward to expose). fds: descriptor pairs set up by
+ * someone else (the strelaysrv helper), written into W and read from R.
+ * With -k, relay mode first holds that many idle paired sessions open and
+ * measures one new session next to them, for each count, -r rounds over
+ * the counts in turn.
+ *
+ * port prints a free loopback port; wait waits (10 s at most) until
+ * something accepts connections on PORT: helpers for bench/run.
+ *
+ * Each measurement prints one line of key=value pairs:
+ *   gbps= secs= cpu= cpu_s_per_gib= sessions= mib= [idle=]
+ * The MiB are split evenly over the sessions; every byte is counted.
  */
 #include "config.h"
 
 #include <sys/socket.h>
-#include <sys/wait.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "tclient.h"
+#include "bench.h"
 
-#define CHUNK	(256 * 1024)
+static pid_t	 roots[MAX_ROOTS];
+static int	 nroots;
 
-static double
-now(void)
+static void
+usage(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	fprintf(stderr, "usage: fwd_bench [-c PIDS] [-n sessions] [-m MiB] "
+	    "direct\n"
+	    "       fwd_bench [-c PIDS] [-n sessions] [-m MiB] [-k idle,...] "
+	    "[-r rounds] relay PORT RELAY_ID\n"
+	    "       fwd_bench [-c PIDS] [-n sessions] [-m MiB] via FWDPORT "
+	    "SINKPORT\n"
+	    "       fwd_bench [-c PIDS] [-m MiB] fds W1 R1 [W2 R2 ...]\n"
+	    "       fwd_bench port | wait PORT\n");
+	exit(2);
 }
 
-/* Write mib MiB into wfd from a child; read them all from rfd; time it. */
-static double
-pump(int wfd, int rfd, long mib)
+static void
+measure(int *w, int *r, int n, long mib, int idle)
 {
-	static char	 buf[CHUNK];
-	long long	 total = mib * 1024LL * 1024, got = 0;
-	double		 t0;
-	ssize_t		 n;
-	pid_t		 pid;
+	long long	 bytes = (long long)mib * 1048576;
+	double		 c0, c1, secs;
 
-	memset(buf, 'x', sizeof(buf));
-	t0 = now();
-	if ((pid = fork()) == 0) {
-		long long	 left = total;
-
-		close(rfd);
-		while (left > 0) {
-			n = write(wfd, buf, left < CHUNK ? left : CHUNK);
-			if (n <= 0)
-				_exit(1);
-			left -= n;
-		}
-		shutdown(wfd, SHUT_WR);
-		_exit(0);
-	}
-	close(wfd);
-	while (got < total && (n = read(rfd, buf, sizeof(buf))) > 0)
-		got += n;
-	waitpid(pid, NULL, 0);
-	if (got != total) {
-		fprintf(stderr, "short transfer: %lld of %lld bytes\n", got,
-		    total);
-		exit(1);
-	}
-	return now() - t0;
+	c0 = tree_cpu(roots, nroots);
+	if ((secs = pump(w, r, n, bytes)) < 0)
+		die("transfer failed");
+	c1 = tree_cpu(roots, nroots);
+	printf("gbps=%.3f secs=%.3f cpu=%.3f cpu_s_per_gib=%.3f sessions=%d "
+	    "mib=%ld", bytes * 8 / secs / 1e9, secs, c1 - c0,
+	    (c1 - c0) / (bytes / 1073741824.0), n, mib);
+	if (idle >= 0)
+		printf(" idle=%d", idle);
+	printf("\n");
 }
 
 static int
-listener(int *port)
+accept_timeout(int lfd)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
-	int			 fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct pollfd	 pfd = { lfd, POLLIN, 0 };
+	int		 fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(*port);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(fd, 4) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
-		perror("listener");
-		exit(1);
-	}
-	*port = ntohs(sin.sin_port);
+	if (poll(&pfd, 1, BENCH_TIMEOUT_MS) <= 0)
+		die("the forwarder did not connect to the sink");
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		die("accept: %s", strerror(errno));
 	return fd;
 }
 
-static void
-report(const char *what, long mib, double secs)
+static int *
+fd_array(int n)
 {
-	printf("%s %ld MiB in %.3f s: %.1f MB/s\n", what, mib, secs,
-	    mib * 1048576.0 / secs / 1e6);
+	int	*a;
+
+	if ((a = calloc(n, sizeof(int))) == NULL)
+		die("calloc");
+	return a;
 }
 
-/* A paired session through the relay: two control clients, two halves. */
 static void
-via_relay(int port, const char *relay_id, long mib)
+parse_counts(const char *s, int *k, int *nk, int max)
 {
-	struct identity		 h, q;
-	struct tconn		 th, tq;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 reg = RELAY__V1__REGISTER__INIT;
-	Relay__V1__Connect	 con = RELAY__V1__CONNECT__INIT;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
-	RelayMessage		*r;
-	uint8_t			 sid[SESSION_ID_LEN], tok_h[TOKEN_LEN];
-	uint8_t			 tok_q[TOKEN_LEN];
-	char			*alpn[] = { (char *)"bench" };
-	int			 fh, fq;
+	char	*copy, *p, *tok;
 
-	if (identity_generate(&h) == -1 || identity_generate(&q) == -1 ||
-	    t_ctl_open(&th, port, &h, relay_id) == -1 ||
-	    t_ctl_open(&tq, port, &q, relay_id) == -1) {
-		fprintf(stderr, "cannot reach the relay\n");
-		exit(1);
+	if ((copy = strdup(s)) == NULL)
+		die("strdup");
+	*nk = 0;
+	for (p = copy; (tok = strsep(&p, ",")) != NULL;) {
+		if (*nk == max || atoi(tok) < 0)
+			die("bad idle list: %s", s);
+		k[(*nk)++] = atoi(tok);
 	}
-	reg.name = (char *)"bench";
-	reg.alpn = alpn;
-	reg.n_alpn = 1;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	m.register_ = &reg;
-	t_send(&th, &m);
-	if ((r = t_recv(&th, 5000)) == NULL ||
-	    r->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED)
-		exit(1);
-	con.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-	con.name = (char *)"bench";
-	con.alpn = (char *)"bench";
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	m.connect = &con;
-	t_send(&tq, &m);
-	if ((r = t_recv(&th, 5000)) == NULL ||
-	    r->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)
-		exit(1);
-	memcpy(sid, r->incoming->session_id.data, SESSION_ID_LEN);
-	memcpy(tok_h, r->incoming->token.data, TOKEN_LEN);
-	acc.session_id.data = sid;
-	acc.session_id.len = SESSION_ID_LEN;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-	m.accept = &acc;
-	t_send(&th, &m);
-	if ((r = t_recv(&tq, 5000)) == NULL ||
-	    r->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)
-		exit(1);
-	memcpy(tok_q, r->connected->token.data, TOKEN_LEN);
-	fq = t_data_open(port, tok_q);
-	fh = t_data_open(port, tok_h);
-	report("relayd", mib, pump(fq, fh, mib));
+	free(copy);
+}
+
+/* One new session next to k idle ones, for each k, round after round. */
+static void
+relay_idle(struct pairer *pr, const int *k, int nk, int rounds, long mib)
+{
+	int	 maxk = 0, open = 0, i, r, w, rd;
+	int	*iq, *ih;
+
+	for (i = 0; i < nk; i++)
+		if (k[i] > maxk)
+			maxk = k[i];
+	iq = fd_array(maxk + 1);
+	ih = fd_array(maxk + 1);
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < nk; i++) {
+			while (open > k[i]) {
+				open--;
+				close(iq[open]);
+				close(ih[open]);
+			}
+			if (open < k[i]) {
+				if (pair_many(pr, k[i] - open, 64, iq + open,
+				    ih + open) == -1)
+					die("cannot open %d idle sessions",
+					    k[i]);
+				open = k[i];
+			}
+			if (pair_session(pr, &w, &rd) == -1)
+				die("pairing failed");
+			measure(&w, &rd, 1, mib, k[i]);
+		}
 }
 
 int
 main(int argc, char *argv[])
 {
-	int	 lfd, a, b, port = 0;
-	long	 mib;
+	struct pairer	 pr;
+	int		 ch, n = 1, lfd, port, i, nk = 0, rounds = 1;
+	int		 k[16];
+	int		*w, *r;
+	long		 mib = 1024;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 5 && strcmp(argv[1], "relay") == 0) {
-		via_relay(atoi(argv[2]), argv[3], atol(argv[4]));
+	raise_nofile();
+	if (argc == 2 && strcmp(argv[1], "port") == 0) {
+		port = 0;
+		close(tcp_listen(&port));
+		printf("%d\n", port);
 		return 0;
 	}
-	if (argc == 3 && strcmp(argv[1], "direct") == 0) {
-		mib = atol(argv[2]);
-		lfd = listener(&port);
-		a = t_tcp_connect(port);
-		b = accept(lfd, NULL, NULL);
-		report("direct", mib, pump(a, b, mib));
+	if (argc == 3 && strcmp(argv[1], "wait") == 0) {
+		double	 until = now() + 10;
+
+		while ((lfd = tcp_connect(atoi(argv[2]), -1)) == -1)
+			if (now() > until)
+				return 1;
+			else
+				usleep(20000);
+		close(lfd);
 		return 0;
 	}
-	if (argc == 5 && strcmp(argv[1], "via") == 0) {
-		/* a forwarder listening on FWDPORT sends to our SINKPORT */
-		port = atoi(argv[3]);
-		mib = atol(argv[4]);
-		lfd = listener(&port);
-		a = t_tcp_connect(atoi(argv[2]));
-		b = accept(lfd, NULL, NULL);
-		report("forwarder", mib, pump(a, b, mib));
-		return 0;
+	while ((ch = getopt(argc, argv, "c:k:m:n:r:")) != -1) {
+		switch (ch) {
+		case 'c':
+			nroots = parse_pids(optarg, roots, MAX_ROOTS);
+			break;
+		case 'k':
+			parse_counts(optarg, k, &nk, 16);
+			break;
+		case 'm':
+			mib = atol(optarg);
+			break;
+		case 'n':
+			n = atoi(optarg);
+			break;
+		case 'r':
+			rounds = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
 	}
-	fprintf(stderr, "usage: fwd_bench relay PORT RELAY_ID MIB | "
-	    "direct MIB | via FWDPORT SINKPORT MIB\n");
-	return 2;
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || n < 1 || n > 4096 || mib < 1 || rounds < 1)
+		usage();
+	w = fd_array(n);
+	r = fd_array(n);
+	if (strcmp(argv[0], "direct") == 0 && argc == 1) {
+		port = 0;
+		lfd = tcp_listen(&port);
+		for (i = 0; i < n; i++) {
+			if ((w[i] = tcp_connect(port, -1)) == -1)
+				die("connect: %s", strerror(errno));
+			r[i] = accept_timeout(lfd);
+		}
+		measure(w, r, n, mib, -1);
+	} else if (strcmp(argv[0], "relay") == 0 && argc == 3) {
+		if (pairer_open(&pr, atoi(argv[1]), argv[2], "bench") == -1)
+			exit(1);
+		if (nk > 0)
+			relay_idle(&pr, k, nk, rounds, mib);
+		else {
+			if (pair_many(&pr, n, 64, w, r) == -1)
+				die("pairing failed");
+			measure(w, r, n, mib, -1);
+		}
+		pairer_close(&pr);
+	} else if (strcmp(argv[0], "via") == 0 && argc == 3) {
+		port = atoi(argv[2]);
+		lfd = tcp_listen(&port);
+		for (i = 0; i < n; i++)
+			if ((w[i] = tcp_connect(atoi(argv[1]), -1)) == -1)
+				die("connect to the forwarder: %s",
+				    strerror(errno));
+		for (i = 0; i < n; i++)
+			r[i] = accept_timeout(lfd);
+		measure(w, r, n, mib, -1);
+	} else if (strcmp(argv[0], "fds") == 0 && argc >= 3 &&
+	    (argc - 1) % 2 == 0) {
+		n = (argc - 1) / 2;
+		free(w);
+		free(r);
+		w = fd_array(n);
+		r = fd_array(n);
+		for (i = 0; i < n; i++) {
+			w[i] = atoi(argv[1 + 2 * i]);
+			r[i] = atoi(argv[2 + 2 * i]);
+		}
+		measure(w, r, n, mib, -1);
+	} else
+		usage();
+	return 0;
 }

@@ -146,9 +146,40 @@ x25519_keypair(const uint8_t sk[32], uint8_t pk[32])
 	return ok ? 0 : -1;
 }
 
-/* X25519(sk, peer); fails on an all-zero result (a low-order point). */
+/*
+ * Our key pair as an EVP_PKEY. Given the public half, OpenSSL does not
+ * compute it again from the private one (a scalar multiplication, as
+ * costly as the exchange itself); pk only saves that work: the exchange
+ * uses sk alone.
+ */
+static EVP_PKEY *
+x25519_own(const uint8_t sk[32], const uint8_t pk[32])
+{
+	EVP_PKEY_CTX	*pc;
+	EVP_PKEY	*k = NULL;
+	OSSL_PARAM	 p[3];
+
+	if ((pc = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL)) == NULL)
+		return NULL;
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY,
+	    (void *)(uintptr_t)sk, 32);
+	p[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    (void *)(uintptr_t)pk, 32);
+	p[2] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_fromdata_init(pc) != 1 ||
+	    EVP_PKEY_fromdata(pc, &k, EVP_PKEY_KEYPAIR, p) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(pc);
+	return k;
+}
+
+/*
+ * X25519(sk, peer), pk being sk's public key; fails on an all-zero
+ * result (a low-order point).
+ */
 int
-x25519_shared(uint8_t out[32], const uint8_t sk[32], const uint8_t peer[32])
+x25519_shared(uint8_t out[32], const uint8_t sk[32], const uint8_t pk[32],
+    const uint8_t peer[32])
 {
 	EVP_PKEY	*own = NULL, *pub = NULL;
 	EVP_PKEY_CTX	*ctx = NULL;
@@ -156,7 +187,7 @@ x25519_shared(uint8_t out[32], const uint8_t sk[32], const uint8_t peer[32])
 	uint8_t		 acc = 0;
 	int		 i, ok = 0;
 
-	own = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, 32);
+	own = x25519_own(sk, pk);
 	pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
 	if (own == NULL || pub == NULL)
 		goto done;
@@ -338,6 +369,47 @@ no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
+/*
+ * An Ed25519 key as identity_save() writes it: PKCS#8 in PEM, one line
+ * of base64 for the 48 bytes of DER, a fixed prefix and the 32-byte
+ * seed. Anything else (or NULL here) goes through PEM_read_bio_PrivateKey,
+ * whose first use makes OpenSSL build every decoder it has: milliseconds
+ * for each relay-client process.
+ */
+#define PEM_ED25519_HEAD	"-----BEGIN PRIVATE KEY-----\n"
+#define PEM_ED25519_TAIL	"\n-----END PRIVATE KEY-----\n"
+#define PEM_ED25519_B64		64
+#define PEM_ED25519_LEN		(sizeof(PEM_ED25519_HEAD) - 1 + \
+				    PEM_ED25519_B64 + sizeof(PEM_ED25519_TAIL) - 1)
+
+static EVP_PKEY *
+ed25519_pem_fast(const char *pem)
+{
+	static const uint8_t	 prefix[16] = {
+		0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+		0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20
+	};
+	const char		*b64 = pem + sizeof(PEM_ED25519_HEAD) - 1;
+	uint8_t			 der[PEM_ED25519_B64 / 4 * 3];
+	EVP_PKEY		*k = NULL;
+	int			 i;
+
+	if (memcmp(pem, PEM_ED25519_HEAD, sizeof(PEM_ED25519_HEAD) - 1) != 0 ||
+	    memcmp(b64 + PEM_ED25519_B64, PEM_ED25519_TAIL,
+	    sizeof(PEM_ED25519_TAIL) - 1) != 0)
+		return NULL;
+	for (i = 0; i < PEM_ED25519_B64; i++)
+		if (b64[i] == '=' || b64[i] == '\n')
+			return NULL;	/* not 48 bytes: the general way */
+	if (EVP_DecodeBlock(der, (const unsigned char *)b64,
+	    PEM_ED25519_B64) == (int)sizeof(der) &&
+	    memcmp(der, prefix, sizeof(prefix)) == 0)
+		k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+		    der + sizeof(prefix), ED25519_SEED_LEN);
+	OPENSSL_cleanse(der, sizeof(der));
+	return k;
+}
+
 int
 identity_load(struct identity *ident, const char *path, char *err,
     size_t errlen)
@@ -393,8 +465,11 @@ identity_load(struct identity *ident, const char *path, char *err,
 		}
 		got += n;
 	}
-	/* the first private-key block counts; no passphrase is asked for */
-	if ((bio = BIO_new_mem_buf(mem, (int)got)) == NULL ||
+	/* the file keygen writes, without OpenSSL's decoders (costly);
+	 * else the first private-key block, and no passphrase is asked for */
+	if (got == PEM_ED25519_LEN && (k = ed25519_pem_fast(mem)) != NULL)
+		;
+	else if ((bio = BIO_new_mem_buf(mem, (int)got)) == NULL ||
 	    (k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
 	    NULL)) == NULL) {
 		if (memmem(mem, got, PEM_ENCRYPTED_LABEL,

@@ -142,12 +142,14 @@ struct rec_layer {
 	struct rec_dir	 recv;
 	int		 failed;
 	const char	*error;
+	int		 path_ok;	/* type 2 (path) records allowed */
 };
 
 enum rec_result {
 	REC_ERR = -1,
 	REC_DATA = 0,
-	REC_CLOSE = 1
+	REC_CLOSE = 1,
+	REC_PATH = 2		/* only while path_ok is set */
 };
 
 int	 rec_init(struct rec_layer *, const uint8_t send_key[HS_KEY_LEN],

@@ -294,6 +294,29 @@ proto_addr_valid(const Relay__V1__Address *a)
 	return a->port >= 1 && a->port <= 65535;
 }
 
+/*
+ * A local address a client reports for direct paths: an address a peer
+ * could connect to. Not unspecified, not multicast (nor the IPv4
+ * broadcast address), and with a port.
+ */
+int
+proto_local_addr_valid(const Relay__V1__Address *a)
+{
+	static const uint8_t	 zero[16];
+	const uint8_t		*ip;
+
+	if (!proto_addr_valid(a))
+		return 0;
+	ip = a->ip.data;
+	if (memcmp(ip, zero, a->ip.len) == 0)
+		return 0;
+	if (a->ip.len == 4)
+		return (ip[0] & 0xf0) != 0xe0 &&
+		    !(ip[0] == 255 && ip[1] == 255 && ip[2] == 255 &&
+		    ip[3] == 255);
+	return ip[0] != 0xff;
+}
+
 static int
 bad(char *err, size_t errlen, const char *why)
 {
@@ -317,7 +340,7 @@ check_addrs(Relay__V1__Address **a, size_t n)
 	if (n > ADDR_MAX_COUNT)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!proto_addr_valid(a[i]))
+		if (!proto_local_addr_valid(a[i]))
 			return 0;
 	return 1;
 }
@@ -346,7 +369,8 @@ proto_check_client(const ClientMessage *m, char *err, size_t errlen)
 			return bad(err, errlen, "description must be at most "
 			    "256 bytes of UTF-8");
 		if (!check_addrs(r->local_addrs, r->n_local_addrs))
-			return bad(err, errlen, "bad local address");
+			return bad(err, errlen, "bad local address (at most "
+			    "8, none unspecified or multicast)");
 		return 0;
 	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
@@ -372,6 +396,9 @@ proto_check_client(const ClientMessage *m, char *err, size_t errlen)
 		if (!proto_alpn_valid(c->alpn))
 			return bad(err, errlen, "an ALPN name must be 1-32 "
 			    "bytes of 0x21-0x7e");
+		if (!check_addrs(c->local_addrs, c->n_local_addrs))
+			return bad(err, errlen, "bad local address (at most "
+			    "8, none unspecified or multicast)");
 		return 0;
 	}
 	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
@@ -384,6 +411,13 @@ proto_check_client(const ClientMessage *m, char *err, size_t errlen)
 		if (!proto_text_valid(m->reject->reason, REASON_MAX_LEN))
 			return bad(err, errlen, "reason must be at most 256 "
 			    "bytes of UTF-8");
+		return 0;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
+		if (!BYTES_LEN_IS(m->path_report->session_id, SESSION_ID_LEN))
+			return bad(err, errlen, "session_id must be 16 bytes");
+		if (m->path_report->outcome < RELAY__V1__PATH_OUTCOME__PATH_DIRECT ||
+		    m->path_report->outcome > RELAY__V1__PATH_OUTCOME__PATH_ENDED)
+			return bad(err, errlen, "unknown path outcome");
 		return 0;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
@@ -491,7 +525,7 @@ proto_client_msg_name(int which)
 {
 	static const char *names[] = {
 		"none", "register", "renew", "unregister", "connect", "accept",
-		"reject", "list_leases", "ping"
+		"reject", "list_leases", "ping", "path_report"
 	};
 
 	if (which < 0 || (size_t)which >= sizeof(names) / sizeof(names[0]))

@@ -48,6 +48,7 @@ int		 proto_name_valid(const char *);
 int		 proto_alpn_valid(const char *);
 int		 proto_text_valid(const char *, size_t max);
 int		 proto_addr_valid(const Relay__V1__Address *);
+int		 proto_local_addr_valid(const Relay__V1__Address *);
 const char	*proto_error_name(int code);
 const char	*proto_client_msg_name(int which);
 const char	*proto_relay_msg_name(int which);

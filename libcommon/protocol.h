@@ -62,6 +62,7 @@
 #define REC_MAX_FRAME		(FRAME_HDR_LEN + REC_MAX_CIPHERTEXT)
 #define REC_TYPE_DATA		0
 #define REC_TYPE_CLOSE		1
+#define REC_TYPE_PATH		2	/* direct paths only: see DIRECT_* */
 
 /* Control message field limits (4.4). */
 #define NAME_MAX_LEN		63
@@ -84,5 +85,16 @@
 
 /* Data connections (4.5): preamble then the token, nothing more. */
 #define DATA_PREAMBLE_TOTAL	(PREAMBLE_LEN + TOKEN_LEN)	/* 37 */
+
+/*
+ * Direct paths (relay-protocol(7), DIRECT PATHS): a TCP connection
+ * between the two clients opens with "RLY" 0x01 "P" and the session id
+ * from each side; the requester's first record on the one it chooses is
+ * a path record (type 2) whose payload is DIRECT_CHOSEN.
+ */
+#define PREAMBLE_PEER		'P'
+#define DIRECT_PREAMBLE_TOTAL	(PREAMBLE_LEN + SESSION_ID_LEN)	/* 21 */
+#define DIRECT_CHOSEN		0x01
+#define DIRECT_WINDOW_MS	450	/* the requester's wait for one */
 
 #endif /* RELAY_PROTOCOL_H */

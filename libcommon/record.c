@@ -7,6 +7,9 @@
  * Every error is final: after one, the layer refuses all further work,
  * so a caller cannot continue past a forged, reordered or truncated
  * stream by mistake. A counter is never reused: at its end, sealing fails.
+ * Path records (type 2) exist only on direct connections between clients,
+ * before their first data record: anywhere else, with path_ok clear, they
+ * are an unknown type like any other.
  */
 #include "config.h"
 
@@ -104,7 +107,8 @@ rec_seal(struct rec_layer *rl, int type, const uint8_t *payload, size_t len,
 		return REC_ERR;
 	if (rl->send.closed)
 		return rec_fail(rl, "record sent after close");
-	if (type != REC_TYPE_DATA && type != REC_TYPE_CLOSE)
+	if (type != REC_TYPE_DATA && type != REC_TYPE_CLOSE &&
+	    !(type == REC_TYPE_PATH && rl->path_ok))
 		return rec_fail(rl, "unknown record type");
 	if (type == REC_TYPE_CLOSE && len != 0)
 		return rec_fail(rl, "close record with payload");
@@ -204,7 +208,13 @@ rec_open(struct rec_layer *rl, const uint8_t *frame, size_t framelen,
 		}
 		rl->recv.closed = 1;
 		return REC_CLOSE;
+	case REC_TYPE_PATH:
+		if (!rl->path_ok)
+			goto unknown;
+		*plen = len;
+		return REC_PATH;
 	default:
+unknown:
 		crypto_wipe(out, len);
 		return rec_fail(rl, "unknown record type");
 	}

@@ -1,15 +1,23 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * util.c: default paths (the same rules for relayd and relay-ctl, so the
- * two find each other without options) and hex encoding.
+ * two find each other without options), hex encoding, text from a peer
+ * made safe to show, and the few system chores every program has: an
+ * address as text, the open-file limit, the directories above a file.
+ *
+ * Nothing here touches the network, logs or exits: errors are returned.
  */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +173,43 @@ bad:
 	return dst;
 }
 
+/* "192.0.2.1:7420" or "[2001:db8::1]:7420"; "unknown" for other families. */
+void
+sockaddr_fmt(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else
+		snprintf(out, outlen, "unknown");
+}
+
+/*
+ * Raise the soft open-file limit to the hard one: a process holding a
+ * few descriptors per connection needs many. -1 with errno if refused.
+ */
+int
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur >= rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 /*
  * Create the directories above path that do not exist yet, with mode.
  * Returns -1 with errno set (the failing directory's) on an error.
@@ -185,5 +230,4 @@ mkdir_parent(const char *path, mode_t mode)
 		return -1;
 	if (mkdir(p, mode) == -1 && errno != EEXIST)
 		return -1;
-	return 0;
-}
+	return 0;}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * util.h: small helpers shared by relayd, relay-ctl and relay-client:
- * default paths, hex encoding, text from the network made safe to show.
+ * default paths, hex encoding, text from the network made safe to show,
+ * socket addresses as text, the open-file limit, parent directories.
  */
 #ifndef RELAY_UTIL_H
 #define RELAY_UTIL_H
@@ -11,11 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sockaddr;
+
 int	 default_socket_path(char *, size_t, int as_root, const char *root_path);
 int	 default_state_path(char *, size_t, const char *file);
 void	 hex_encode(const uint8_t *, size_t, char *, size_t);
 int	 hex_parse(const char *, uint8_t *, size_t);
 char	*text_safe(char *, size_t, const char *);
+void	 sockaddr_fmt(const struct sockaddr *, char *, size_t);
+int	 nofile_raise(void);
 int	 mkdir_parent(const char *, mode_t);
 
 #endif /* RELAY_UTIL_H */

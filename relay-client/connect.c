@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +50,12 @@ static const struct relay_cb connect_relay_cb = {
 	.closed = connect_closed
 };
 
+static void	connect_path(struct secure_conn *, int, void *);
+
 static const struct secure_cb connect_secure_cb = {
 	.established = connect_established,
-	.done = connect_done
+	.done = connect_done,
+	.path = connect_path
 };
 
 /* ID or lease name: an ID is 32 characters of a-z and 2-7. */
@@ -139,16 +141,17 @@ connect_usage(FILE *f)
 	    "[-K relay-id] [-f key] [-a alpn] ID|name\n"
 	    "  Open one end-to-end session with a lease and carry it on "
 	    "stdin and stdout.\n"
-	    "  -r host[:port]  the relay (default port %d)\n"
-	    "  -K relay-id     the relay's ID (default: from "
-	    "~/.config/relay/known_relays)\n"
-	    "  -f key          identity key (default "
-	    "~/.config/relay/identity)\n"
-	    "  -a alpn         the protocol to ask for (default \"%s\")\n"
-	    "  -v              more messages on stderr (repeat for more)\n"
 	    "  For ssh: ssh -o ProxyCommand='relay-client connect -r relay "
-	    "-a ssh myhost' user@myhost\n", RELAY_DEFAULT_PORT, DEFAULT_ALPN);
+	    "-a ssh myhost' user@myhost\n");
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT);
 }
+
+static const struct command_opts connect_command = {
+	.name = "connect",
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT,
+	.optstring = "",
+	.usage = connect_usage
+};
 
 /* Done: close the control connection politely if it is still open. */
 static void
@@ -165,6 +168,62 @@ connect_end(struct connector *c, int code)
 	event_base_loopbreak(c->base);
 }
 
+/*
+ * The answer to a Connect for target (by ID when want_id is not ""):
+ * check it and set up the initiator's side of the session from it, the
+ * holder's ID (holder) expected in the handshake, and its direct paths
+ * (into dp) when the holder and the relay offer them. EXIT_OK, or the
+ * exit status after saying why not. what is "connect" or "forward".
+ */
+int
+connect_session_params(const char *what, const char *target,
+    const char *want_id, const char *alpn, struct relay_client *rc,
+    Relay__V1__Connected *cd, char holder[ID_BUFSZ], struct secure_params *p,
+    struct direct_params *dp)
+{
+	socklen_t	 len;
+
+	/* lengths were checked by proto_check_relay(); checked again here */
+	if (cd->session_id.len != SESSION_ID_LEN ||
+	    cd->token.len != TOKEN_LEN ||
+	    id_normalize(cd->id, holder) == -1) {
+		log_warnx("%s %s: malformed Connected from the relay", what,
+		    target);
+		return EXIT_ERROR;
+	}
+	if (want_id[0] != '\0' && strcmp(holder, want_id) != 0) {
+		log_warnx("%s %s: ID mismatch: the relay answered with the "
+		    "lease of %s; refusing (the relay may be swapping lease "
+		    "holders)", what, target, holder);
+		return EXIT_ID_MISMATCH;
+	}
+	memset(p, 0, sizeof(*p));
+	p->role = HS_INITIATOR;
+	p->ident = &rc->opts->ident;
+	p->session_id = cd->session_id.data;
+	p->token = cd->token.data;
+	p->alpn = alpn;
+	p->expect_id = holder;		/* always: by name too */
+	p->relay = relay_peer_addr(rc, &len);
+	p->relaylen = len;
+	if (cd->direct && direct_possible(rc->opts, rc)) {
+		memset(dp, 0, sizeof(*dp));
+		dp->only = rc->opts->direct == DIRECT_ONLY;
+		dp->local = relay_local_addr(rc, &dp->locallen);
+		dp->observed = cd->peer_addr;
+		dp->locals = cd->peer_local_addrs;
+		dp->nlocals = cd->n_peer_local_addrs;
+		p->direct = dp;
+	} else if (rc->opts->direct == DIRECT_ONLY) {
+		log_warnx("%s %s: --direct-only, but %s", what, target,
+		    !direct_possible(rc->opts, rc) ? "this host reaches the "
+		    "relay over loopback" : "the holder or the relay does not "
+		    "offer direct paths");
+		return EXIT_SESSION;
+	}
+	return EXIT_OK;
+}
+
 static void
 connect_reply(struct relay_client *rc, RelayMessage *m, int code,
     const char *why, void *arg)
@@ -172,8 +231,8 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 	struct connector		*c = arg;
 	Relay__V1__Connected		*cd;
 	struct secure_params		 p;
+	struct direct_params		 dp;
 	char				 holder[ID_BUFSZ];
-	socklen_t			 len;
 
 	if (m == NULL ||
 	    m->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED) {
@@ -182,35 +241,15 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 		return;
 	}
 	cd = m->connected;
-	/* lengths were checked by proto_check_relay(); checked again here */
-	if (cd->session_id.len != SESSION_ID_LEN ||
-	    cd->token.len != TOKEN_LEN ||
-	    id_normalize(cd->id, holder) == -1) {
-		log_warnx("connect %s: malformed Connected from the relay",
-		    c->target);
-		connect_end(c, EXIT_ERROR);
-		return;
-	}
-	if (c->id[0] != '\0' && strcmp(holder, c->id) != 0) {
-		log_warnx("connect %s: ID mismatch: the relay answered with "
-		    "the lease of %s; refusing (the relay may be swapping "
-		    "lease holders)", c->target, holder);
-		connect_end(c, EXIT_ID_MISMATCH);
+	if ((code = connect_session_params("connect", c->target, c->id,
+	    c->alpn, rc, cd, holder, &p, &dp)) != EXIT_OK) {
+		connect_end(c, code);
 		return;
 	}
 	log_debug("connect %s: accepted by %s, session %02x%02x%02x%02x...",
 	    c->target, holder, cd->session_id.data[0],
 	    cd->session_id.data[1], cd->session_id.data[2],
 	    cd->session_id.data[3]);
-	memset(&p, 0, sizeof(p));
-	p.role = HS_INITIATOR;
-	p.ident = &c->opts.ident;
-	p.session_id = cd->session_id.data;
-	p.token = cd->token.data;
-	p.alpn = c->alpn;
-	p.expect_id = holder;		/* always: by name too */
-	p.relay = relay_peer_addr(rc, &len);
-	p.relaylen = len;
 	if ((c->sc = secure_open(c->base, &p, &connect_secure_cb, c)) ==
 	    NULL) {
 		int	 local = errno == EMFILE || errno == ENFILE ||
@@ -222,28 +261,67 @@ connect_reply(struct relay_client *rc, RelayMessage *m, int code,
 		return;
 	}
 	secure_set_plain(c->sc, STDIN_FILENO, STDOUT_FILENO, 0);
-	/* the session does not need the control connection */
-	relay_finish(rc);
+	/*
+	 * The session does not need the control connection; while direct
+	 * paths are tried, its port stays ours (connect_path ends it).
+	 */
+	if (p.direct == NULL)
+		relay_finish(rc);
+}
+
+static void
+connect_path(struct secure_conn *sc, int direct, void *arg)
+{
+	struct connector	*c = arg;
+
+	if (relay_is_ready(c->rc))
+		relay_finish(c->rc);
+}
+
+/*
+ * Ask for a session with the lease of id (if not "") or name, offering
+ * direct paths from this control connection unless they are off.
+ */
+int
+connect_request(struct relay_client *rc, const char *id, const char *name,
+    const char *alpn, uint32_t *reqid, relay_reply_cb cb, void *arg)
+{
+	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	Relay__V1__Connect	 cn = RELAY__V1__CONNECT__INIT;
+	Relay__V1__Address	 local, *plocal = &local;
+	const struct sockaddr	*sa;
+	socklen_t		 len;
+	uint8_t			 ip[16];
+
+	if (direct_possible(rc->opts, rc)) {
+		cn.direct = 1;
+		sa = relay_local_addr(rc, &len);
+		if (net_addr_to_proto(sa, &local, ip) == 0) {
+			cn.local_addrs = &plocal;
+			cn.n_local_addrs = 1;
+		}
+	}
+
+	if (id[0] != '\0') {
+		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;
+		cn.id = (char *)id;
+	} else {
+		cn.target_case = RELAY__V1__CONNECT__TARGET_NAME;
+		cn.name = (char *)name;
+	}
+	cn.alpn = (char *)alpn;
+	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
+	m.connect = &cn;
+	return relay_request(rc, &m, reqid, cb, arg);
 }
 
 static void
 connect_ready(struct relay_client *rc, void *arg)
 {
 	struct connector	*c = arg;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Connect	 cn = RELAY__V1__CONNECT__INIT;
 
-	if (c->id[0] != '\0') {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;
-		cn.id = c->id;
-	} else {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-		cn.name = c->name;
-	}
-	cn.alpn = (char *)c->alpn;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	m.connect = &cn;
-	if (relay_request(rc, &m, NULL, connect_reply, c) == -1) {
+	if (connect_request(rc, c->id, c->name, c->alpn, NULL, connect_reply,
+	    c) == -1) {
 		log_warnx("connect %s: cannot send the request", c->target);
 		connect_end(c, EXIT_ERROR);
 	}
@@ -314,66 +392,21 @@ connect_done(struct secure_conn *sc, int code, const char *why, void *arg)
 int
 cmd_connect(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "alpn",	required_argument,	NULL,	'a' },
-		{ "file",	required_argument,	NULL,	'f' },
-		{ "help",	no_argument,		NULL,	'h' },
-		{ "relay-id",	required_argument,	NULL,	'K' },
-		{ "relay",	required_argument,	NULL,	'r' },
-		{ "verbose",	no_argument,		NULL,	'v' },
-		{ NULL,		0,			NULL,	0 }
-	};
 	struct connector	 c;
 	struct event		*evsig[CLIENT_NSIGNALS];
-	int			 ch, fl0, fl1;
+	int			 i, fl0, fl1;
 
 	memset(&c, 0, sizeof(c));
-	c.alpn = DEFAULT_ALPN;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "a:f:hK:r:v", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (!proto_alpn_valid(optarg)) {
-				log_warnx("-a %s: an ALPN name is 1-32 "
-				    "printable characters without spaces",
-				    optarg);
-				return EXIT_ERROR;
-			}
-			c.alpn = optarg;
-			break;
-		case 'f':
-			if (strlcpy(c.opts.key_path, optarg,
-			    sizeof(c.opts.key_path)) >= sizeof(c.opts.key_path))
-				return EXIT_ERROR;
-			c.opts.key_path_given = 1;
-			break;
-		case 'h':
-			connect_usage(stdout);
-			return EXIT_OK;
-		case 'K':
-			if (opts_pin(&c.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'r':
-			if (opts_relay(&c.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'v':
-			log_setverbose(log_getverbose() + 1);
-			break;
-		default:
-			connect_usage(stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (argc - optind != 1) {
-		log_warnx(argc == optind ? "connect to which lease? give an ID "
+	if ((i = opts_parse(&connect_command, &c.opts, &c, argc, argv)) < 0)
+		return i == OPTS_HELP ? EXIT_OK : EXIT_ERROR;
+	c.alpn = c.opts.alpn[0];
+	if (argc - i != 1) {
+		log_warnx(argc == i ? "connect to which lease? give an ID "
 		    "or a name" : "connect takes one ID or name");
 		connect_usage(stderr);
 		return EXIT_ERROR;
 	}
-	c.target = argv[optind];
+	c.target = argv[i];
 	if (connect_target_parse(c.target, c.id, c.name) == -1 ||
 	    opts_prepare(&c.opts, 1) == -1)
 		return EXIT_ERROR;

@@ -16,7 +16,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@ struct expose {
 	struct lease_mgr	*lm;
 	char			 target[HOSTPORT_MAX];
 	struct addrinfo		*target_ai;
+	const char		*allow_path;	/* --allow */
 	struct allow_list	 allow;
 	int			 have_allow;
 	TAILQ_HEAD(, expose_session) sessions;
@@ -52,6 +52,8 @@ struct expose_session {
 	struct addrinfo		*tai;		/* the address being tried */
 	char			 from_id[ID_BUFSZ];
 	char			 label[SESSION_LABEL_LEN];
+	uint8_t			 session_id[SESSION_ID_LEN];
+	int			 direct;	/* direct paths agreed */
 };
 
 static int	expose_established(struct secure_conn *, const char *, void *,
@@ -62,9 +64,12 @@ static void	expose_incoming(struct lease_mgr *, Relay__V1__Incoming *,
 static void	expose_ended(struct lease_mgr *, int, const char *, void *);
 static void	expose_target_next(struct expose_session *);
 
+static void	expose_path(struct secure_conn *, int, void *);
+
 static const struct secure_cb expose_secure_cb = {
 	.established = expose_established,
-	.done = expose_done
+	.done = expose_done,
+	.path = expose_path
 };
 
 static const struct lease_cb expose_lease_cb = {
@@ -81,25 +86,77 @@ expose_usage(FILE *f)
 	    "[--allow file] [-t ttl] host:port\n"
 	    "  Offer the TCP service at host:port through the relay, "
 	    "under a lease named name.\n"
-	    "  -r host[:port]  the relay (default port %d)\n"
-	    "  -K relay-id     the relay's ID (default: from "
-	    "~/.config/relay/known_relays)\n"
-	    "  -f key          identity key (default "
-	    "~/.config/relay/identity)\n"
 	    "  -n name         lease name: 1-63 of a-z, 0-9 and '-'\n"
-	    "  -a alpn         a protocol served, up to %d (default "
-	    "\"%s\")\n"
 	    "  -d description  shown by relay-client list (at most %d "
 	    "bytes)\n"
 	    "  --hidden        not listed by relay-client list\n"
 	    "  --allow file    only these client IDs (one a line, # "
 	    "comments) may connect\n"
 	    "  -t ttl          lease lifetime asked for, in seconds "
-	    "(default %d; renewed at half)\n"
-	    "  -v              more messages (repeat for more)\n",
-	    RELAY_DEFAULT_PORT, ALPN_MAX_COUNT, DEFAULT_ALPN, DESC_MAX_LEN,
+	    "(default %d; renewed at half)\n", DESC_MAX_LEN,
 	    DEFAULT_LEASE_TTL);
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPNS | OPT_DIRECT);
 }
+
+static int
+expose_option(void *arg, int ch, char *optarg)
+{
+	struct expose	*ex = arg;
+	const char	*errstr;
+
+	switch (ch) {
+	case 'A':
+		ex->allow_path = optarg;
+		return 0;
+	case 'd':
+		if (!proto_text_valid(optarg, DESC_MAX_LEN)) {
+			log_warnx("-d: a description is at most %d bytes of "
+			    "UTF-8", DESC_MAX_LEN);
+			return -1;
+		}
+		ex->params.description = optarg;
+		return 0;
+	case 'H':
+		ex->params.hidden = 1;
+		return 0;
+	case 'n':
+		if (!proto_name_valid(optarg)) {
+			log_warnx("-n %s: a lease name is 1-63 of a-z, 0-9 and "
+			    "'-', not starting or ending with '-'", optarg);
+			return -1;
+		}
+		ex->params.name = optarg;
+		return 0;
+	case 't':
+		ex->params.ttl = strtonum(optarg, 1, 604800, &errstr);
+		if (errstr != NULL) {
+			log_warnx("-t %s: the TTL is 1-604800 seconds: %s",
+			    optarg, errstr);
+			return -1;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static const struct option expose_longopts[] = {
+	{ "allow",	 required_argument,	NULL,	'A' },
+	{ "description", required_argument,	NULL,	'd' },
+	{ "hidden",	 no_argument,		NULL,	'H' },
+	{ "name",	 required_argument,	NULL,	'n' },
+	{ "ttl",	 required_argument,	NULL,	't' },
+	{ NULL,		 0,			NULL,	0 }
+};
+
+static const struct command_opts expose_command = {
+	.name = "expose",
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPNS | OPT_DIRECT,
+	.optstring = "A:d:Hn:t:",
+	.longopts = expose_longopts,
+	.option = expose_option,
+	.usage = expose_usage
+};
 
 static void
 expose_session_free(struct expose_session *s)
@@ -116,48 +173,45 @@ expose_session_free(struct expose_session *s)
 	free(s);
 }
 
-static void
-expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
+/* Why an Incoming is refused at once, or NULL. */
+static const char *
+expose_refusal(struct expose *ex, Relay__V1__Incoming *in, const char *from,
+    int direct, char *why, size_t whylen)
 {
-	struct expose		*ex = arg;
-	struct expose_session	*s;
-	struct secure_params	 p;
-	const char		*reason = NULL;
-	char			 from[ID_BUFSZ], why[128];
-	socklen_t		 len;
-	size_t			 i;
+	size_t	 i;
 
-	/* proto_check_relay() checked these; a client checks for itself */
-	if (in->session_id.len != SESSION_ID_LEN ||
-	    in->token.len != TOKEN_LEN ||
-	    id_normalize(in->from_id, from) == -1) {
-		log_warnx("malformed Incoming from the relay: ignored");
-		return;
-	}
 	for (i = 0; i < ex->params.nalpn; i++)
 		if (strcmp(ex->params.alpn[i], in->alpn) == 0)
 			break;
 	if (i == ex->params.nalpn)
-		reason = "this lease does not serve that ALPN";
-	else if (ex->have_allow && !allow_list_has(&ex->allow, from)) {
-		snprintf(why, sizeof(why), "ID %s is not on the holder's "
-		    "allow list", from);
-		reason = why;
-	} else if (ex->nsessions >= CLIENT_MAX_SESSIONS)
-		reason = "the holder has too many sessions";
-	else if (ex->stopping)
-		reason = "the holder is shutting down";
-	if (reason != NULL) {
-		log_info("session from %s refused: %s", from, reason);
-		(void)lease_mgr_reject(lm, in->session_id.data, reason);
-		return;
+		return "this lease does not serve that ALPN";
+	if (ex->have_allow && !allow_list_has(&ex->allow, from)) {
+		snprintf(why, whylen, "ID %s is not on the holder's allow list",
+		    from);
+		return why;
 	}
+	if (ex->nsessions >= CLIENT_MAX_SESSIONS)
+		return "the holder has too many sessions";
+	if (ex->stopping)
+		return "the holder is shutting down";
+	if (ex->opts.direct == DIRECT_ONLY && !direct)
+		return "the holder takes direct paths only (--direct-only)";
+	return NULL;
+}
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		(void)lease_mgr_reject(lm, in->session_id.data,
-		    "the holder is out of memory");
-		return;
-	}
+/* The session: its relayed path now, its direct ones too if agreed. */
+static struct expose_session *
+expose_session_open(struct expose *ex, struct lease_mgr *lm,
+    Relay__V1__Incoming *in, const char *from, int direct)
+{
+	struct relay_client	*rc = lease_mgr_relay(lm);
+	struct expose_session	*s;
+	struct secure_params	 p;
+	struct direct_params	 dp;
+	socklen_t		 len;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
 	s->ex = ex;
 	s->tfd = -1;
 	strlcpy(s->from_id, from, sizeof(s->from_id));
@@ -167,25 +221,77 @@ expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
 	p.session_id = in->session_id.data;
 	p.token = in->token.data;
 	p.alpn = in->alpn;
-	p.relay = relay_peer_addr(lease_mgr_relay(lm), &len);
+	p.relay = relay_peer_addr(rc, &len);
 	p.relaylen = len;
+	if (direct) {
+		memset(&dp, 0, sizeof(dp));
+		dp.only = ex->opts.direct == DIRECT_ONLY;
+		dp.local = relay_local_addr(rc, &dp.locallen);
+		dp.observed = in->from_addr;
+		dp.locals = in->from_local_addrs;
+		dp.nlocals = in->n_from_local_addrs;
+		dp.peer_id = from;
+		p.direct = &dp;
+	}
 	if ((s->sc = secure_open(ex->base, &p, &expose_secure_cb, s)) == NULL) {
 		log_warnx("cannot open a data connection to the relay: %s",
 		    strerror(errno));
-		(void)lease_mgr_reject(lm, in->session_id.data,
-		    "the holder cannot reach the relay");
 		free(s);
-		return;
+		return NULL;
 	}
+	memcpy(s->session_id, in->session_id.data, SESSION_ID_LEN);
 	strlcpy(s->label, s->sc->label, sizeof(s->label));
 	TAILQ_INSERT_TAIL(&ex->sessions, s, entry);
 	ex->nsessions++;
-	if (lease_mgr_accept(lm, in->session_id.data) == -1) {
+	return s;
+}
+
+static void
+expose_incoming(struct lease_mgr *lm, Relay__V1__Incoming *in, void *arg)
+{
+	struct expose		*ex = arg;
+	struct expose_session	*s;
+	const char		*reason;
+	char			 from[ID_BUFSZ], why[128];
+	int			 direct;
+
+	/* proto_check_relay() checked these; a client checks for itself */
+	if (in->session_id.len != SESSION_ID_LEN ||
+	    in->token.len != TOKEN_LEN ||
+	    id_normalize(in->from_id, from) == -1) {
+		log_warnx("malformed Incoming from the relay: ignored");
+		return;
+	}
+	direct = in->direct && direct_possible(&ex->opts, lease_mgr_relay(lm));
+	if ((reason = expose_refusal(ex, in, from, direct, why,
+	    sizeof(why))) != NULL) {
+		log_info("session from %s refused: %s", from, reason);
+		(void)lease_mgr_reject(lm, in->session_id.data, reason);
+		return;
+	}
+	if ((s = expose_session_open(ex, lm, in, from, direct)) == NULL) {
+		(void)lease_mgr_reject(lm, in->session_id.data,
+		    "the holder cannot reach the relay");
+		return;
+	}
+	s->direct = direct;
+	if (lease_mgr_accept(lm, in->session_id.data, direct) == -1) {
 		expose_session_free(s);
 		return;		/* the control connection is failing */
 	}
-	log_debug("session %s: accepted from %s (alpn %s)", s->label, from,
-	    in->alpn);
+	log_debug("session %s: accepted from %s (alpn %s%s)", s->label, from,
+	    in->alpn, direct ? ", direct paths too" : "");
+}
+
+/* Direct paths were tried: the relay counts what came of them. */
+static void
+expose_path(struct secure_conn *sc, int direct, void *arg)
+{
+	struct expose_session	*s = arg;
+
+	(void)lease_mgr_path(s->ex->lm, s->session_id, direct ?
+	    RELAY__V1__PATH_OUTCOME__PATH_DIRECT :
+	    RELAY__V1__PATH_OUTCOME__PATH_RELAYED);
 }
 
 /* The peer proved its ID: decide, then connect to the target. */
@@ -227,8 +333,7 @@ expose_target_cb(int fd, short ev, void *arg)
 	event_free(s->ev_target);
 	s->ev_target = NULL;
 	if (net_connect_result(s->tfd) == -1) {
-		net_addr_str(s->tai->ai_addr, s->tai->ai_addrlen, addr,
-		    sizeof(addr));
+		sockaddr_fmt(s->tai->ai_addr, addr, sizeof(addr));
 		log_debug("session %s: target %s: %s", s->label, addr,
 		    strerror(errno));
 		close(s->tfd);
@@ -270,6 +375,10 @@ expose_done(struct secure_conn *sc, int code, const char *why, void *arg)
 {
 	struct expose_session	*s = arg;
 
+	/* a direct session leaves the relay's table only by our word */
+	if (sc->on_direct)
+		(void)lease_mgr_path(s->ex->lm, s->session_id,
+		    RELAY__V1__PATH_OUTCOME__PATH_ENDED);
 	/* a clean end was logged by the session itself (-v) */
 	if (code != EXIT_OK)
 		log_warnx("session %s from %s: %s", s->label, s->from_id, why);
@@ -310,165 +419,92 @@ expose_signal(int sig, short ev, void *arg)
 	lease_mgr_stop(ex->lm);
 }
 
+/* The operands: the target HOST:PORT; then the allow list. */
+static int
+expose_setup(struct expose *ex, int argc, char *argv[])
+{
+	char	 host[HOST_MAX], port[8], err[HOSTPORT_MAX + 64];
+	size_t	 i;
+
+	if (ex->params.name == NULL) {
+		log_warnx("expose needs a lease name: -n NAME");
+		expose_usage(stderr);
+		return -1;
+	}
+	if (argc != 1) {
+		log_warnx("expose needs one target HOST:PORT, the service to "
+		    "offer");
+		expose_usage(stderr);
+		return -1;
+	}
+	for (i = 0; i < ex->opts.nalpn; i++)
+		ex->params.alpn[i] = ex->opts.alpn[i];
+	ex->params.nalpn = ex->opts.nalpn;
+	if (net_parse_hostport(argv[0], "", host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		log_warnx("target %s: expected HOST:PORT (or [IPV6]:PORT)",
+		    argv[0]);
+		return -1;
+	}
+	if (net_resolve(host, port, 0, &ex->target_ai, err, sizeof(err)) ==
+	    -1) {
+		log_warnx("target: cannot resolve %s", err);
+		return -1;
+	}
+	snprintf(ex->target, sizeof(ex->target), strchr(host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", host, port);
+	if (ex->allow_path != NULL) {
+		if (allow_list_load(&ex->allow, ex->allow_path) == -1)
+			return -1;
+		ex->have_allow = 1;
+	}
+	return 0;
+}
+
+/* The lease, the signals: then the loop until a signal or the end. */
+static void
+expose_run(struct expose *ex)
+{
+	struct event	*evsig[CLIENT_NSIGNALS];
+
+	if (nofile_raise() == -1)
+		log_debug("cannot raise the open file limit: %s",
+		    strerror(errno));
+	ex->base = client_event_base(0);
+	client_signals(ex->base, expose_signal, ex, evsig);
+	if ((ex->lm = lease_mgr_new(ex->base, &ex->opts, &ex->params,
+	    &expose_lease_cb, ex)) == NULL)
+		fatal("lease_mgr_new");
+	log_debug("exposing %s as %s for ID %s", ex->target, ex->params.name,
+	    ex->opts.ident.id);
+	lease_mgr_start(ex->lm);
+	event_base_dispatch(ex->base);
+
+	while (!TAILQ_EMPTY(&ex->sessions))
+		expose_session_free(TAILQ_FIRST(&ex->sessions));
+	lease_mgr_free(ex->lm);
+	client_signals_free(evsig);
+	event_base_free(ex->base);
+}
+
 int
 cmd_expose(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "alpn",	 required_argument,	NULL,	'a' },
-		{ "allow",	 required_argument,	NULL,	'A' },
-		{ "description", required_argument,	NULL,	'd' },
-		{ "file",	 required_argument,	NULL,	'f' },
-		{ "help",	 no_argument,		NULL,	'h' },
-		{ "hidden",	 no_argument,		NULL,	'H' },
-		{ "relay-id",	 required_argument,	NULL,	'K' },
-		{ "name",	 required_argument,	NULL,	'n' },
-		{ "relay",	 required_argument,	NULL,	'r' },
-		{ "ttl",	 required_argument,	NULL,	't' },
-		{ "verbose",	 no_argument,		NULL,	'v' },
-		{ NULL,		 0,			NULL,	0 }
-	};
-	struct expose		 ex;
-	struct event		*evsig[CLIENT_NSIGNALS];
-	const char		*allow = NULL, *errstr;
-	char			 host[HOST_MAX], port[8];
-	char			 err[HOSTPORT_MAX + 64];
-	size_t			 i;
-	int			 ch;
+	struct expose	 ex;
+	int		 i;
 
 	memset(&ex, 0, sizeof(ex));
 	TAILQ_INIT(&ex.sessions);
 	ex.params.ttl = DEFAULT_LEASE_TTL;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "a:A:d:f:hHK:n:r:t:v", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (!proto_alpn_valid(optarg)) {
-				log_warnx("-a %s: an ALPN name is 1-32 "
-				    "printable characters without spaces",
-				    optarg);
-				return EXIT_ERROR;
-			}
-			for (i = 0; i < ex.params.nalpn; i++)
-				if (strcmp(ex.params.alpn[i], optarg) == 0)
-					break;
-			if (i < ex.params.nalpn)
-				break;
-			if (ex.params.nalpn == ALPN_MAX_COUNT) {
-				log_warnx("at most %d -a options",
-				    ALPN_MAX_COUNT);
-				return EXIT_ERROR;
-			}
-			ex.params.alpn[ex.params.nalpn++] = optarg;
-			break;
-		case 'A':
-			allow = optarg;
-			break;
-		case 'd':
-			if (!proto_text_valid(optarg, DESC_MAX_LEN)) {
-				log_warnx("-d: a description is at most %d "
-				    "bytes of UTF-8", DESC_MAX_LEN);
-				return EXIT_ERROR;
-			}
-			ex.params.description = optarg;
-			break;
-		case 'f':
-			if (strlcpy(ex.opts.key_path, optarg,
-			    sizeof(ex.opts.key_path)) >=
-			    sizeof(ex.opts.key_path))
-				return EXIT_ERROR;
-			ex.opts.key_path_given = 1;
-			break;
-		case 'h':
-			expose_usage(stdout);
-			return EXIT_OK;
-		case 'H':
-			ex.params.hidden = 1;
-			break;
-		case 'K':
-			if (opts_pin(&ex.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'n':
-			if (!proto_name_valid(optarg)) {
-				log_warnx("-n %s: a lease name is 1-63 of "
-				    "a-z, 0-9 and '-', not starting or ending "
-				    "with '-'", optarg);
-				return EXIT_ERROR;
-			}
-			ex.params.name = optarg;
-			break;
-		case 'r':
-			if (opts_relay(&ex.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 't':
-			ex.params.ttl = strtonum(optarg, 1, 604800, &errstr);
-			if (errstr != NULL) {
-				log_warnx("-t %s: the TTL is 1-604800 seconds: "
-				    "%s", optarg, errstr);
-				return EXIT_ERROR;
-			}
-			break;
-		case 'v':
-			log_setverbose(log_getverbose() + 1);
-			break;
-		default:
-			expose_usage(stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (ex.params.name == NULL) {
-		log_warnx("expose needs a lease name: -n NAME");
-		expose_usage(stderr);
-		return EXIT_ERROR;
-	}
-	if (argc - optind != 1) {
-		log_warnx("expose needs one target HOST:PORT, the service to "
-		    "offer");
-		expose_usage(stderr);
-		return EXIT_ERROR;
-	}
-	if (ex.params.nalpn == 0)
-		ex.params.alpn[ex.params.nalpn++] = DEFAULT_ALPN;
-	if (net_parse_hostport(argv[optind], "", host, sizeof(host), port,
-	    sizeof(port)) == -1) {
-		log_warnx("target %s: expected HOST:PORT (or [IPV6]:PORT)",
-		    argv[optind]);
-		return EXIT_ERROR;
-	}
-	if (net_resolve(host, port, 0, &ex.target_ai, err, sizeof(err)) ==
-	    -1) {
-		log_warnx("target: cannot resolve %s", err);
-		return EXIT_ERROR;
-	}
-	snprintf(ex.target, sizeof(ex.target), strchr(host, ':') != NULL ?
-	    "[%s]:%s" : "%s:%s", host, port);
-	if (allow != NULL) {
-		if (allow_list_load(&ex.allow, allow) == -1)
-			return EXIT_ERROR;
-		ex.have_allow = 1;
-	}
-	if (opts_prepare(&ex.opts, 1) == -1)
-		return EXIT_ERROR;
-
-	net_raise_nofile();
-	ex.base = client_event_base(0);
-	client_signals(ex.base, expose_signal, &ex, evsig);
-	if ((ex.lm = lease_mgr_new(ex.base, &ex.opts, &ex.params,
-	    &expose_lease_cb, &ex)) == NULL)
-		fatal("lease_mgr_new");
-	log_debug("exposing %s as %s for ID %s", ex.target, ex.params.name,
-	    ex.opts.ident.id);
-	lease_mgr_start(ex.lm);
-	event_base_dispatch(ex.base);
-
-	while (!TAILQ_EMPTY(&ex.sessions))
-		expose_session_free(TAILQ_FIRST(&ex.sessions));
-	lease_mgr_free(ex.lm);
-	client_signals_free(evsig);
-	event_base_free(ex.base);
-	freeaddrinfo(ex.target_ai);
+	if ((i = opts_parse(&expose_command, &ex.opts, &ex, argc, argv)) < 0)
+		return i == OPTS_HELP ? EXIT_OK : EXIT_ERROR;
+	if (expose_setup(&ex, argc - i, argv + i) == 0 &&
+	    opts_prepare(&ex.opts, 1) == 0)
+		expose_run(&ex);
+	else
+		ex.exit_code = EXIT_ERROR;
+	if (ex.target_ai != NULL)
+		freeaddrinfo(ex.target_ai);
 	allow_list_free(&ex.allow);
 	opts_clear(&ex.opts);
 	return ex.exit_code;

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@ struct forwarder {
 	struct event		*ev_listen[FORWARD_MAX_LISTENERS];
 	int			 nlisten;
 	struct event		*ev_resume;	/* out of fds: pause */
+	const char		*listen_spec;	/* -L */
 	const char		*target;
 	char			 id[ID_BUFSZ];
 	char			 name[NAME_MAX_LEN + 1];
@@ -83,17 +83,38 @@ forward_usage(FILE *f)
 	    "           [-a alpn] ID|name\n"
 	    "  Listen on a local port; carry each connection to the lease in "
 	    "its own session.\n"
-	    "  -r host[:port]  the relay (default port %d)\n"
-	    "  -K relay-id     the relay's ID (default: from "
-	    "~/.config/relay/known_relays)\n"
-	    "  -f key          identity key (default "
-	    "~/.config/relay/identity)\n"
 	    "  -L [addr:]port  where to listen (default address "
-	    "127.0.0.1)\n"
-	    "  -a alpn         the protocol to ask for (default \"%s\")\n"
-	    "  -v              more messages (repeat for more)\n",
-	    RELAY_DEFAULT_PORT, DEFAULT_ALPN);
+	    "127.0.0.1)\n");
+	opts_usage(f, OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT);
 }
+
+static int
+forward_option(void *arg, int ch, char *optarg)
+{
+	struct forwarder	*fw = arg;
+
+	switch (ch) {
+	case 'L':
+		fw->listen_spec = optarg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static const struct option forward_longopts[] = {
+	{ "listen",	required_argument,	NULL,	'L' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+static const struct command_opts forward_command = {
+	.name = "forward",
+	.shared = OPT_RELAY | OPT_KEY | OPT_ALPN | OPT_DIRECT,
+	.optstring = "L:",
+	.longopts = forward_longopts,
+	.option = forward_option,
+	.usage = forward_usage
+};
 
 static void
 forward_session_free(struct fwd_session *s)
@@ -116,10 +137,9 @@ forward_reply(struct relay_client *rc, RelayMessage *m, int code,
 {
 	struct fwd_session	*s = arg;
 	struct forwarder	*fw = s->fw;
-	Relay__V1__Connected	*cd;
 	struct secure_params	 p;
+	struct direct_params	 dp;
 	char			 holder[ID_BUFSZ];
-	socklen_t		 len;
 
 	s->reqid = 0;
 	if (m == NULL ||
@@ -129,31 +149,11 @@ forward_reply(struct relay_client *rc, RelayMessage *m, int code,
 		forward_session_free(s);
 		return;
 	}
-	cd = m->connected;
-	if (cd->session_id.len != SESSION_ID_LEN ||
-	    cd->token.len != TOKEN_LEN ||
-	    id_normalize(cd->id, holder) == -1) {
-		log_warnx("forward %s: malformed Connected from the relay",
-		    fw->target);
+	if (connect_session_params("forward", fw->target, fw->id, fw->alpn,
+	    rc, m->connected, holder, &p, &dp) != EXIT_OK) {
 		forward_session_free(s);
 		return;
 	}
-	if (fw->id[0] != '\0' && strcmp(holder, fw->id) != 0) {
-		log_warnx("forward %s: ID mismatch: the relay answered with "
-		    "the lease of %s; refusing (the relay may be swapping "
-		    "lease holders)", fw->target, holder);
-		forward_session_free(s);
-		return;
-	}
-	memset(&p, 0, sizeof(p));
-	p.role = HS_INITIATOR;
-	p.ident = &fw->opts.ident;
-	p.session_id = cd->session_id.data;
-	p.token = cd->token.data;
-	p.alpn = fw->alpn;
-	p.expect_id = holder;
-	p.relay = relay_peer_addr(rc, &len);
-	p.relaylen = len;
 	if ((s->sc = secure_open(fw->base, &p, &forward_secure_cb, s)) ==
 	    NULL) {
 		log_warnx("forward %s: cannot open a data connection to the "
@@ -170,20 +170,8 @@ forward_reply(struct relay_client *rc, RelayMessage *m, int code,
 static void
 forward_send_connect(struct forwarder *fw, struct fwd_session *s)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Connect	 cn = RELAY__V1__CONNECT__INIT;
-
-	if (fw->id[0] != '\0') {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;
-		cn.id = fw->id;
-	} else {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-		cn.name = fw->name;
-	}
-	cn.alpn = (char *)fw->alpn;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	m.connect = &cn;
-	if (relay_request(fw->rc, &m, &s->reqid, forward_reply, s) == -1) {
+	if (connect_request(fw->rc, fw->id, fw->name, fw->alpn, &s->reqid,
+	    forward_reply, s) == -1) {
 		log_warnx("forward %s: cannot send the request", fw->target);
 		forward_session_free(s);
 	}
@@ -307,7 +295,7 @@ forward_accept_cb(int fd, short ev, void *arg)
 	}
 	s->fw = fw;
 	s->lfd = cfd;
-	net_addr_str((struct sockaddr *)&ss, len, s->peer, sizeof(s->peer));
+	sockaddr_fmt((struct sockaddr *)&ss, s->peer, sizeof(s->peer));
 	TAILQ_INSERT_TAIL(&fw->sessions, s, entry);
 	fw->nsessions++;
 	log_debug("local connection from %s", s->peer);
@@ -400,112 +388,74 @@ forward_signal(int sig, short ev, void *arg)
 	event_base_loopbreak(fw->base);
 }
 
+/* The listeners, the signals, the relay: then the loop until a signal. */
+static int
+forward_run(struct forwarder *fw)
+{
+	struct event	*evsig[CLIENT_NSIGNALS];
+	int		 i;
+
+	if (nofile_raise() == -1)
+		log_debug("cannot raise the open file limit: %s",
+		    strerror(errno));
+	fw->base = client_event_base(0);
+	client_signals(fw->base, forward_signal, fw, evsig);
+	if ((fw->ev_resume = evtimer_new(fw->base, forward_resume_cb,
+	    fw)) == NULL)
+		fatalx("evtimer_new");
+	for (i = 0; i < fw->nlisten; i++) {
+		if ((fw->ev_listen[i] = event_new(fw->base, fw->lfd[i],
+		    EV_READ | EV_PERSIST, forward_accept_cb, fw)) == NULL)
+			fatalx("event_new");
+		event_add(fw->ev_listen[i], NULL);
+	}
+	/* connect now: a wrong relay or key shows at once, not later */
+	forward_relay_start(fw);
+	event_base_dispatch(fw->base);
+
+	while (!TAILQ_EMPTY(&fw->sessions))
+		forward_session_free(TAILQ_FIRST(&fw->sessions));
+	relay_free(fw->rc);
+	for (i = 0; i < fw->nlisten; i++) {
+		event_free(fw->ev_listen[i]);
+		close(fw->lfd[i]);
+	}
+	event_free(fw->ev_resume);
+	client_signals_free(evsig);
+	event_base_free(fw->base);
+	return fw->exit_code;
+}
+
 int
 cmd_forward(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "alpn",	required_argument,	NULL,	'a' },
-		{ "file",	required_argument,	NULL,	'f' },
-		{ "help",	no_argument,		NULL,	'h' },
-		{ "relay-id",	required_argument,	NULL,	'K' },
-		{ "listen",	required_argument,	NULL,	'L' },
-		{ "relay",	required_argument,	NULL,	'r' },
-		{ "verbose",	no_argument,		NULL,	'v' },
-		{ NULL,		0,			NULL,	0 }
-	};
 	struct forwarder	 fw;
-	struct event		*evsig[CLIENT_NSIGNALS];
-	const char		*listen_spec = NULL;
-	int			 ch, i;
+	int			 i, code;
 
 	memset(&fw, 0, sizeof(fw));
 	TAILQ_INIT(&fw.sessions);
-	fw.alpn = DEFAULT_ALPN;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "a:f:hK:L:r:v", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (!proto_alpn_valid(optarg)) {
-				log_warnx("-a %s: an ALPN name is 1-32 "
-				    "printable characters without spaces",
-				    optarg);
-				return EXIT_ERROR;
-			}
-			fw.alpn = optarg;
-			break;
-		case 'f':
-			if (strlcpy(fw.opts.key_path, optarg,
-			    sizeof(fw.opts.key_path)) >=
-			    sizeof(fw.opts.key_path))
-				return EXIT_ERROR;
-			fw.opts.key_path_given = 1;
-			break;
-		case 'h':
-			forward_usage(stdout);
-			return EXIT_OK;
-		case 'K':
-			if (opts_pin(&fw.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'L':
-			listen_spec = optarg;
-			break;
-		case 'r':
-			if (opts_relay(&fw.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'v':
-			log_setverbose(log_getverbose() + 1);
-			break;
-		default:
-			forward_usage(stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (listen_spec == NULL) {
+	if ((i = opts_parse(&forward_command, &fw.opts, &fw, argc, argv)) < 0)
+		return i == OPTS_HELP ? EXIT_OK : EXIT_ERROR;
+	fw.alpn = fw.opts.alpn[0];
+	if (fw.listen_spec == NULL) {
 		log_warnx("forward needs a local port to listen on: "
 		    "-L [ADDR:]PORT");
 		forward_usage(stderr);
 		return EXIT_ERROR;
 	}
-	if (argc - optind != 1) {
+	if (argc - i != 1) {
 		log_warnx("forward to which lease? give one ID or name");
 		forward_usage(stderr);
 		return EXIT_ERROR;
 	}
-	fw.target = argv[optind];
+	fw.target = argv[i];
 	if (connect_target_parse(fw.target, fw.id, fw.name) == -1 ||
 	    opts_prepare(&fw.opts, 1) == -1 ||
-	    forward_listen(&fw, listen_spec) == -1)
+	    forward_listen(&fw, fw.listen_spec) == -1) {
+		opts_clear(&fw.opts);
 		return EXIT_ERROR;
-
-	net_raise_nofile();
-	fw.base = client_event_base(0);
-	client_signals(fw.base, forward_signal, &fw, evsig);
-	if ((fw.ev_resume = evtimer_new(fw.base, forward_resume_cb, &fw)) ==
-	    NULL)
-		fatalx("evtimer_new");
-	for (i = 0; i < fw.nlisten; i++) {
-		if ((fw.ev_listen[i] = event_new(fw.base, fw.lfd[i],
-		    EV_READ | EV_PERSIST, forward_accept_cb, &fw)) == NULL)
-			fatalx("event_new");
-		event_add(fw.ev_listen[i], NULL);
 	}
-	/* connect now: a wrong relay or key shows at once, not later */
-	forward_relay_start(&fw);
-	event_base_dispatch(fw.base);
-
-	while (!TAILQ_EMPTY(&fw.sessions))
-		forward_session_free(TAILQ_FIRST(&fw.sessions));
-	relay_free(fw.rc);
-	for (i = 0; i < fw.nlisten; i++) {
-		event_free(fw.ev_listen[i]);
-		close(fw.lfd[i]);
-	}
-	event_free(fw.ev_resume);
-	client_signals_free(evsig);
-	event_base_free(fw.base);
+	code = forward_run(&fw);
 	opts_clear(&fw.opts);
-	return fw.exit_code;
+	return code;
 }

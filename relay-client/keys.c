@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,36 +46,6 @@ keys_default_path(char *out, size_t outlen, const char *file)
 	return 0;
 }
 
-/* mkdir -p of the directory holding path, each new level 0700. */
-int
-keys_mkdir_parent(const char *path, int default_path)
-{
-	char	 dir[PATH_MAX], *p;
-
-	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
-		return -1;
-	if ((p = strrchr(dir, '/')) == NULL || p == dir)
-		return 0;
-	*p = '\0';
-	if (!default_path)
-		return 0;	/* the user chose the path: and its directory */
-	for (p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			log_warn("mkdir %s", dir);
-			return -1;
-		}
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		log_warn("mkdir %s", dir);
-		return -1;
-	}
-	return 0;
-}
-
 int
 keys_load_identity(struct client_opts *o)
 {
@@ -95,62 +64,54 @@ keys_load_identity(struct client_opts *o)
 }
 
 static void
-keys_usage(FILE *f, const char *cmd)
+keygen_usage(FILE *f)
 {
-	if (strcmp(cmd, "keygen") == 0)
-		fprintf(f, "usage: relay-client keygen [-hv] [-f key]\n"
-		    "  Create a new identity key (Ed25519, PKCS#8 PEM, mode "
-		    "0600) and print its ID.\n"
-		    "  -f key  the key file (default ~/.config/relay/"
-		    "identity); never overwritten\n");
-	else
-		fprintf(f, "usage: relay-client id [-hv] [-f key]\n"
-		    "  Print the ID of an identity key.\n"
-		    "  -f key  the key file (default ~/.config/relay/"
-		    "identity)\n");
+	fprintf(f, "usage: relay-client keygen [-hv] [-f key]\n"
+	    "  Create a new identity key (Ed25519, PKCS#8 PEM, mode 0600) "
+	    "and print its ID;\n"
+	    "  an existing key file is never overwritten.\n");
+	opts_usage(f, OPT_KEY);
 }
 
-/* keygen and id share their options. */
-static int
-keys_parse(int argc, char *argv[], char *path, size_t pathlen, int *given)
+static void
+id_usage(FILE *f)
 {
-	static const struct option longopts[] = {
-		{ "file",	required_argument,	NULL,	'f' },
-		{ "help",	no_argument,		NULL,	'h' },
-		{ "verbose",	no_argument,		NULL,	'v' },
-		{ NULL,		0,			NULL,	0 }
-	};
-	int	 ch;
+	fprintf(f, "usage: relay-client id [-hv] [-f key]\n"
+	    "  Print the ID of an identity key.\n");
+	opts_usage(f, OPT_KEY);
+}
 
-	*given = 0;
-	path[0] = '\0';
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "f:hv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			if (strlcpy(path, optarg, pathlen) >= pathlen) {
-				log_warnx("key path too long");
-				return -1;
-			}
-			*given = 1;
-			break;
-		case 'h':
-			keys_usage(stdout, argv[0]);
-			exit(EXIT_OK);
-		case 'v':
-			log_setverbose(log_getverbose() + 1);
-			break;
-		default:
-			keys_usage(stderr, argv[0]);
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		log_warnx("%s takes no arguments: '%s'", argv[0], argv[optind]);
-		keys_usage(stderr, argv[0]);
+static const struct command_opts keygen_command = {
+	.name = "keygen",
+	.shared = OPT_KEY,
+	.optstring = "",
+	.usage = keygen_usage
+}, id_command = {
+	.name = "id",
+	.shared = OPT_KEY,
+	.optstring = "",
+	.usage = id_usage
+};
+
+/*
+ * keygen and id: -f (or the default path), no arguments. 1 when done
+ * (-h), 0 to go on, -1 on an error.
+ */
+static int
+keys_parse(const struct command_opts *cmd, struct client_opts *o, int argc,
+    char *argv[])
+{
+	int	 i;
+
+	if ((i = opts_parse(cmd, o, NULL, argc, argv)) < 0)
+		return i == OPTS_HELP ? 1 : -1;
+	if (i != argc) {
+		log_warnx("%s takes no arguments: '%s'", cmd->name, argv[i]);
+		cmd->usage(stderr);
 		return -1;
 	}
-	if (!*given && keys_default_path(path, pathlen, "identity") == -1)
+	if (!o->key_path_given && keys_default_path(o->key_path,
+	    sizeof(o->key_path), "identity") == -1)
 		return -1;
 	return 0;
 }
@@ -158,12 +119,16 @@ keys_parse(int argc, char *argv[], char *path, size_t pathlen, int *given)
 int
 cmd_keygen(int argc, char *argv[])
 {
-	struct identity	 ident;
-	char		 path[PATH_MAX], err[PATH_MAX + 256];
-	int		 given;
+	struct client_opts	 o;
+	struct identity		 ident;
+	char			 err[PATH_MAX + 256];
+	const char		*path = o.key_path;
+	int			 r, given;
 
-	if (keys_parse(argc, argv, path, sizeof(path), &given) == -1)
-		return EXIT_ERROR;
+	memset(&o, 0, sizeof(o));
+	if ((r = keys_parse(&keygen_command, &o, argc, argv)) != 0)
+		return r == 1 ? EXIT_OK : EXIT_ERROR;
+	given = o.key_path_given;
 	if (access(path, F_OK) == 0) {
 		log_warnx("%s already exists: refusing to overwrite a key "
 		    "(run 'relay-client id%s%s' to see its ID, or remove it "
@@ -171,8 +136,11 @@ cmd_keygen(int argc, char *argv[])
 		    given ? " -f " : "", given ? path : "");
 		return EXIT_ERROR;
 	}
-	if (keys_mkdir_parent(path, !given) == -1)
+	/* a path the user chose: its directory is the user's business */
+	if (!given && mkdir_parent(path, 0700) == -1) {
+		log_warn("cannot create the directory of %s", path);
 		return EXIT_ERROR;
+	}
 	if (identity_generate(&ident) == -1) {
 		log_warnx("cannot generate a key");
 		return EXIT_ERROR;
@@ -191,12 +159,16 @@ cmd_keygen(int argc, char *argv[])
 int
 cmd_id(int argc, char *argv[])
 {
-	struct identity	 ident;
-	char		 path[PATH_MAX], err[PATH_MAX + 256];
-	int		 given;
+	struct client_opts	 o;
+	struct identity		 ident;
+	char			 err[PATH_MAX + 256];
+	const char		*path = o.key_path;
+	int			 r, given;
 
-	if (keys_parse(argc, argv, path, sizeof(path), &given) == -1)
-		return EXIT_ERROR;
+	memset(&o, 0, sizeof(o));
+	if ((r = keys_parse(&id_command, &o, argc, argv)) != 0)
+		return r == 1 ? EXIT_OK : EXIT_ERROR;
+	given = o.key_path_given;
 	if (identity_load(&ident, path, err, sizeof(err)) == -1) {
 		if (errno == ENOENT && !given)
 			log_warnx("no key at %s: create one with "
@@ -285,8 +257,10 @@ known_relays_store(struct client_opts *o, const char *id)
 	char	 line[sizeof(o->relay_name) + ID_BUFSZ + 2];
 	int	 fd, len;
 
-	if (keys_mkdir_parent(o->known_path, 1) == -1)
+	if (mkdir_parent(o->known_path, 0700) == -1) {
+		log_warn("cannot create the directory of %s", o->known_path);
 		return -1;
+	}
 	len = snprintf(line, sizeof(line), "%s %s\n", o->relay_name, id);
 	if ((fd = open(o->known_path, O_WRONLY | O_APPEND | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {

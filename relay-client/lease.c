@@ -238,7 +238,18 @@ lease_register(struct lease_mgr *lm)
 {
 	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
 	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
+	Relay__V1__Address	 local, *plocal = &local;
+	const struct sockaddr	*sa;
+	socklen_t		 len;
+	uint8_t			 ip[16];
 
+	/* where a peer on the same network finds our direct-path listener */
+	sa = relay_local_addr(lm->rc, &len);
+	if (direct_possible(lm->opts, lm->rc) &&
+	    net_addr_to_proto(sa, &local, ip) == 0) {
+		r.local_addrs = &plocal;
+		r.n_local_addrs = 1;
+	}
 	r.name = (char *)lm->params.name;
 	r.alpn = (char **)lm->params.alpn;
 	r.n_alpn = lm->params.nalpn;
@@ -394,16 +405,35 @@ lease_closed(struct relay_client *rc, int code, const char *why, void *arg)
 	lease_lost_how(lm, msg, relay_stopped(rc));
 }
 
+/* direct: the holder will try direct paths for this session too. */
 int
-lease_mgr_accept(struct lease_mgr *lm, const uint8_t *session_id)
+lease_mgr_accept(struct lease_mgr *lm, const uint8_t *session_id, int direct)
 {
 	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
 	Relay__V1__Accept	 a = RELAY__V1__ACCEPT__INIT;
 
 	a.session_id.data = (uint8_t *)session_id;
 	a.session_id.len = SESSION_ID_LEN;
+	a.direct = direct != 0;
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
 	m.accept = &a;
+	return relay_send(lm->rc, &m);
+}
+
+/* Tell the relay what became of a session's direct path (PathOutcome). */
+int
+lease_mgr_path(struct lease_mgr *lm, const uint8_t *session_id, int outcome)
+{
+	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	Relay__V1__PathReport	 r = RELAY__V1__PATH_REPORT__INIT;
+
+	if (!relay_is_ready(lm->rc))
+		return -1;
+	r.session_id.data = (uint8_t *)session_id;
+	r.session_id.len = SESSION_ID_LEN;
+	r.outcome = outcome;
+	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT;
+	m.path_report = &r;
 	return relay_send(lm->rc, &m);
 }
 

@@ -12,7 +12,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,15 +56,34 @@ list_usage(FILE *f)
 	fprintf(f, "usage: relay-client list [-hjv] -r host[:port] "
 	    "[-K relay-id] [-f key]\n"
 	    "  List the relay's public leases.\n"
-	    "  -r host[:port]  the relay (default port %d)\n"
-	    "  -K relay-id     the relay's ID (default: from "
-	    "~/.config/relay/known_relays)\n"
-	    "  -f key          identity key (default "
-	    "~/.config/relay/identity)\n"
-	    "  -j              JSON output\n"
-	    "  -v              more messages (repeat for more)\n",
-	    RELAY_DEFAULT_PORT);
+	    "  -j              JSON output\n");
+	opts_usage(f, OPT_RELAY | OPT_KEY);
 }
+
+static int
+list_option(void *arg, int ch, char *optarg)
+{
+	struct lister	*l = arg;
+
+	if (ch != 'j')
+		return -1;
+	l->json = 1;
+	return 0;
+}
+
+static const struct option list_longopts[] = {
+	{ "json",	no_argument,	NULL,	'j' },
+	{ NULL,		0,		NULL,	0 }
+};
+
+static const struct command_opts list_command = {
+	.name = "list",
+	.shared = OPT_RELAY | OPT_KEY,
+	.optstring = "j",
+	.longopts = list_longopts,
+	.option = list_option,
+	.usage = list_usage
+};
 
 /* Text for a terminal: control characters become '?' (text_safe). */
 static void
@@ -276,53 +294,15 @@ list_closed(struct relay_client *rc, int code, const char *why, void *arg)
 int
 cmd_list(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "file",	required_argument,	NULL,	'f' },
-		{ "help",	no_argument,		NULL,	'h' },
-		{ "json",	no_argument,		NULL,	'j' },
-		{ "relay-id",	required_argument,	NULL,	'K' },
-		{ "relay",	required_argument,	NULL,	'r' },
-		{ "verbose",	no_argument,		NULL,	'v' },
-		{ NULL,		0,			NULL,	0 }
-	};
 	struct lister	 l;
-	int		 ch;
+	int		 i;
 
 	memset(&l, 0, sizeof(l));
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "f:hjK:r:v", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			if (strlcpy(l.opts.key_path, optarg,
-			    sizeof(l.opts.key_path)) >= sizeof(l.opts.key_path))
-				return EXIT_ERROR;
-			l.opts.key_path_given = 1;
-			break;
-		case 'h':
-			list_usage(stdout);
-			return EXIT_OK;
-		case 'j':
-			l.json = 1;
-			break;
-		case 'K':
-			if (opts_pin(&l.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'r':
-			if (opts_relay(&l.opts, optarg) == -1)
-				return EXIT_ERROR;
-			break;
-		case 'v':
-			log_setverbose(log_getverbose() + 1);
-			break;
-		default:
-			list_usage(stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (argc != optind) {
-		log_warnx("list takes no arguments: '%s'", argv[optind]);
+	l.opts.direct = DIRECT_OFF;	/* no session: no port to share */
+	if ((i = opts_parse(&list_command, &l.opts, &l, argc, argv)) < 0)
+		return i == OPTS_HELP ? EXIT_OK : EXIT_ERROR;
+	if (argc != i) {
+		log_warnx("list takes no arguments: '%s'", argv[i]);
 		list_usage(stderr);
 		return EXIT_ERROR;
 	}

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * main.c: relay-client's command line. It picks the subcommand, owns
- * the options every subcommand that talks to a relay shares (-r, -K, -f,
- * -v), maps relay error codes to exit statuses, and sets up the event
- * loop and signals. Nothing here touches the network.
+ * main.c: relay-client's command line. It picks the subcommand, parses
+ * the options the subcommands share (-h, -v, -r, -K, -f, -a and their
+ * long forms) in one place, each command adding its own through a small
+ * table (struct command_opts), maps relay error codes to exit statuses,
+ * and sets up the event loop and signals. Nothing here touches the
+ * network.
  */
 #include "config.h"
 
@@ -109,7 +111,7 @@ exit_for_error(int code)
 }
 
 /* -r HOST[:PORT]: also the "host:port" key of known_relays. */
-int
+static int
 opts_relay(struct client_opts *o, const char *arg)
 {
 	char	 port[8], *p;
@@ -131,7 +133,7 @@ opts_relay(struct client_opts *o, const char *arg)
 }
 
 /* -K RELAY_ID */
-int
+static int
 opts_pin(struct client_opts *o, const char *arg)
 {
 	if (id_normalize(arg, o->pin) == -1) {
@@ -141,6 +143,174 @@ opts_pin(struct client_opts *o, const char *arg)
 	}
 	o->pin_given = 1;
 	return 0;
+}
+
+/* -a ALPN: one to ask for (the last one counts), or one more served. */
+static int
+opts_alpn(struct client_opts *o, unsigned int shared, const char *arg)
+{
+	size_t	 i;
+
+	if (!proto_alpn_valid(arg)) {
+		log_warnx("-a %s: an ALPN name is 1-32 printable characters "
+		    "without spaces", arg);
+		return -1;
+	}
+	if (!(shared & OPT_ALPNS)) {
+		o->alpn[0] = arg;
+		o->nalpn = 1;
+		return 0;
+	}
+	for (i = 0; i < o->nalpn; i++)
+		if (strcmp(o->alpn[i], arg) == 0)
+			return 0;
+	if (o->nalpn == ALPN_MAX_COUNT) {
+		log_warnx("at most %d -a options", ALPN_MAX_COUNT);
+		return -1;
+	}
+	o->alpn[o->nalpn++] = arg;
+	return 0;
+}
+
+#define OPT_CH_NO_DIRECT	256	/* long options only */
+#define OPT_CH_DIRECT_ONLY	257
+
+/* The shared options: which command takes them, as getopt sees them. */
+static const struct shared_opt {
+	unsigned int	 shared;	/* 0: every command */
+	const char	*optstring;
+	struct option	 longopt;
+} shared_opts[] = {
+	{ 0, "h", { "help", no_argument, NULL, 'h' } },
+	{ 0, "v", { "verbose", no_argument, NULL, 'v' } },
+	{ OPT_RELAY, "r:", { "relay", required_argument, NULL, 'r' } },
+	{ OPT_RELAY, "K:", { "relay-id", required_argument, NULL, 'K' } },
+	{ OPT_KEY, "f:", { "file", required_argument, NULL, 'f' } },
+	{ OPT_ALPN | OPT_ALPNS, "a:", { "alpn", required_argument, NULL,
+	    'a' } },
+	{ OPT_DIRECT, "", { "no-direct", no_argument, NULL,
+	    OPT_CH_NO_DIRECT } },
+	{ OPT_DIRECT, "", { "direct-only", no_argument, NULL,
+	    OPT_CH_DIRECT_ONLY } },
+};
+#define NSHARED		(sizeof(shared_opts) / sizeof(shared_opts[0]))
+#define OPTS_MAX	32	/* long options of one command, all told */
+
+static int
+opts_shared(struct client_opts *o, unsigned int shared, int ch,
+    const char *arg)
+{
+	switch (ch) {
+	case 'v':
+		log_setverbose(log_getverbose() + 1);
+		return 0;
+	case 'r':
+		return opts_relay(o, arg);
+	case 'K':
+		return opts_pin(o, arg);
+	case 'f':
+		if (strlcpy(o->key_path, arg, sizeof(o->key_path)) >=
+		    sizeof(o->key_path)) {
+			log_warnx("-f: the key path is too long");
+			return -1;
+		}
+		o->key_path_given = 1;
+		return 0;
+	case 'a':
+		return opts_alpn(o, shared, arg);
+	case OPT_CH_NO_DIRECT:
+	case OPT_CH_DIRECT_ONLY:
+		if (o->direct != DIRECT_AUTO) {
+			log_warnx("--no-direct and --direct-only: one of them, "
+			    "once");
+			return -1;
+		}
+		o->direct = ch == OPT_CH_NO_DIRECT ? DIRECT_OFF : DIRECT_ONLY;
+		return 0;
+	default:
+		return 1;	/* not a shared option */
+	}
+}
+
+/*
+ * Parse a command's options, the shared ones (into o) and its own
+ * (through cmd->option, with arg). Returns the index of the first
+ * argument after the options, OPTS_HELP when -h printed the usage, or
+ * -1 after saying what is wrong.
+ */
+int
+opts_parse(const struct command_opts *cmd, struct client_opts *o, void *arg,
+    int argc, char *argv[])
+{
+	struct option	 longopts[OPTS_MAX + 1];
+	char		 optstring[2 * OPTS_MAX + 1];
+	const struct option *lo;
+	size_t		 i, n = 0;
+	int		 ch, r;
+
+	optstring[0] = '\0';
+	for (i = 0; i < NSHARED; i++) {
+		if (shared_opts[i].shared != 0 &&
+		    !(shared_opts[i].shared & cmd->shared))
+			continue;
+		strlcat(optstring, shared_opts[i].optstring,
+		    sizeof(optstring));
+		longopts[n++] = shared_opts[i].longopt;
+	}
+	strlcat(optstring, cmd->optstring, sizeof(optstring));
+	for (lo = cmd->longopts; lo != NULL && lo->name != NULL; lo++)
+		if (n < OPTS_MAX)
+			longopts[n++] = *lo;
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, optstring, longopts,
+	    NULL)) != -1) {
+		if (ch == 'h') {
+			cmd->usage(stdout);
+			return OPTS_HELP;
+		}
+		if (ch == '?' || ch == ':') {
+			cmd->usage(stderr);
+			return -1;
+		}
+		if ((r = opts_shared(o, cmd->shared, ch, optarg)) == 1)
+			r = cmd->option != NULL ? cmd->option(arg, ch, optarg) :
+			    -1;
+		if (r == -1)
+			return -1;
+	}
+	if (o->nalpn == 0 && (cmd->shared & (OPT_ALPN | OPT_ALPNS))) {
+		o->alpn[0] = DEFAULT_ALPN;
+		o->nalpn = 1;
+	}
+	return optind;
+}
+
+/* The lines of -h for the shared options a command takes. */
+void
+opts_usage(FILE *f, unsigned int shared)
+{
+	if (shared & OPT_RELAY)
+		fprintf(f, "  -r host[:port]  the relay (default port %d)\n"
+		    "  -K relay-id     the relay's ID (default: from "
+		    "~/.config/relay/known_relays)\n", RELAY_DEFAULT_PORT);
+	if (shared & OPT_KEY)
+		fprintf(f, "  -f key          identity key (default "
+		    "~/.config/relay/identity)\n");
+	if (shared & OPT_ALPN)
+		fprintf(f, "  -a alpn         the protocol to ask for (default "
+		    "\"%s\")\n", DEFAULT_ALPN);
+	if (shared & OPT_ALPNS)
+		fprintf(f, "  -a alpn         a protocol served, up to %d "
+		    "(default \"%s\")\n", ALPN_MAX_COUNT, DEFAULT_ALPN);
+	if (shared & OPT_DIRECT)
+		fprintf(f, "  --no-direct     every session through the relay: "
+		    "no direct path\n"
+		    "  --direct-only   direct paths only, never the relay (a "
+		    "test aid)\n");
+	fprintf(f, "  -v              more messages on stderr (repeat for "
+	    "more)\n");
 }
 
 /* After option parsing: the key, and the pinned relay ID if any. */

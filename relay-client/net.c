@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -130,6 +129,19 @@ net_is_socket(int fd)
 int
 net_connect_start(const struct sockaddr *sa, socklen_t salen)
 {
+	return net_connect_reuse(sa, salen, NULL, (socklen_t)-1);
+}
+
+/*
+ * The same, from a socket that shares its port (SO_REUSEADDR and
+ * SO_REUSEPORT): a control connection whose port direct paths reuse
+ * (local NULL, locallen 0), or, bound to local, a direct path's connect
+ * from that port. net_connect_start() passes locallen -1: no sharing.
+ */
+int
+net_connect_reuse(const struct sockaddr *sa, socklen_t salen,
+    const struct sockaddr *local, socklen_t locallen)
+{
 	int	 fd, on = 1, saved;
 
 	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -137,13 +149,95 @@ net_connect_start(const struct sockaddr *sa, socklen_t salen)
 		return -1;
 	/* records are written whole: Nagle would only add latency */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS) {
+	if ((locallen != (socklen_t)-1 &&
+	    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	    (local != NULL && bind(fd, local, locallen) == -1))) ||
+	    (connect(fd, sa, salen) == -1 && errno != EINPROGRESS)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
 		return -1;
 	}
 	return fd;
+}
+
+/* An Address from the relay as a socket address; -1 if it is none. */
+int
+net_addr_from_proto(const Relay__V1__Address *a, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (a == NULL || a->port < 1 || a->port > 65535)
+		return -1;
+	if (a->ip.len == 4) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a->ip.data, 4);
+		sin->sin_port = htons(a->port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (a->ip.len == 16) {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a->ip.data, 16);
+		sin6->sin6_port = htons(a->port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+/* A socket address as an Address (ip points into the caller's buffer). */
+int
+net_addr_to_proto(const struct sockaddr *sa, Relay__V1__Address *a,
+    uint8_t ip[16])
+{
+	relay__v1__address__init(a);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		memcpy(ip, &sin->sin_addr, 4);
+		a->ip.len = 4;
+		a->port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		memcpy(ip, &s6->sin6_addr, 16);
+		a->ip.len = 16;
+		a->port = ntohs(s6->sin6_port);
+	} else
+		return -1;
+	a->ip.data = ip;
+	return 0;
+}
+
+/*
+ * An address a peer elsewhere could reach us at, or we it: not loopback
+ * (that names the host that reads it), not unspecified, multicast or
+ * broadcast, not IPv6 link-local (it needs an interface), and a port.
+ */
+int
+net_addr_usable(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		uint32_t		  a = ntohl(sin->sin_addr.s_addr);
+
+		return sin->sin_port != 0 && a != 0 && a != 0xffffffff &&
+		    (a >> 24) != 127 && (a >> 28) != 0xe;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		const struct in6_addr	  *a = &s6->sin6_addr;
+
+		return s6->sin6_port != 0 && !IN6_IS_ADDR_UNSPECIFIED(a) &&
+		    !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_MULTICAST(a) &&
+		    !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_V4MAPPED(a);
+	}
+	return 0;
 }
 
 /* 0 when the connect completed, else -1 with errno set to why not. */
@@ -160,37 +254,6 @@ net_connect_result(int fd)
 		return -1;
 	}
 	return 0;
-}
-
-void
-net_addr_str(const struct sockaddr *sa, socklen_t salen, char *out,
-    size_t outlen)
-{
-	char	 host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(out, outlen, "?");
-		return;
-	}
-	if (sa->sa_family == AF_INET6)
-		snprintf(out, outlen, "[%s]:%s", host, serv);
-	else
-		snprintf(out, outlen, "%s:%s", host, serv);
-}
-
-/* expose and forward hold two descriptors per session: allow many. */
-void
-net_raise_nofile(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_debug("cannot raise the open file limit: %s",
-			    strerror(errno));
-	}
 }
 
 /* ---- bounded buffers for I/O ---- */

@@ -10,6 +10,8 @@
  *   LeaseManager      lease.c      register, renew, reconnect, re-register
  *   SecureConnection  secure.c     one end-to-end session over a data
  *                                  connection, piped to a plaintext fd pair
+ *   DirectPath        direct.c     the direct TCP paths a session tries
+ *                                  beside the relay (hole punching)
  *
  * and the subcommands built on them (expose.c, connect.c, forward.c,
  * list.c, keys.c, main.c). Everything runs in one libevent loop in one
@@ -26,9 +28,11 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 
@@ -68,23 +72,39 @@ enum exit_code {
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
 #define CONTROL_OUT_MAX		(256 * 1024)	/* queued control records */
-#define SECURE_CIN_MAX		(2 * REC_MAX_FRAME)
-#define SECURE_COUT_MAX		(4 * REC_MAX_FRAME)
-#define SECURE_POUT_MAX		(4 * REC_MAX_PAYLOAD)
+/* records moved per system call on a busy session, at most */
+#define SECURE_BATCH		16
+#define SECURE_CIN_MAX		(SECURE_BATCH * REC_MAX_FRAME)
+#define SECURE_COUT_MAX		(SECURE_BATCH * REC_MAX_FRAME)
+#define SECURE_POUT_MAX		(SECURE_BATCH * REC_MAX_PAYLOAD)
 #define CLIENT_MAX_SESSIONS	4096	/* per expose or forward */
 #define DEFAULT_LEASE_TTL	60
 #define SESSION_LABEL_LEN	(2 * 8 + 1)	/* hex of 8 bytes: for logs */
 #define HOST_MAX		256	/* a DNS name is at most 253 */
 #define HOSTPORT_MAX		(HOST_MAX + 16)	/* "[host]:port" */
 #define CLIENT_NSIGNALS		3	/* HUP, INT, TERM */
+#define DIRECT_RETRY_MS		100	/* a refused direct connect, again */
+#define DIRECT_MAX_TARGETS	(1 + ADDR_MAX_COUNT)	/* observed + local */
+#define DIRECT_MAX_INBOUND	4	/* per session, before one is proven */
+#define DIRECT_MAX_PENDING	16	/* per listener, before the preamble */
+#define DIRECT_PREAMBLE_WAIT_MS	2000	/* for an inbound connection's */
 
 #define log_trace(...) do {						\
 	if (log_getverbose() >= 2)					\
 		log_debug(__VA_ARGS__);					\
 } while (0)
 
+enum direct_mode {
+	DIRECT_AUTO = 0,	/* try direct paths beside the relay */
+	DIRECT_OFF,		/* --no-direct: the relay only */
+	DIRECT_ONLY		/* --direct-only: never the relay (tests) */
+};
+
 /* What every subcommand that talks to a relay shares. */
 struct client_opts {
+	enum direct_mode direct;
+	const char	*alpn[ALPN_MAX_COUNT];	/* -a, in the order given */
+	size_t		 nalpn;
 	char		 relay_host[HOST_MAX];
 	char		 relay_port[8];
 	char		 relay_name[HOSTPORT_MAX];	/* "host:port" */
@@ -95,6 +115,28 @@ struct client_opts {
 	char		 key_path[PATH_MAX];
 	int		 key_path_given;	/* -f */
 	struct identity	 ident;
+};
+
+/*
+ * The options a command shares with others (opts_parse in main.c): -h
+ * and -v always, and those its OPT_ flags name. Its own options come
+ * with their getopt letters and long forms, and a handler that returns
+ * -1 (after saying why) to refuse one.
+ */
+#define OPT_RELAY	0x01	/* -r host[:port], -K relay-id */
+#define OPT_KEY		0x02	/* -f key */
+#define OPT_ALPN	0x04	/* -a alpn: the one to ask for, the last counts */
+#define OPT_ALPNS	0x08	/* -a alpn ...: the ones served, up to 8 */
+#define OPT_DIRECT	0x10	/* --no-direct, --direct-only */
+#define OPTS_HELP	(-2)	/* opts_parse: -h was given, usage printed */
+
+struct command_opts {
+	const char		*name;
+	unsigned int		 shared;	/* OPT_* */
+	const char		*optstring;	/* its own, getopt(3) syntax */
+	const struct option	*longopts;	/* its own, or NULL */
+	int			(*option)(void *, int ch, char *arg);
+	void			(*usage)(FILE *);	/* opts_usage at its end */
 };
 
 /* ---- Handshaker ---- */
@@ -159,6 +201,8 @@ struct relay_client {
 	struct addrinfo		*ai_list, *ai_next;
 	struct sockaddr_storage	 addr;		/* the relay, for data conns */
 	socklen_t		 addrlen;
+	struct sockaddr_storage	 local;		/* our end: direct paths */
+	socklen_t		 locallen;
 	char			 addr_str[HOSTPORT_MAX];
 	int			 connect_errno;
 	struct handshaker	 hsk;
@@ -184,6 +228,7 @@ struct relay_client {
 /* ---- SecureConnection ---- */
 
 enum secure_state {
+	SC_PATH,		/* initiator: waiting for a direct path */
 	SC_CONNECTING,
 	SC_HANDSHAKE,
 	SC_OPEN,
@@ -199,6 +244,19 @@ struct secure_cb {
 	/* the end: code EXIT_OK for a clean close in both directions */
 	void	(*done)(struct secure_conn *, int code, const char *why,
 		    void *);
+	/* optional: direct paths were tried; the session took one or not */
+	void	(*path)(struct secure_conn *, int direct, void *);
+};
+
+/* What a session knows of the peer for direct paths (direct.c). */
+struct direct_params {
+	int			 only;		/* --direct-only */
+	const struct sockaddr	*local;		/* our control connection's */
+	socklen_t		 locallen;
+	const Relay__V1__Address *observed;	/* the peer's, or NULL */
+	Relay__V1__Address	**locals;	/* the peer's local addresses */
+	size_t			 nlocals;
+	const char		*peer_id;	/* responder: Incoming.from_id */
 };
 
 struct secure_params {
@@ -210,7 +268,10 @@ struct secure_params {
 	const char		*expect_id;	/* initiator: Connected.id */
 	const struct sockaddr	*relay;
 	socklen_t		 relaylen;
+	const struct direct_params *direct;	/* NULL: the relay only */
 };
+
+struct direct;
 
 struct secure_conn {
 	struct event_base	*base;
@@ -234,6 +295,12 @@ struct secure_conn {
 	struct event		*ev_cread, *ev_cwrite, *ev_pread, *ev_pwrite;
 	struct event		*ev_deadline;
 	unsigned int		 ev_on;
+	uint8_t			 session_id[SESSION_ID_LEN];
+	uint8_t			 token[TOKEN_LEN];	/* for the relay, later */
+	struct sockaddr_storage	 relay;
+	socklen_t		 relaylen;
+	struct direct		*dp;		/* direct paths being tried */
+	int			 on_direct;	/* the session took one */
 	char			 peer_id[ID_BUFSZ];
 	char			 label[SESSION_LABEL_LEN];
 	uint64_t		 bytes_in, bytes_out;	/* plaintext */
@@ -290,8 +357,9 @@ struct allow_list {
 /* main.c */
 const char	*exit_code_name(int);
 int		 exit_for_error(int);
-int	 opts_relay(struct client_opts *, const char *arg);
-int	 opts_pin(struct client_opts *, const char *arg);
+int	 opts_parse(const struct command_opts *, struct client_opts *,
+	    void *arg, int argc, char *argv[]);
+void	 opts_usage(FILE *, unsigned int shared);
 int	 opts_prepare(struct client_opts *, int need_relay);
 void	 opts_clear(struct client_opts *);
 struct event_base *client_event_base(int any_fd);
@@ -301,7 +369,6 @@ void	 client_signals_free(struct event *[CLIENT_NSIGNALS]);
 
 /* keys.c */
 int	 keys_default_path(char *, size_t, const char *file);
-int	 keys_mkdir_parent(const char *path, int default_path);
 int	 keys_load_identity(struct client_opts *);
 int	 cmd_keygen(int, char *[]);
 int	 cmd_id(int, char *[]);
@@ -317,11 +384,16 @@ int	 net_parse_hostport(const char *, const char *defport, char *host,
 int	 net_resolve(const char *host, const char *port, int passive,
 	    struct addrinfo **, char *err, size_t errlen);
 int	 net_connect_start(const struct sockaddr *, socklen_t);
+int	 net_connect_reuse(const struct sockaddr *, socklen_t,
+	    const struct sockaddr *local, socklen_t);
+int	 net_addr_from_proto(const Relay__V1__Address *,
+	    struct sockaddr_storage *, socklen_t *);
+int	 net_addr_to_proto(const struct sockaddr *, Relay__V1__Address *,
+	    uint8_t ip[16]);
+int	 net_addr_usable(const struct sockaddr *);
 int	 net_connect_result(int fd);
 int	 net_set_nonblock(int fd);
 int	 net_is_socket(int fd);
-void	 net_addr_str(const struct sockaddr *, socklen_t, char *, size_t);
-void	 net_raise_nofile(void);
 uint8_t	*iobuf_space(struct buf *, size_t);
 void	 iobuf_commit(struct buf *, size_t);
 void	 iobuf_consume(struct buf *, size_t);
@@ -354,6 +426,8 @@ int	 relay_is_ready(const struct relay_client *);
 int	 relay_stopped(const struct relay_client *);
 const struct sockaddr *relay_peer_addr(const struct relay_client *,
 	    socklen_t *);
+const struct sockaddr *relay_local_addr(const struct relay_client *,
+	    socklen_t *);
 int	 relay_error_message(const Relay__V1__Error *, char *, size_t);
 
 /* secure.c */
@@ -362,6 +436,17 @@ struct secure_conn *secure_open(struct event_base *,
 void	 secure_set_plain(struct secure_conn *, int rfd, int wfd, int owned);
 void	 secure_free(struct secure_conn *);
 void	 secure_abort(struct secure_conn *, int code, const char *why);
+void	 secure_path_relayed(struct secure_conn *);
+void	 secure_path_direct(struct secure_conn *, int fd, struct rec_layer *,
+	    const char *peer_id, const uint8_t *in, size_t inlen,
+	    const uint8_t *out, size_t outlen);
+void	 secure_path_failed(struct secure_conn *, const char *why);
+
+/* direct.c */
+struct direct *direct_new(struct secure_conn *, const struct secure_params *,
+	    const uint8_t *ctx, size_t ctxlen);
+void	 direct_free(struct direct *);
+int	 direct_possible(const struct client_opts *, const struct relay_client *);
 
 /* lease.c */
 struct lease_mgr *lease_mgr_new(struct event_base *, struct client_opts *,
@@ -371,7 +456,10 @@ void	 lease_mgr_stop(struct lease_mgr *);
 int	 lease_mgr_registered(const struct lease_mgr *);
 void	 lease_mgr_free(struct lease_mgr *);
 struct relay_client *lease_mgr_relay(struct lease_mgr *);
-int	 lease_mgr_accept(struct lease_mgr *, const uint8_t *session_id);
+int	 lease_mgr_accept(struct lease_mgr *, const uint8_t *session_id,
+	    int direct);
+int	 lease_mgr_path(struct lease_mgr *, const uint8_t *session_id,
+	    int outcome);
 int	 lease_mgr_reject(struct lease_mgr *, const uint8_t *session_id,
 	    const char *reason);
 
@@ -383,6 +471,13 @@ int	 cmd_connect(int, char *[]);
 int	 connect_target_parse(const char *, char *id, char *name);
 int	 connect_report_error(const char *target, const char *alpn,
 	    const char *relay, RelayMessage *m, int code, const char *why);
+int	 connect_request(struct relay_client *, const char *id,
+	    const char *name, const char *alpn, uint32_t *reqid,
+	    relay_reply_cb, void *);
+int	 connect_session_params(const char *what, const char *target,
+	    const char *want_id, const char *alpn, struct relay_client *,
+	    Relay__V1__Connected *, char holder[ID_BUFSZ],
+	    struct secure_params *, struct direct_params *);
 
 /* forward.c */
 int	 cmd_forward(int, char *[]);

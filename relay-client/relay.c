@@ -151,10 +151,12 @@ relay_try_next(struct relay_client *rc)
 	relay_close_fd(rc);
 	while ((ai = rc->ai_next) != NULL) {
 		rc->ai_next = ai->ai_next;
-		net_addr_str(ai->ai_addr, ai->ai_addrlen, rc->addr_str,
-		    sizeof(rc->addr_str));
-		if ((rc->fd = net_connect_start(ai->ai_addr,
-		    ai->ai_addrlen)) == -1) {
+		sockaddr_fmt(ai->ai_addr, rc->addr_str, sizeof(rc->addr_str));
+		/* direct paths start from this connection's port */
+		if ((rc->fd = rc->opts->direct == DIRECT_OFF ?
+		    net_connect_start(ai->ai_addr, ai->ai_addrlen) :
+		    net_connect_reuse(ai->ai_addr, ai->ai_addrlen, NULL,
+		    0)) == -1) {
 			rc->connect_errno = errno;
 			log_debug("relay %s: %s", rc->addr_str,
 			    strerror(errno));
@@ -352,6 +354,14 @@ relay_peer_addr(const struct relay_client *rc, socklen_t *len)
 {
 	*len = rc->addrlen;
 	return (const struct sockaddr *)&rc->addr;
+}
+
+/* Our end of the control connection (length 0 if unknown). */
+const struct sockaddr *
+relay_local_addr(const struct relay_client *rc, socklen_t *len)
+{
+	*len = rc->locallen;
+	return (const struct sockaddr *)&rc->local;
 }
 
 /* Free now, or once the callback that called us has returned. */
@@ -678,6 +688,10 @@ relay_write_cb(int fd, short ev, void *arg)
 			return;
 		}
 		rc->state = RC_HANDSHAKE;
+		rc->locallen = sizeof(rc->local);
+		if (getsockname(rc->fd, (struct sockaddr *)&rc->local,
+		    &rc->locallen) == -1)
+			rc->locallen = 0;
 		event_add(rc->ev_read, NULL);
 	}
 	if (iobuf_write(rc->out, rc->fd) == -1) {

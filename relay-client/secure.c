@@ -17,13 +17,28 @@
  * written. A TCP end before the peer's close record is a truncation, and
  * every record error is fatal: the session is closed, nothing written.
  *
- * Memory is bounded per session: 2 frames of ciphertext in, 4 out, and
- * 4 records of plaintext waiting for the local side. When one side is
- * slow, reading from the other stops: backpressure, never buffering.
+ * Memory is bounded per session: SECURE_BATCH frames of ciphertext in,
+ * as many out, and as many records of plaintext waiting for the local
+ * side. When one side is slow, reading from the other stops:
+ * backpressure, never buffering. A busy session moves up to a batch per
+ * system call: local input is read with one readv(2) straight into the
+ * payload slots of the frames in the output buffer and sealed there in
+ * place, the frames go out in one write(2); ciphertext is read a buffer
+ * at a time, every whole frame in it opened, the plaintext written out
+ * at once. Nothing is copied in user space but by the cipher.
+ *
+ * With direct paths (direct.c) the ciphertext side is one of two: the
+ * relayed data connection, or a direct connection to the peer that
+ * direct.c hands over already proven (secure_path_direct). The requester
+ * opens the relayed one only when no direct path came in time
+ * (secure_path_relayed); the holder opens it at once and drops it if the
+ * requester chose a direct path. Either way one path carries the
+ * session, from its first record on.
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,16 +80,64 @@ secure_fail(struct secure_conn *sc, int code, const char *fmt, ...)
 	return -1;
 }
 
+/* The relayed data connection: preamble, token, M1 when initiator. */
+static int
+secure_relay_start(struct secure_conn *sc)
+{
+	uint8_t	*q;
+
+	if ((q = iobuf_space(sc->cout, DATA_PREAMBLE_TOTAL)) == NULL) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(q, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN);
+	q[PREAMBLE_MAGIC_LEN] = PREAMBLE_DATA;
+	memcpy(q + PREAMBLE_LEN, sc->token, TOKEN_LEN);
+	iobuf_commit(sc->cout, DATA_PREAMBLE_TOTAL);
+	if (handshaker_start(&sc->hsk, sc->cout) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((sc->cfd = net_connect_start((struct sockaddr *)&sc->relay,
+	    sc->relaylen)) == -1)
+		return -1;
+	if ((sc->ev_cread = event_new(sc->base, sc->cfd, EV_READ | EV_PERSIST,
+	    secure_cread_cb, sc)) == NULL ||
+	    (sc->ev_cwrite = event_new(sc->base, sc->cfd, EV_WRITE | EV_PERSIST,
+	    secure_cwrite_cb, sc)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	sc->state = SC_CONNECTING;
+	event_add(sc->ev_cwrite, NULL);
+	sc->ev_on |= EV_ON_CWRITE;
+	log_trace("session %s: data connection started (%s)", sc->label,
+	    sc->role == HS_INITIATOR ? "initiator" : "responder");
+	return 0;
+}
+
+/* The owner hears which path the session took, when direct was tried. */
+static void
+secure_path_cb(struct secure_conn *sc, int direct)
+{
+	if (sc->cb->path == NULL)
+		return;
+	sc->in_cb++;
+	sc->cb->path(sc, direct, sc->arg);
+	sc->in_cb--;
+}
+
 struct secure_conn *
 secure_open(struct event_base *base, const struct secure_params *p,
     const struct secure_cb *cb, void *arg)
 {
 	struct secure_conn	*sc;
 	struct timeval		 tv = { HANDSHAKE_DEADLINE, 0 };
-	uint8_t			 ctx[HS_MAX_CTX_LEN], *q;
+	uint8_t			 ctx[HS_MAX_CTX_LEN];
 	int			 n, saved;
 
-	if ((n = hs_ctx_e2e(ctx, sizeof(ctx), p->session_id, p->alpn)) < 0) {
+	if ((n = hs_ctx_e2e(ctx, sizeof(ctx), p->session_id, p->alpn)) < 0 ||
+	    p->relaylen > sizeof(sc->relay)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -97,31 +160,31 @@ secure_open(struct event_base *base, const struct secure_params *p,
 		errno = EINVAL;
 		goto fail;
 	}
-	/* preamble and token: 37 bytes, then M1 if we are the initiator */
-	if ((q = iobuf_space(sc->cout, DATA_PREAMBLE_TOTAL)) == NULL)
-		goto fail;
-	memcpy(q, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN);
-	q[PREAMBLE_MAGIC_LEN] = PREAMBLE_DATA;
-	memcpy(q + PREAMBLE_LEN, p->token, TOKEN_LEN);
-	iobuf_commit(sc->cout, DATA_PREAMBLE_TOTAL);
-	if (handshaker_start(&sc->hsk, sc->cout) == -1) {
-		errno = EINVAL;
-		goto fail;
-	}
-	if ((sc->cfd = net_connect_start(p->relay, p->relaylen)) == -1)
-		goto fail;
-	if ((sc->ev_cread = event_new(base, sc->cfd, EV_READ | EV_PERSIST,
-	    secure_cread_cb, sc)) == NULL ||
-	    (sc->ev_cwrite = event_new(base, sc->cfd, EV_WRITE | EV_PERSIST,
-	    secure_cwrite_cb, sc)) == NULL ||
-	    (sc->ev_deadline = evtimer_new(base, secure_deadline_cb,
+	memcpy(sc->session_id, p->session_id, SESSION_ID_LEN);
+	memcpy(sc->token, p->token, TOKEN_LEN);
+	memcpy(&sc->relay, p->relay, p->relaylen);
+	sc->relaylen = p->relaylen;
+	if ((sc->ev_deadline = evtimer_new(base, secure_deadline_cb,
 	    sc)) == NULL)
 		goto fail;
 	evtimer_add(sc->ev_deadline, &tv);
-	event_add(sc->ev_cwrite, NULL);
-	sc->ev_on = EV_ON_CWRITE;
-	log_trace("session %s: data connection started (%s)", sc->label,
-	    p->role == HS_INITIATOR ? "initiator" : "responder");
+	if (p->direct != NULL &&
+	    (sc->dp = direct_new(sc, p, ctx, n)) == NULL && !p->direct->only)
+		log_debug("session %s: relayed: no direct path to try",
+		    sc->label);
+	if (p->direct != NULL && p->direct->only && sc->dp == NULL) {
+		sc->state = SC_PATH;
+		secure_abort(sc, EXIT_SESSION, "--direct-only: no direct path "
+		    "to try");
+		return sc;
+	}
+	/* the requester opens the relayed path only if no direct one came */
+	if (sc->dp != NULL && (p->role == HS_INITIATOR || p->direct->only)) {
+		sc->state = SC_PATH;
+		return sc;
+	}
+	if (secure_relay_start(sc) == -1)
+		goto fail;
 	return sc;
 fail:
 	saved = errno;
@@ -218,23 +281,17 @@ secure_hs_failed(struct secure_conn *sc)
 	    "%s", handshaker_error(&sc->hsk));
 }
 
+/* The session has its path and its keys: the owner decides. */
 static int
-secure_established(struct secure_conn *sc)
+secure_opened(struct secure_conn *sc)
 {
 	const char	*why = NULL;
 	int		 code = EXIT_ERROR, r;
 
-	strlcpy(sc->peer_id, handshaker_peer_id(&sc->hsk),
-	    sizeof(sc->peer_id));
-	if (rec_init_from_hs(&sc->rec, &sc->hsk.hs) == -1)
-		return secure_fail(sc, EXIT_ERROR, "cannot set up the record "
-		    "layer");
-	sc->rec_ready = 1;
-	handshaker_clear(&sc->hsk);
 	sc->state = SC_OPEN;
 	evtimer_del(sc->ev_deadline);
-	log_debug("session %s: end-to-end handshake done, peer %s",
-	    sc->label, sc->peer_id);
+	log_debug("session %s: end-to-end handshake done, peer %s%s",
+	    sc->label, sc->peer_id, sc->on_direct ? ", direct path" : "");
 	sc->in_cb++;
 	r = sc->cb->established(sc, sc->peer_id, sc->arg, &code, &why);
 	sc->in_cb--;
@@ -242,6 +299,121 @@ secure_established(struct secure_conn *sc)
 		return secure_fail(sc, code, "%s", why != NULL ? why :
 		    "session refused");
 	return 0;
+}
+
+/* The relayed path's handshake is done. */
+static int
+secure_established(struct secure_conn *sc)
+{
+	strlcpy(sc->peer_id, handshaker_peer_id(&sc->hsk),
+	    sizeof(sc->peer_id));
+	if (rec_init_from_hs(&sc->rec, &sc->hsk.hs) == -1)
+		return secure_fail(sc, EXIT_ERROR, "cannot set up the record "
+		    "layer");
+	sc->rec_ready = 1;
+	handshaker_clear(&sc->hsk);
+	if (sc->dp != NULL) {
+		/* the holder: the requester's handshake came by the relay */
+		direct_free(sc->dp);
+		sc->dp = NULL;
+		log_debug("session %s: relayed: the requester chose the relay",
+		    sc->label);
+		secure_path_cb(sc, 0);
+	}
+	return secure_opened(sc);
+}
+
+/* The relayed data connection, if one is open, is the losing path. */
+static void
+secure_drop_cipher(struct secure_conn *sc)
+{
+	if (sc->ev_cread != NULL)
+		event_free(sc->ev_cread);
+	if (sc->ev_cwrite != NULL)
+		event_free(sc->ev_cwrite);
+	sc->ev_cread = sc->ev_cwrite = NULL;
+	sc->ev_on &= ~(EV_ON_CREAD | EV_ON_CWRITE);
+	if (sc->cfd != -1) {
+		close(sc->cfd);
+		sc->cfd = -1;
+	}
+	buf_reset(sc->cin);
+	buf_reset(sc->cout);
+}
+
+/* The requester's direct paths did not come in time: the relay, then. */
+void
+secure_path_relayed(struct secure_conn *sc)
+{
+	direct_free(sc->dp);
+	sc->dp = NULL;
+	secure_path_cb(sc, 0);
+	if (sc->dead) {
+		if (sc->in_cb == 0)
+			secure_destroy(sc);
+		return;
+	}
+	if (secure_relay_start(sc) == -1)
+		(void)secure_fail(sc, EXIT_UNREACHABLE, "cannot open a data "
+		    "connection to the relay: %s", strerror(errno));
+	secure_run(sc);
+}
+
+/* --direct-only, and no direct path: the session fails. */
+void
+secure_path_failed(struct secure_conn *sc, const char *why)
+{
+	direct_free(sc->dp);
+	sc->dp = NULL;
+	(void)secure_fail(sc, EXIT_SESSION, "--direct-only: %s", why);
+	secure_run(sc);
+}
+
+/*
+ * direct.c proved a direct connection to the peer: it carries the
+ * session, with the keys of its own handshake (rec, taken over). in and
+ * out are what direct.c buffered (records that came behind the
+ * handshake, our last handshake message and path record not yet sent);
+ * they, rec and peer_id are copied before the DirectPath, which may hold
+ * them, is freed.
+ */
+void
+secure_path_direct(struct secure_conn *sc, int fd, struct rec_layer *rec,
+    const char *peer_id, const uint8_t *in, size_t inlen, const uint8_t *out,
+    size_t outlen)
+{
+	uint8_t	*p;
+
+	secure_drop_cipher(sc);
+	strlcpy(sc->peer_id, peer_id, sizeof(sc->peer_id));
+	if ((p = iobuf_space(sc->cin, inlen)) != NULL)
+		memcpy(p, in, inlen);
+	iobuf_commit(sc->cin, p != NULL ? inlen : 0);
+	if ((p = iobuf_space(sc->cout, outlen)) != NULL)
+		memcpy(p, out, outlen);
+	iobuf_commit(sc->cout, p != NULL ? outlen : 0);
+	sc->rec = *rec;
+	sc->rec_ready = 1;
+	direct_free(sc->dp);	/* in, out, peer_id and rec lived there */
+	sc->dp = NULL;
+	handshaker_clear(&sc->hsk);
+	sc->cfd = fd;
+	sc->on_direct = 1;
+	if ((sc->ev_cread = event_new(sc->base, fd, EV_READ | EV_PERSIST,
+	    secure_cread_cb, sc)) == NULL ||
+	    (sc->ev_cwrite = event_new(sc->base, fd, EV_WRITE | EV_PERSIST,
+	    secure_cwrite_cb, sc)) == NULL)
+		(void)secure_fail(sc, EXIT_ERROR, "event_new failed");
+	secure_path_cb(sc, 1);
+	/* a refusal is in err_code: secure_run reports it */
+	if (sc->err_code == EXIT_OK && !sc->dead)
+		(void)secure_opened(sc);
+	if (sc->dead) {
+		if (sc->in_cb == 0)
+			secure_destroy(sc);
+		return;
+	}
+	secure_run(sc);
 }
 
 /* Ciphertext in, plaintext out, as far as the plaintext buffer allows. */
@@ -341,7 +513,7 @@ secure_step(struct secure_conn *sc)
 	ssize_t		 n;
 	int		 r, progress;
 
-	if (sc->state == SC_CONNECTING)
+	if (sc->state == SC_PATH || sc->state == SC_CONNECTING)
 		return 0;
 	if (sc->state == SC_HANDSHAKE) {
 		r = handshaker_step(&sc->hsk, sc->cin, sc->cout);
@@ -433,6 +605,8 @@ secure_step(struct secure_conn *sc)
 static void
 secure_stop(struct secure_conn *sc)
 {
+	direct_free(sc->dp);
+	sc->dp = NULL;
 	if (sc->ev_cread != NULL)
 		event_free(sc->ev_cread);
 	if (sc->ev_cwrite != NULL)
@@ -522,17 +696,35 @@ secure_cwrite_cb(int fd, short ev, void *arg)
 	secure_run(sc);
 }
 
+/*
+ * Local input: as many whole records as the output buffer has room for
+ * (SECURE_BATCH at most) in one readv(2), each payload landing in its
+ * frame's slot; only the last can be short, so the frames stay
+ * contiguous. Each is sealed in place (the cipher allows its input and
+ * output to be the same bytes).
+ */
 static void
 secure_pread_cb(int fd, short ev, void *arg)
 {
 	struct secure_conn	*sc = arg;
-	uint8_t			 pt[REC_MAX_PAYLOAD];
-	uint8_t			*p;
+	struct iovec		 iov[SECURE_BATCH];
+	uint8_t			*p, *slot;
+	size_t			 nslots, i, left, len, total;
 	ssize_t			 n, f;
 
-	while (!sc->plain_eof && (p = iobuf_space(sc->cout,
-	    REC_MAX_FRAME)) != NULL) {
-		n = read(sc->rfd, pt, sizeof(pt));
+	while (!sc->plain_eof && sc->err_code == EXIT_OK) {
+		nslots = iobuf_free(sc->cout) / REC_MAX_FRAME;
+		if (nslots > SECURE_BATCH)
+			nslots = SECURE_BATCH;
+		if (nslots == 0 ||
+		    (p = iobuf_space(sc->cout, nslots * REC_MAX_FRAME)) == NULL)
+			break;
+		for (i = 0; i < nslots; i++) {
+			iov[i].iov_base = p + i * REC_MAX_FRAME + FRAME_HDR_LEN +
+			    1;
+			iov[i].iov_len = REC_MAX_PAYLOAD;
+		}
+		n = readv(sc->rfd, iov, (int)nslots);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
@@ -546,15 +738,24 @@ secure_pread_cb(int fd, short ev, void *arg)
 			sc->plain_eof = 1;
 			break;
 		}
-		if ((f = rec_seal(&sc->rec, REC_TYPE_DATA, pt, n, p,
-		    REC_MAX_FRAME)) < 0) {
-			(void)secure_fail(sc, EXIT_SESSION, "%s",
-			    sc->rec.error);
-			break;
+		total = 0;
+		for (i = 0, left = n; left > 0; i++, left -= len) {
+			len = left < REC_MAX_PAYLOAD ? left : REC_MAX_PAYLOAD;
+			slot = p + i * REC_MAX_FRAME;
+			if ((f = rec_seal(&sc->rec, REC_TYPE_DATA,
+			    slot + FRAME_HDR_LEN + 1, len, slot,
+			    REC_MAX_FRAME)) < 0) {
+				(void)secure_fail(sc, EXIT_SESSION, "%s",
+				    sc->rec.error);
+				break;
+			}
+			total += f;
 		}
-		iobuf_commit(sc->cout, f);
+		if (sc->err_code != EXIT_OK)
+			break;
+		iobuf_commit(sc->cout, total);
 		sc->bytes_out += n;
-		if ((size_t)n < sizeof(pt))
+		if ((size_t)n < nslots * REC_MAX_PAYLOAD)
 			break;		/* most likely drained */
 	}
 	secure_run(sc);

@@ -461,18 +461,10 @@ metrics_stats(const struct ctl_stats *st)
 	metrics_print(&metrics_summary, st);
 }
 
-static void
-metrics_none(enum actions action)
-{
-}
-
+/* only what show metrics asks for: the summary, then the counters */
 const struct output metrics_output = {
-	.head = metrics_none,
+	.head = show_tail,
 	.summary = metrics_summary_keep,
-	.lease = NULL,
-	.session = NULL,
 	.stats = metrics_stats,
-	.event = NULL,
-	.result = NULL,
-	.tail = metrics_none
+	.tail = show_tail
 };

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "proto.h"
 #include "relayd.h"
+#include "util.h"
 
 _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
     "ctl.h CTL_NERR must count the relay.v1 error codes");
@@ -143,6 +144,7 @@ static void	client_write(int, short, void *);
 static void	client_process(struct client *);
 static void	conn_listeners_enable(int);
 static void	conn_stop_check(void);
+static ProtobufCBinaryData pb_bytes(const uint8_t *, size_t);
 
 static int
 client_cmp(struct client *a, struct client *b)
@@ -394,7 +396,7 @@ conn_admit(struct listener *l, const struct sockaddr_storage *ss)
 	}
 	if ((ac = addr_take(ss)) == NULL) {
 		worker->stats.conn_refused_limit++;
-		sockaddr_str((const struct sockaddr *)ss, a, sizeof(a));
+		sockaddr_fmt((const struct sockaddr *)ss, a, sizeof(a));
 		conn_log_limited(2, "%s: per-address connection limit (%u) "
 		    "reached: refusing", a, worker->lim.conns_per_addr);
 	}
@@ -442,7 +444,7 @@ conn_accept(int lfd, short ev, void *arg)
 		c->fd = fd;
 		c->ac = ac;
 		c->ss = ss;
-		sockaddr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
+		sockaddr_fmt((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
 		c->state = CL_PREAMBLE;
 		c->last_active = time(NULL);
 		do {
@@ -583,8 +585,7 @@ client_send_notice(struct client *c, int kind, const uint8_t *lease_id,
 
 	n.kind = kind;
 	if (lease_id != NULL) {
-		n.lease_id.data = (uint8_t *)lease_id;
-		n.lease_id.len = LEASE_ID_LEN;
+		n.lease_id = pb_bytes(lease_id, LEASE_ID_LEN);
 	}
 	n.message = (char *)msg;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
@@ -1119,8 +1120,23 @@ client_connect(struct client *c, const Relay__V1__Connect *cn)
 		return;
 	}
 	strlcpy(lc.alpn, cn->alpn, sizeof(lc.alpn));
+	wire_addrs_copy(lc.local, &lc.nlocal, cn->local_addrs,
+	    cn->n_local_addrs);
+	lc.direct = cn->direct;
 	worker->stats.connects++;
 	client_to_lease(c, IMSG_L_CONNECT, &lc, sizeof(lc));
+}
+
+/* A lease holder's word on a session's direct path: for the lease worker. */
+static void
+conn_path_report(struct client *c, const Relay__V1__PathReport *pr)
+{
+	struct l_path	 lp;
+
+	memset(&lp, 0, sizeof(lp));
+	memcpy(lp.session_id, pr->session_id.data, SESSION_ID_LEN);
+	lp.outcome = pr->outcome;
+	client_to_lease(c, IMSG_L_PATH, &lp, sizeof(lp));
 }
 
 static void
@@ -1151,7 +1167,11 @@ client_request(struct client *c, const ClientMessage *m)
 		memset(&op, 0, sizeof(op));
 		memcpy(op.session_id, m->accept->session_id.data,
 		    SESSION_ID_LEN);
+		op.direct = m->accept->direct;
 		client_to_lease(c, IMSG_L_ACCEPT, &op, sizeof(op));
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
+		conn_path_report(c, m->path_report);
 		break;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
 		memset(&rj, 0, sizeof(rj));
@@ -1251,6 +1271,17 @@ client_record(struct client *c, const uint8_t *frame, size_t flen)
 
 /* ---- answers from the lease worker ---- */
 
+/* A bytes field of an outgoing message, pointing at our own copy. */
+static ProtobufCBinaryData
+pb_bytes(const uint8_t *p, size_t len)
+{
+	ProtobufCBinaryData	 b;
+
+	b.data = (uint8_t *)p;
+	b.len = len;
+	return b;
+}
+
 /* An internal address to the wire; only 4 or 16 bytes are an address. */
 static int
 wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
@@ -1303,8 +1334,7 @@ conn_registered(struct client *c, struct imsg *imsg)
 
 	memcpy(&lr, imsg->data, sizeof(lr));
 	r.request_id = lr.request_id;
-	r.lease_id.data = lr.lease_id;
-	r.lease_id.len = LEASE_ID_LEN;
+	r.lease_id = pb_bytes(lr.lease_id, LEASE_ID_LEN);
 	r.name = lr.name;
 	r.ttl_seconds = lr.ttl;
 	r.expires_unix = lr.expires;
@@ -1326,20 +1356,18 @@ conn_incoming(struct client *c, struct imsg *imsg)
 	struct l_incoming	 li;
 
 	memcpy(&li, imsg->data, sizeof(li));
-	in.session_id.data = li.session_id;
-	in.session_id.len = SESSION_ID_LEN;
-	in.lease_id.data = li.lease_id;
-	in.lease_id.len = LEASE_ID_LEN;
+	in.session_id = pb_bytes(li.session_id, SESSION_ID_LEN);
+	in.lease_id = pb_bytes(li.lease_id, LEASE_ID_LEN);
 	in.alpn = li.alpn;
 	in.from_id = li.from_id;
 	if (wire_addr_to_proto(&li.from_addr, &from) == 0)
 		in.from_addr = &from;
-	in.token.data = li.token;
-	in.token.len = TOKEN_LEN;
+	in.token = pb_bytes(li.token, TOKEN_LEN);
 	in.deadline_ms = li.deadline_ms;
 	in.from_local_addrs = ploc;
 	in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
 	    li.nfrom_local, loc, ploc);
+	in.direct = li.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
 	m.incoming = &in;
 	client_send(c, &m);
@@ -1356,16 +1384,15 @@ conn_connected(struct client *c, struct imsg *imsg)
 
 	memcpy(&lc, imsg->data, sizeof(lc));
 	cn.request_id = lc.request_id;
-	cn.session_id.data = lc.session_id;
-	cn.session_id.len = SESSION_ID_LEN;
+	cn.session_id = pb_bytes(lc.session_id, SESSION_ID_LEN);
 	cn.id = lc.id;
 	if (wire_addr_to_proto(&lc.peer_addr, &peer) == 0)
 		cn.peer_addr = &peer;
-	cn.token.data = lc.token;
-	cn.token.len = TOKEN_LEN;
+	cn.token = pb_bytes(lc.token, TOKEN_LEN);
 	cn.peer_local_addrs = ploc;
 	cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
 	    lc.npeer_local, loc, ploc);
+	cn.direct = lc.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
 	m.connected = &cn;
 	client_send(c, &m);

@@ -7,6 +7,14 @@
  * passing half-closes on. It parses nothing the clients send: the bytes
  * are end-to-end ciphertext it cannot read and does not look at.
  *
+ * A direction holds a pipe only while bytes are in it (read from one
+ * socket, not yet written to the other): an idle session holds none, so
+ * neither descriptors nor the user's pipe page allowance
+ * (pipe-user-pages-soft, 64 MiB by default for all of relayd's workers)
+ * grow with the number of sessions. Drained pipes go back to a small
+ * pool of large ones; a direction whose receiver is slow keeps its pipe,
+ * and past the budget of large pipes new ones keep the default size.
+ *
  * Tokens are single use. A half whose session does not exist yet waits a
  * moment (the lease worker's message may still be on its way), then is
  * closed; a session not paired by its deadline is closed and reported.
@@ -31,7 +39,16 @@
 #include "relayd.h"
 
 #define SPLICE_CHUNK	(1024 * 1024)
-#define FWD_PIPE_SIZE	(1024 * 1024)
+#define FWD_PIPE_SIZE	(1024 * 1024)	/* a splice moves up to this */
+/*
+ * Large pipes alive at once, all fwd workers together: half the default
+ * allowance of pipe-user-pages-soft (16384 pages), whatever the number of
+ * workers; each has 2 to 16 of them.
+ */
+#define PIPE_BUDGET	32
+#define PIPE_BIG_MIN	2
+#define PIPE_BIG_MAX	16
+#define PIPE_POOL_MAX	PIPE_BIG_MAX	/* drained ones kept for reuse */
 /* splices from one source per wakeup, at most: then the other sessions */
 #define PUMP_READS	16
 #define ORPHAN_WAIT_MS	2000
@@ -58,7 +75,10 @@ struct fdir {				/* one direction: src -> pipe -> dst */
 	struct fsession		*s;
 	int			 src;
 	int			 dst;
-	int			 pipe[2];
+	int			 pipe[2];	/* -1 while nothing is in flight */
+	int			 pipe_big;	/* of FWD_PIPE_SIZE, counted */
+	int			 pipe_wait;	/* on fw.pipe_waiters */
+	TAILQ_ENTRY(fdir)	 wait_entry;
 	size_t			 inpipe;
 	int			 eof;
 	int			 done;
@@ -92,16 +112,26 @@ static int	fsession_cmp(struct fsession *, struct fsession *);
 RB_GENERATE_LOCAL(tok_tree, tokref, entry, tokref_cmp)
 RB_GENERATE_LOCAL(fsession_tree, fsession, entry, fsession_cmp)
 
+struct fpipe {
+	int			 fd[2];
+};
+
 static struct {
 	uint8_t			 key[32];
 	struct tok_tree		 tokens;
 	struct fsession_tree	 sessions;
 	TAILQ_HEAD(, orphan)	 orphans;
 	int			 norphans;
+	struct fpipe		 pool[PIPE_POOL_MAX];	/* large, empty */
+	int			 npool;
+	int			 nbig;		/* large pipes alive */
+	TAILQ_HEAD(, fdir)	 pipe_waiters;	/* no descriptor for a pipe */
+	struct event		*ev_pipe_retry;
 } fw;
 
 static void	fwd_end(struct fsession *, const char *);
 static void	fdir_pump(struct fdir *);
+static void	pipe_retry_cb(int, short, void *);
 
 static int
 tokref_cmp(struct tokref *a, struct tokref *b)
@@ -134,6 +164,114 @@ fwd_init(void)
 	RB_INIT(&fw.tokens);
 	RB_INIT(&fw.sessions);
 	TAILQ_INIT(&fw.orphans);
+	TAILQ_INIT(&fw.pipe_waiters);
+	if ((fw.ev_pipe_retry = evtimer_new(worker->base, pipe_retry_cb,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
+}
+
+/* ---- pipes, held only while bytes are in flight ---- */
+
+static void
+pipe_close(int fd[2], int big)
+{
+	close(fd[0]);
+	close(fd[1]);
+	if (big)
+		fw.nbig--;
+}
+
+static int
+pipe_big_max(void)
+{
+	int	 n = worker->lim.workers_fwd > 0 ?
+	    PIPE_BUDGET / worker->lim.workers_fwd : PIPE_BIG_MIN;
+
+	return n < PIPE_BIG_MIN ? PIPE_BIG_MIN : n > PIPE_BIG_MAX ?
+	    PIPE_BIG_MAX : n;
+}
+
+/* A pipe for d, from the pool or new; -1 when out of descriptors. */
+static int
+pipe_get(struct fdir *d)
+{
+	if (fw.npool > 0) {
+		fw.npool--;
+		d->pipe[0] = fw.pool[fw.npool].fd[0];
+		d->pipe[1] = fw.pool[fw.npool].fd[1];
+		d->pipe_big = 1;
+		return 0;
+	}
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		d->pipe[0] = d->pipe[1] = -1;
+		return -1;
+	}
+	/*
+	 * A large pipe moves more per splice. Only a few: past the user's
+	 * allowance the kernel gives new pipes a single page or two.
+	 */
+	d->pipe_big = 0;
+	if (fw.nbig < pipe_big_max() &&
+	    fcntl(d->pipe[1], F_SETPIPE_SZ, FWD_PIPE_SIZE) != -1) {
+		d->pipe_big = 1;
+		fw.nbig++;
+	}
+	return 0;
+}
+
+/* d's pipe is empty, or d is going: keep it in the pool or close it. */
+static void
+pipe_put(struct fdir *d)
+{
+	struct fdir	*w;
+
+	if (d->pipe[0] == -1)
+		return;
+	if (d->inpipe == 0 && d->pipe_big && fw.npool < PIPE_POOL_MAX) {
+		fw.pool[fw.npool].fd[0] = d->pipe[0];
+		fw.pool[fw.npool].fd[1] = d->pipe[1];
+		fw.npool++;
+	} else
+		pipe_close(d->pipe, d->pipe_big);
+	d->pipe[0] = d->pipe[1] = -1;
+	d->pipe_big = 0;
+	/* a direction that found no descriptor may go on now */
+	if ((w = TAILQ_FIRST(&fw.pipe_waiters)) != NULL &&
+	    w->ev_read != NULL)
+		event_active(w->ev_read, EV_READ, 1);
+}
+
+static void
+pipe_wait(struct fdir *d)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	if (!d->pipe_wait) {
+		TAILQ_INSERT_TAIL(&fw.pipe_waiters, d, wait_entry);
+		d->pipe_wait = 1;
+	}
+	if (!evtimer_pending(fw.ev_pipe_retry, NULL))
+		evtimer_add(fw.ev_pipe_retry, &tv);
+}
+
+static void
+pipe_unwait(struct fdir *d)
+{
+	if (d->pipe_wait) {
+		TAILQ_REMOVE(&fw.pipe_waiters, d, wait_entry);
+		d->pipe_wait = 0;
+	}
+}
+
+/* Descriptors may have been freed since: every waiter tries again. */
+static void
+pipe_retry_cb(int fd, short ev, void *arg)
+{
+	struct fdir	*d;
+
+	TAILQ_FOREACH(d, &fw.pipe_waiters, wait_entry)
+		if (d->ev_read != NULL)
+			event_active(d->ev_read, EV_READ, 1);
 }
 
 /* After a reload: paired sessions follow the new idle limit. */
@@ -196,10 +334,9 @@ fsession_free(struct fsession *s)
 			event_free(d->ev_read);
 		if (d->ev_write != NULL)
 			event_free(d->ev_write);
-		if (d->pipe[0] != -1)
-			close(d->pipe[0]);
-		if (d->pipe[1] != -1)
-			close(d->pipe[1]);
+		d->ev_read = d->ev_write = NULL;
+		pipe_unwait(d);
+		pipe_put(d);
 		if (s->fd[i] != -1)
 			close(s->fd[i]);
 	}
@@ -260,6 +397,7 @@ fdir_finish(struct fdir *d)
 	d->done = 1;
 	event_del(d->ev_read);
 	event_del(d->ev_write);
+	pipe_put(d);
 	/* pass the half-close on */
 	shutdown(d->dst, SHUT_WR);
 	if (s->dir[0].done && s->dir[1].done)
@@ -305,8 +443,18 @@ fdir_pump(struct fdir *d)
 		}
 		/* a fast pair must not starve the others: back to the loop */
 		if (reads++ == PUMP_READS) {
+			pipe_put(d);
 			event_add(d->ev_read, NULL);
 			return;
+		}
+		if (d->pipe[0] == -1) {
+			if (pipe_get(d) == -1) {
+				/* out of descriptors: wait for one, unread */
+				event_del(d->ev_read);
+				pipe_wait(d);
+				return;
+			}
+			pipe_unwait(d);
 		}
 		n = splice(d->src, NULL, d->pipe[1], NULL, SPLICE_CHUNK,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -314,6 +462,8 @@ fdir_pump(struct fdir *d)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
+				/* nothing in flight: the pipe is not needed */
+				pipe_put(d);
 				event_add(d->ev_read, NULL);
 				return;
 			}
@@ -343,12 +493,7 @@ fdir_setup(struct fsession *s, int i, int src, int dst)
 	d->s = s;
 	d->src = src;
 	d->dst = dst;
-	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
-		d->pipe[0] = d->pipe[1] = -1;
-		return -1;
-	}
-	/* a larger pipe moves more per splice; the default is fine too */
-	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
+	/* no pipe yet: the first bytes take one */
 	d->ev_read = event_new(worker->base, src, EV_READ, fdir_read_cb, d);
 	d->ev_write = event_new(worker->base, dst, EV_WRITE, fdir_write_cb, d);
 	if (d->ev_read == NULL || d->ev_write == NULL)

@@ -342,6 +342,10 @@ lease_remove(struct lease *l, const char *why)
 		s->lease = NULL;
 	}
 	while ((s = TAILQ_FIRST(&l->paired)) != NULL) {
+		if (s->direct) {
+			session_remove(s, 0);	/* nothing of it is here */
+			continue;
+		}
 		TAILQ_REMOVE(&l->paired, s, lease_entry);
 		s->counted = 0;
 		s->lease = NULL;
@@ -832,6 +836,9 @@ session_new(struct holder *req, struct lease *l, struct l_connect *lc,
 	s->req_conn = req->conn;
 	s->req_cid = req->cid;
 	s->request_id = lc->request_id;
+	memcpy(s->req_local, lc->local, sizeof(s->req_local));
+	s->req_nlocal = lc->nlocal;
+	s->direct_offer = lc->direct && worker->lim.direct_paths;
 	s->created = time(NULL);
 	s->state = SESS_PENDING;
 	s->ap->count++;
@@ -844,6 +851,85 @@ session_new(struct holder *req, struct lease *l, struct l_connect *lc,
 	return s;
 }
 
+static void	lease_paired(struct session *);
+
+/*
+ * Direct paths (relay-protocol(7), DIRECT PATHS): the relay passes each
+ * side's addresses to the other and says whether both will try; it never
+ * connects anywhere itself. With direct-paths no it passes no address
+ * and says no. The requester's wish and local addresses were kept from
+ * its Connect (session_new).
+ */
+static void
+session_direct_offer(struct session *s, const struct holder *req,
+    struct l_incoming *in)
+{
+	if (!worker->lim.direct_paths)
+		return;
+	in->from_addr = req->waddr;
+	memcpy(in->from_local, s->req_local, sizeof(in->from_local));
+	in->nfrom_local = s->req_nlocal;
+	in->direct = s->direct_offer;
+}
+
+static void
+session_direct_agree(struct session *s, const struct l_session_op *op,
+    const struct holder *h, struct l_connected *c)
+{
+	if (!worker->lim.direct_paths)
+		return;
+	c->peer_addr = h->waddr;
+	memcpy(c->peer_local, s->lease->local, sizeof(c->peer_local));
+	c->npeer_local = s->lease->nlocal;
+	s->direct_agreed = s->direct_offer && op->direct;
+	c->direct = s->direct_agreed;
+}
+
+/*
+ * The holder's PathReport. Direct: the relayed halves are not needed
+ * (the requester never opens its own), so the fwd worker drops them,
+ * while the table keeps the session, counted as its lease's and marked,
+ * until the holder says it ended or its lease goes. Relayed: the attempt
+ * failed, counted once.
+ */
+static void
+lease_path(int conn, uint32_t cid, const struct l_path *lp)
+{
+	struct session		*s;
+	struct f_session_id	 fs;
+
+	if ((s = session_find(lp->session_id)) == NULL || !s->direct_agreed ||
+	    s->lease == NULL || s->lease->holder->conn != conn ||
+	    s->lease->holder->cid != cid)
+		return;		/* not this holder's, or ended meanwhile */
+	switch (lp->outcome) {
+	case RELAY__V1__PATH_OUTCOME__PATH_DIRECT:
+		if (s->path_reported || s->state != SESS_ACCEPTED)
+			return;
+		s->path_reported = 1;
+		worker->stats.sessions_direct++;
+		memcpy(fs.session_id, s->session_id, SESSION_ID_LEN);
+		peer_compose(worker->fwd[s->fwd], IMSG_F_CANCEL, 0, -1, &fs,
+		    sizeof(fs));
+		lease_paired(s);	/* no longer pending: counted */
+		s->direct = 1;
+		break;
+	case RELAY__V1__PATH_OUTCOME__PATH_RELAYED:
+		if (s->path_reported)
+			return;
+		s->path_reported = 1;
+		worker->stats.punch_failures++;
+		break;
+	case RELAY__V1__PATH_OUTCOME__PATH_ENDED:
+		if (!s->direct)
+			return;
+		control_event(CTL_EV_SESSION_END, s->lease_name, s->from_id,
+		    s->session_id, "direct session ended");
+		session_remove(s, 0);
+		break;
+	}
+}
+
 static void
 lease_incoming(struct session *s, struct holder *req, struct lease *l)
 {
@@ -854,8 +940,7 @@ lease_incoming(struct session *s, struct holder *req, struct lease *l)
 	memcpy(in.lease_id, l->lease_id, LEASE_ID_LEN);
 	strlcpy(in.alpn, s->alpn, sizeof(in.alpn));
 	strlcpy(in.from_id, req->id, sizeof(in.from_id));
-	if (worker->lim.direct_paths)
-		in.from_addr = req->waddr;
+	session_direct_offer(s, req, &in);
 	memcpy(in.token, s->token_r, TOKEN_LEN);
 	in.deadline_ms = worker->lim.timeout_accept * 1000;
 	peer_compose(worker->conn[l->holder->conn], IMSG_L_INCOMING,
@@ -951,12 +1036,7 @@ lease_accept(int conn, uint32_t cid, struct l_session_op *op)
 		memcpy(c.session_id, s->session_id, SESSION_ID_LEN);
 		strlcpy(c.id, h->id, sizeof(c.id));
 		memcpy(c.token, s->token_i, TOKEN_LEN);
-		if (worker->lim.direct_paths) {
-			c.peer_addr = h->waddr;
-			memcpy(c.peer_local, s->lease->local,
-			    sizeof(c.peer_local));
-			c.npeer_local = s->lease->nlocal;
-		}
+		session_direct_agree(s, op, h, &c);
 		peer_compose(worker->conn[s->req_conn], IMSG_L_CONNECTED,
 		    s->req_cid, -1, &c, sizeof(c));
 	}
@@ -1198,6 +1278,7 @@ lease_dispatch_conn(struct peer *p, struct imsg *imsg)
 		struct l_session_op	 sop;
 		struct l_reject		 reject;
 		struct l_list		 list;
+		struct l_path		 path;
 	}		 u;
 	struct holder	*h;
 	uint32_t	 cid = imsg->hdr.peerid;
@@ -1233,6 +1314,10 @@ lease_dispatch_conn(struct peer *p, struct imsg *imsg)
 		break;
 	case IMSG_L_LIST:
 		lease_list(conn, cid, &u.list);
+		break;
+	case IMSG_L_PATH:
+		lease_path(conn, cid, &u.path);
+		answer_done(conn, cid);	/* no answer to the client */
 		break;
 	case IMSG_STATS:
 		control_stats_reply(p, imsg);
@@ -1279,8 +1364,8 @@ lease_dispatch_fwd(struct peer *p, struct imsg *imsg)
 	case IMSG_F_ENDED:
 		if (imsg_get_data(imsg, &fe, sizeof(fe)) == -1)
 			bad_imsg(p, imsg, "size");
-		if ((s = session_find(fe.session_id)) == NULL)
-			break;
+		if ((s = session_find(fe.session_id)) == NULL || s->direct)
+			break;	/* a direct session ends by its holder's word */
 		control_event(CTL_EV_SESSION_END, s->lease_name, s->from_id,
 		    s->session_id, fe.reason);
 		session_remove(s, 0);

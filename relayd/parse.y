@@ -275,7 +275,14 @@ main		: LISTEN ON word port	{
 		| LISTING ON		{ conf->lim.listing = 1; }
 		| LISTING OFF		{ conf->lim.listing = 0; }
 		| SANDBOX ON		{ conf->lim.sandbox_debug = 0; }
-		| SANDBOX DEBUG		{ conf->lim.sandbox_debug = 1; }
+		| SANDBOX DEBUG		{
+			/* a test mode: a production host must not keep it */
+			parse_error("\"sandbox debug\" is no longer a "
+			    "setting: a forbidden system call must stay fatal "
+			    "on a host; to find a missing filter entry, run "
+			    "relayd -d -S by hand (remove the line, or write "
+			    "\"sandbox on\")");
+		}
 		;
 
 comma		: /* empty */

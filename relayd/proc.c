@@ -1169,22 +1169,3 @@ wire_addr_from_sockaddr(struct wire_addr *wa, const struct sockaddr *sa)
 		wa->port = ntohs(s6->sin6_port);
 	}
 }
-
-void
-sockaddr_str(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char	 host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else
-		snprintf(out, outlen, "unknown");
-}

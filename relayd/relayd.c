@@ -342,10 +342,8 @@ parent_nofile(struct relayd_limits *lim)
 	struct rlimit	 rl;
 	uint64_t	 nofile, conns, sessions;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	if (nofile_raise() == -1)
+		log_warn("cannot raise the descriptor limit to the hard one");
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit");
 	nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX ?
@@ -409,7 +407,7 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 		log_info("not running as root: workers keep uid %u, no chroot; "
 		    "the sandbox still applies", (unsigned)geteuid());
 
-	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) < 1)
+	if (sandbox_landlock_probe() == 0)
 		log_info("this kernel has no Landlock: workers run with "
 		    "seccomp, rlimits%s only", parent.root ? " and chroot" : "");
 	if (identity_setup(&parent.ident, conf->identity, &created, err,

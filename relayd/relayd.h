@@ -182,6 +182,7 @@ enum imsg_type {
 	IMSG_L_ACCEPT,		/* struct l_session_op */
 	IMSG_L_REJECT,		/* struct l_reject */
 	IMSG_L_LIST,		/* struct l_list */
+	IMSG_L_PATH,		/* struct l_path: a holder's PathReport */
 	IMSG_L_REGISTERED,	/* struct l_registered */
 	IMSG_L_ACK,		/* struct l_ack */
 	IMSG_L_ERROR,		/* struct l_error */
@@ -285,10 +286,19 @@ struct l_connect {
 	uint32_t	 by_name;
 	char		 target[NAME_MAX_LEN + 1];	/* a name or an ID */
 	char		 alpn[ALPN_MAX_LEN + 1];
+	struct wire_addr local[ADDR_MAX_COUNT];	/* for direct paths */
+	uint32_t	 nlocal;
+	uint32_t	 direct;		/* the requester tries them */
 };
 
 struct l_session_op {
 	uint8_t		 session_id[SESSION_ID_LEN];
+	uint32_t	 direct;		/* Accept: the holder tries them */
+};
+
+struct l_path {
+	uint8_t		 session_id[SESSION_ID_LEN];
+	int32_t		 outcome;		/* relay.v1 PathOutcome */
 };
 
 struct l_reject {
@@ -330,6 +340,7 @@ struct l_incoming {
 	uint32_t	 deadline_ms;
 	struct wire_addr from_local[ADDR_MAX_COUNT];
 	uint32_t	 nfrom_local;
+	uint32_t	 direct;
 };
 
 struct l_connected {
@@ -340,6 +351,7 @@ struct l_connected {
 	uint8_t		 token[TOKEN_LEN];
 	struct wire_addr peer_local[ADDR_MAX_COUNT];
 	uint32_t	 npeer_local;
+	uint32_t	 direct;
 };
 
 #define LIST_PAGE	20	/* leases per LeaseList: always fits one record */
@@ -527,7 +539,6 @@ __attribute__((noreturn)) void bad_imsg(struct peer *, struct imsg *,
 __attribute__((noreturn)) void worker_exit(void);
 void	 stats_add(struct ctl_stats *, const struct ctl_stats *);
 void	 wire_addr_from_sockaddr(struct wire_addr *, const struct sockaddr *);
-void	 sockaddr_str(const struct sockaddr *, char *, size_t);
 void	 proc_title_init(int, char *[]);
 void	 proc_title(const char *);
 
@@ -538,8 +549,10 @@ void	 chroot_setup(const char *);
 /* sandbox.c */
 extern int sandbox_landlock_abi;
 void	 sandbox_apply(enum proc_role, int debug);
+void	 sandbox_apply_unfiltered(enum proc_role);
 int	 sandbox_count(enum proc_role);
 void	 sandbox_landlock(void);
+int	 sandbox_landlock_probe(void);
 
 /* lease.c */
 enum session_state {
@@ -622,9 +635,14 @@ struct session {
 	uint32_t		 request_id;
 	enum session_state	 state;
 	int			 counted;	/* in its lease's nsessions */
-	int			 direct;
+	int			 direct;	/* the holder says it went direct */
 	time_t			 created;
 	struct event		*ev_timer;
+	struct wire_addr	 req_local[ADDR_MAX_COUNT];	/* its Connect's */
+	uint32_t		 req_nlocal;
+	int			 direct_offer;	/* the requester and the relay */
+	int			 direct_agreed;	/* ... and the holder: they try */
+	int			 path_reported;	/* direct or relayed, counted */
 };
 
 struct bucket {				/* connect rate per requester ID */

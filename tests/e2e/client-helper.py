@@ -19,6 +19,9 @@
                          <sha256>" lines
   slow                   a slow reader: stdin in 16 KiB reads, 2 ms apart,
                          then "<bytes> <sha256>" of it on stdout
+  count-when-full        reads nothing until the pipe on stdin is full (all
+                         its pages but one; or 20 s pass), then counts it: "full <bytes>",
+                         or "not full <bytes>" if it never filled
   upload PORT FILE       sends FILE to 127.0.0.1:PORT, half-closes, and
                          prints what comes back (a sink's byte count)
   sink PORTFILE          reads and discards until end of input, then
@@ -184,6 +187,33 @@ def slow():
     print("%d %s" % (n, h.hexdigest()))
 
 
+def count_when_full():
+    """The writer must find the pipe full, so it blocks (or fails)."""
+    import fcntl
+    import termios
+    try:
+        cap = fcntl.fcntl(0, 1032)      # F_GETPIPE_SZ
+    except OSError:
+        cap = 65536
+    # each write may start a page of its own: full is all pages but one
+    full = cap - os.sysconf("SC_PAGE_SIZE")
+    deadline = time.monotonic() + 20
+    state = "not full"
+    while time.monotonic() < deadline:
+        avail = fcntl.ioctl(0, termios.FIONREAD, b"\0\0\0\0")
+        if int.from_bytes(avail, sys.byteorder) > full:
+            state = "full"
+            break
+        time.sleep(0.01)
+    n = 0
+    while True:
+        d = os.read(0, 1 << 16)
+        if not d:
+            break
+        n += len(d)
+    print("%s %d" % (state, n))
+
+
 def load(port, n, size):
     errors = []
 
@@ -292,6 +322,8 @@ def main():
                                   sys.argv[5]))
     elif mode == "slow":
         slow()
+    elif mode == "count-when-full":
+        count_when_full()
     elif mode == "upload":
         c = socket.create_connection(("127.0.0.1", int(sys.argv[2])),
                                      TIMEOUT)

@@ -46,14 +46,29 @@ static uint32_t	 next_req = 1;
 	fflush(stdout);							\
 } while (0)
 
+/* Every identity a test makes, freed at the end (LeakSanitizer runs). */
+static struct identity	*idents[128];
+static size_t		 nidents;
+
 static struct identity *
 new_ident(void)
 {
 	struct identity	*id = calloc(1, sizeof(*id));
 
-	if (id == NULL || identity_generate(id) == -1)
+	if (id == NULL || identity_generate(id) == -1 ||
+	    nidents == sizeof(idents) / sizeof(idents[0]))
 		abort();
+	idents[nidents++] = id;
 	return id;
+}
+
+static void
+free_idents(void)
+{
+	while (nidents > 0) {
+		identity_clear(idents[--nidents]);
+		free(idents[nidents]);
+	}
 }
 
 static int
@@ -570,6 +585,7 @@ test_session(int by_name)
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 		}
+		rec_clear(&eq.rec);
 		if (fq != -1)
 			close(fq);
 	}
@@ -1429,6 +1445,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		printf("%s\n", resv.id);
+		identity_clear(&resv);
 		return 0;
 	}
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "hold") == 0) {
@@ -1437,15 +1454,19 @@ main(int argc, char *argv[])
 		 * notices and how the relay ends the connection.
 		 */
 		struct tconn	 t;
-		struct identity	*id = new_ident();
+		struct identity	 loaded, *id;
 		RelayMessage	*r;
 
 		port = atoi(argv[2]);
-		if (argc == 6 && identity_load(id, argv[5], err,
-		    sizeof(err)) == -1) {
-			fprintf(stderr, "%s\n", err);
-			return 1;
-		}
+		if (argc == 6) {
+			if (identity_load(&loaded, argv[5], err,
+			    sizeof(err)) == -1) {
+				fprintf(stderr, "%s\n", err);
+				return 1;
+			}
+			id = &loaded;
+		} else
+			id = new_ident();
 		if (id_normalize(argv[3], relay_id) == -1 || ctl(&t, id) == -1)
 			return 1;
 		r = do_register(&t, argv[4], "ssh", 0, 60);
@@ -1467,6 +1488,10 @@ main(int argc, char *argv[])
 		else
 			printf("closed: %s\n", t.close_record ?
 			    "close record, then more" : "no close record");
+		t_close(&t);
+		if (id == &loaded)
+			identity_clear(&loaded);
+		free_idents();
 		return 0;
 	}
 	if (argc == 4 && strcmp(argv[1], "timing") == 0) {
@@ -1474,6 +1499,7 @@ main(int argc, char *argv[])
 		if (id_normalize(argv[3], relay_id) == -1)
 			return 2;
 		test_timing();
+		free_idents();
 		printf("%d passed, %d failed\n", passed, failed);
 		return failed == 0 && passed > 0 ? 0 : 1;
 	}
@@ -1504,6 +1530,9 @@ main(int argc, char *argv[])
 	test_listing();
 	test_session_rules();
 	test_lease_end();
+	free_idents();
+	if (have_resv)
+		identity_clear(&resv);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed == 0 && passed > 0 ? 0 : 1;
 }

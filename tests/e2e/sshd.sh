@@ -6,6 +6,9 @@
 # no PAM; nothing outside DIR is touched. As root, sshd needs /run/sshd:
 # when that is missing it gets one in a private mount namespace (unshare).
 #
+# SSHD_NETNS, if set, names a network namespace to run sshd in (its
+# loopback then); the caller's ssh must run there too.
+#
 # On success it sets SSH_PORT, SSH_USER, SSHD_PID (stop it by that PID)
 # and SSH_OPTS (ssh options for the key and known_hosts: the host is
 # called "myhost"). On failure it returns 1 with SSHD_MISSING saying why.
@@ -49,13 +52,15 @@ Subsystem sftp internal-sftp
 EOT
 	echo "myhost $(cat "$S/host.pub")" >"$S/known_hosts"
 	echo "[127.0.0.1]:$SSH_PORT $(cat "$S/host.pub")" >>"$S/known_hosts"
-	eval "exec $SSHD_WRAP \"$SSHD\" -D -e -f \"$S/sshd_config\"" \
+	NSX=""
+	[ -n "${SSHD_NETNS:-}" ] && NSX="ip netns exec $SSHD_NETNS"
+	eval "exec $NSX $SSHD_WRAP \"$SSHD\" -D -e -f \"$S/sshd_config\"" \
 	    >/dev/null 2>"$S/sshd.log" &
 	SSHD_PID=$!
 	SSH_OPTS="-F /dev/null -i $S/user -o IdentitiesOnly=yes -o BatchMode=yes
 	    -o UserKnownHostsFile=$S/known_hosts -o StrictHostKeyChecking=yes"
 	i=0
-	until python3 -c "import socket; socket.create_connection(('127.0.0.1', $SSH_PORT))" 2>/dev/null; do
+	until $NSX python3 -c "import socket; socket.create_connection(('127.0.0.1', $SSH_PORT))" 2>/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 50 ] || ! kill -0 "$SSHD_PID" 2>/dev/null; then
 			SSHD_MISSING="sshd did not start: $(tail -n 3 "$S/sshd.log")"

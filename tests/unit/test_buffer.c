@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "buffer.h"
+#include "unit.h"
 
 static struct buf *
 new_buf(size_t initial, size_t max)
@@ -470,11 +471,5 @@ buffer_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(buffer_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(buffer_suite());
 }

@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "crypto_int.h"
 #include "vectors.h"
+#include "unit.h"
 
 static const char *cases[] = { "control", "e2e" };
 
@@ -771,6 +772,40 @@ START_TEST(test_record_bad_types)
 }
 END_TEST
 
+/* Path records (type 2) exist only where a layer allows them. */
+START_TEST(test_record_path_type)
+{
+	struct rec_layer	 a, b;
+	uint8_t			 r[64], pt[64], chosen = DIRECT_CHOSEN;
+	size_t			 plen;
+	ssize_t			 n;
+
+	rec_pair(&a, &b);
+	ck_assert_int_eq(rec_seal(&a, REC_TYPE_PATH, &chosen, 1, r, sizeof(r)),
+	    REC_ERR);
+	ck_assert_str_eq(a.error, "unknown record type");
+	rec_clear(&a);
+	rec_clear(&b);
+
+	rec_pair(&a, &b);
+	a.path_ok = b.path_ok = 1;
+	n = rec_seal(&a, REC_TYPE_PATH, &chosen, 1, r, sizeof(r));
+	ck_assert_int_eq(n, 2 + 1 + 1 + 16);
+	ck_assert_int_eq(rec_open(&b, r, n, pt, sizeof(pt), &plen), REC_PATH);
+	ck_assert_uint_eq(plen, 1);
+	ck_assert_int_eq(pt[0], DIRECT_CHOSEN);
+	/* the same record to a layer that does not allow it: fatal */
+	b.path_ok = 0;
+	a.path_ok = 1;
+	n = rec_seal(&a, REC_TYPE_PATH, &chosen, 1, r, sizeof(r));
+	ck_assert_int_eq(rec_open(&b, r, n, pt, sizeof(pt), &plen), REC_ERR);
+	ck_assert_str_eq(b.error, "unknown record type");
+	ck_assert_uint_eq(plen, 0);
+	rec_clear(&a);
+	rec_clear(&b);
+}
+END_TEST
+
 /* ---- identities and key files ---- */
 
 static char tmpdir[256];
@@ -1032,6 +1067,7 @@ crypto_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("identity");
+	tcase_add_test(tc, test_record_path_type);
 	tcase_add_test(tc, test_identity_files);
 	tcase_add_test(tc, test_identity_openssl_pem);
 	tcase_add_test(tc, test_identity_pem_variants);
@@ -1043,11 +1079,5 @@ crypto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(crypto_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(crypto_suite());
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "imsg.h"
+#include "unit.h"
 
 #define POLL_MS		5000
 
@@ -1083,11 +1084,5 @@ imsg_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(imsg_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(imsg_suite());
 }

@@ -13,6 +13,7 @@
 #include <check.h>
 
 #include "relayd.h"
+#include "unit.h"
 
 static struct imsg
 mk(uint32_t type, void *data, size_t len, int fd)
@@ -238,11 +239,5 @@ msgtab_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(msgtab_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(msgtab_suite());
 }

@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "protocol.h"
 #include "util.h"
+#include "unit.h"
 
 #define BUFSZ		(REC_MAX_PAYLOAD + 64)
 #define ERRSZ		256
@@ -1654,7 +1655,7 @@ START_TEST(test_check_envelope)
 	RELAY_BAD(&rm, "no message");
 
 	/* A case no schema knows. */
-	m.msg_case = (Relay__V1__ClientMessage__MsgCase)9;
+	m.msg_case = (Relay__V1__ClientMessage__MsgCase)10;
 	ck_assert_int_eq(proto_check_client(&m, errbuf, sizeof(errbuf)), -1);
 	rm.msg_case = (Relay__V1__RelayMessage__MsgCase)9;
 	ck_assert_int_eq(proto_check_relay(&rm, errbuf, sizeof(errbuf)), -1);
@@ -1889,6 +1890,84 @@ START_TEST(test_check_local_addrs)
 
 	ck_assert_int_eq(proto_addr_valid(NULL), 0);
 	ck_assert_int_eq(proto_addr_valid(&a[0]), 1);
+}
+END_TEST
+
+/* A local address must be one a peer could connect to. */
+START_TEST(test_check_local_addr_kinds)
+{
+	static uint8_t	 unspec4[4], unspec6[16], bcast[4] = { 255, 255, 255,
+			    255 }, mc4[4] = { 224, 0, 0, 1 }, mc4b[4] = { 239,
+			    1, 2, 3 }, mc6[16] = { 0xff, 0x02, [15] = 1 },
+			    lan[4] = { 10, 1, 0, 2 }, pub6[16] = { 0x20, 0x01,
+			    0x0d, 0xb8, [15] = 1 };
+	static const struct {
+		uint8_t	*ip;
+		size_t	 len;
+		int	 ok;
+	} cases[] = {
+		{ unspec4, 4, 0 }, { unspec6, 16, 0 }, { bcast, 4, 0 },
+		{ mc4, 4, 0 }, { mc4b, 4, 0 }, { mc6, 16, 0 },
+		{ lan, 4, 1 }, { pub6, 16, 1 },
+	};
+	struct reg_msg		 s;
+	struct conn_msg		 c;
+	Relay__V1__Address	 a, *ap = &a, nine[9], *np[9];
+	size_t			 i;
+
+	reg_init(&s);
+	s.r.local_addrs = &ap;
+	s.r.n_local_addrs = 1;
+	conn_init(&c, 1, ID_OK);
+	c.c.local_addrs = &ap;
+	c.c.n_local_addrs = 1;
+	c.c.direct = 1;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		addr_set(&a, cases[i].ip, cases[i].len, 4242);
+		ck_assert_int_eq(proto_local_addr_valid(&a), cases[i].ok);
+		ck_assert_int_eq(proto_addr_valid(&a), 1);
+		if (cases[i].ok) {
+			CLIENT_OK(&s.m);
+			CLIENT_OK(&c.m);
+		} else {
+			CLIENT_BAD(&s.m, "local address");
+			CLIENT_BAD(&c.m, "local address");
+		}
+	}
+	/* Connect: at most 8 */
+	for (i = 0; i < 9; i++) {
+		addr_set(&nine[i], lan, 4, (uint32_t)(2000 + i));
+		np[i] = &nine[i];
+	}
+	c.c.local_addrs = np;
+	c.c.n_local_addrs = 8;
+	CLIENT_OK(&c.m);
+	c.c.n_local_addrs = 9;
+	CLIENT_BAD(&c.m, "local address");
+}
+END_TEST
+
+START_TEST(test_check_path_report)
+{
+	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	Relay__V1__PathReport	 pr = RELAY__V1__PATH_REPORT__INIT;
+	int			 o;
+
+	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT;
+	m.path_report = &pr;
+	pr.session_id = bin(id16, 16);
+	for (o = RELAY__V1__PATH_OUTCOME__PATH_DIRECT;
+	    o <= RELAY__V1__PATH_OUTCOME__PATH_ENDED; o++) {
+		pr.outcome = o;
+		CLIENT_OK(&m);
+	}
+	pr.outcome = RELAY__V1__PATH_OUTCOME__PATH_UNSPECIFIED;
+	CLIENT_BAD(&m, "outcome");
+	pr.outcome = 4;
+	CLIENT_BAD(&m, "outcome");
+	pr.outcome = RELAY__V1__PATH_OUTCOME__PATH_DIRECT;
+	pr.session_id = bin(id16, 15);
+	CLIENT_BAD(&m, "session_id");
 }
 END_TEST
 
@@ -2218,7 +2297,9 @@ START_TEST(test_names_msg)
 	    RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER), "register");
 	ck_assert_str_eq(proto_client_msg_name(
 	    RELAY__V1__CLIENT_MESSAGE__MSG_PING), "ping");
-	ck_assert_str_eq(proto_client_msg_name(9), "unknown");
+	ck_assert_str_eq(proto_client_msg_name(
+	    RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT), "path_report");
+	ck_assert_str_eq(proto_client_msg_name(10), "unknown");
 	ck_assert_str_eq(proto_client_msg_name(-1), "unknown");
 	ck_assert_str_eq(proto_relay_msg_name(0), "none");
 	ck_assert_str_eq(proto_relay_msg_name(
@@ -2228,7 +2309,7 @@ START_TEST(test_names_msg)
 	ck_assert_str_eq(proto_relay_msg_name(9), "unknown");
 	ck_assert_str_eq(proto_relay_msg_name(-7), "unknown");
 	/* The oneof members under their field names, by field number. */
-	ck_assert_uint_eq(cd->n_fields, 8);
+	ck_assert_uint_eq(cd->n_fields, 9);
 	for (i = 0; i < cd->n_fields; i++)
 		ck_assert_str_eq(proto_client_msg_name(
 		    (int)cd->fields[i].id), cd->fields[i].name);
@@ -2337,6 +2418,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_check_names);
 	tcase_add_test(tc, test_check_text);
 	tcase_add_test(tc, test_check_local_addrs);
+	tcase_add_test(tc, test_check_local_addr_kinds);
+	tcase_add_test(tc, test_check_path_report);
 	tcase_add_test(tc, test_check_id_lengths);
 	tcase_add_test(tc, test_check_connect);
 	tcase_add_test(tc, test_check_reject_reason);
@@ -2356,11 +2439,5 @@ proto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(proto_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(proto_suite());
 }
