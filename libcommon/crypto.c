@@ -360,6 +360,15 @@ identity_from_seed(struct identity *ident, const uint8_t seed[ED25519_SEED_LEN])
 	return 0;
 }
 
+#define PEM_ENCRYPTED_LABEL	"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+/* An encrypted key is refused, never a prompt on a terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	return -1;
+}
+
 /*
  * An Ed25519 key as identity_save() writes it: PKCS#8 in PEM, one line
  * of base64 for the 48 bytes of DER, a fixed prefix and the 32-byte
@@ -456,13 +465,22 @@ identity_load(struct identity *ident, const char *path, char *err,
 		}
 		got += n;
 	}
-	/* the file keygen writes, without OpenSSL's decoders (costly) */
+	/* the file keygen writes, without OpenSSL's decoders (costly);
+	 * else the first private-key block, and no passphrase is asked for */
 	if (got == PEM_ED25519_LEN && (k = ed25519_pem_fast(mem)) != NULL)
 		;
 	else if ((bio = BIO_new_mem_buf(mem, (int)got)) == NULL ||
-	    (k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
-		snprintf(err, errlen, "%s: not a PEM private key (expected "
-		    "PKCS#8 Ed25519, as written by relay-client keygen)", path);
+	    (k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
+	    NULL)) == NULL) {
+		if (memmem(mem, got, PEM_ENCRYPTED_LABEL,
+		    sizeof(PEM_ENCRYPTED_LABEL) - 1) != NULL)
+			snprintf(err, errlen, "%s: an encrypted key, which is "
+			    "not supported (decrypt it: openssl pkey -in %s "
+			    "-out NEWFILE)", path, path);
+		else
+			snprintf(err, errlen, "%s: not a PEM private key "
+			    "(expected PKCS#8 Ed25519, as written by "
+			    "relay-client keygen)", path);
 		goto done;
 	}
 	if (identity_fill(ident, k) == -1) {
@@ -600,6 +618,53 @@ identity_sign(const struct identity *ident, const uint8_t *msg, size_t len,
 	return ok ? 0 : -1;
 }
 
+/*
+ * The y coordinates (little-endian, sign bit masked off) of the points of
+ * order 1, 2, 4 and 8 (relay-protocol(7), Signatures): a public key with
+ * one of them lets anyone sign, so it proves nothing.
+ */
+static const uint8_t small_order_y[][ED25519_PK_LEN] = {
+	{ 0 },						/* 0: order 4 */
+	{ 1 },						/* 1: order 1 */
+	{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+							/* p-1: order 2 */
+	{ 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+	  0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+	  0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 },
+							/* order 8 */
+	{ 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+	  0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+	  0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a },
+							/* order 8 */
+};
+
+/*
+ * A public key is usable when its y is canonical (below p = 2^255 - 19)
+ * and it is not a point of small order (any sign bit).
+ */
+int
+ed25519_pk_usable(const uint8_t pk[ED25519_PK_LEN])
+{
+	uint8_t	 y[ED25519_PK_LEN];
+	size_t	 i;
+	int	 high = 1;
+
+	memcpy(y, pk, sizeof(y));
+	y[31] &= 0x7f;
+	/* y >= p: bytes 1..30 all ff, byte 31 7f, byte 0 at least ed */
+	for (i = 1; i < 31; i++)
+		if (y[i] != 0xff)
+			high = 0;
+	if (high && y[31] == 0x7f && y[0] >= 0xed)
+		return 0;
+	for (i = 0; i < sizeof(small_order_y) / sizeof(small_order_y[0]); i++)
+		if (memcmp(y, small_order_y[i], sizeof(y)) == 0)
+			return 0;
+	return 1;
+}
+
 int
 ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const uint8_t *msg,
     size_t len, const uint8_t sig[ED25519_SIG_LEN])
@@ -608,6 +673,9 @@ ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const uint8_t *msg,
 	EVP_MD_CTX	*md;
 	int		 ok = 0;
 
+	/* OpenSSL takes these keys; the protocol does not */
+	if (!ed25519_pk_usable(pk))
+		return -1;
 	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk,
 	    ED25519_PK_LEN);
 	if (k == NULL)

@@ -36,6 +36,7 @@ int	 identity_setup(struct identity *, const char *path, int *created,
 int	 identity_sign(const struct identity *, const uint8_t *, size_t,
 	    uint8_t sig[ED25519_SIG_LEN]);
 void	 identity_clear(struct identity *);
+int	 ed25519_pk_usable(const uint8_t pk[ED25519_PK_LEN]);
 int	 ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const uint8_t *, size_t,
 	    const uint8_t sig[ED25519_SIG_LEN]);
 int	 crypto_random(void *, size_t);

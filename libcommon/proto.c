@@ -34,6 +34,7 @@ proto_arena_reset(struct proto_arena *a)
 	a->used = 0;
 	a->exhausted = 0;
 	a->bad_string = 0;
+	a->refused = NULL;
 }
 
 void
@@ -139,7 +140,8 @@ arena_free(void *data, void *p)
 /*
  * Unpack within the arena. Fails on malformed input, on input that needs
  * more memory than the arena has (a->exhausted), and on a string field
- * with a NUL byte inside (a->bad_string).
+ * with a NUL byte inside (a->bad_string; a->refused is then the message
+ * as unpacked, to be read for nothing but its request_id).
  */
 static ProtobufCMessage *
 proto_unpack(const ProtobufCMessageDescriptor *d, struct proto_arena *a,
@@ -156,9 +158,10 @@ proto_unpack(const ProtobufCMessageDescriptor *d, struct proto_arena *a,
 	if ((m = protobuf_c_message_unpack(d, &alloc, len, in)) == NULL)
 		return NULL;
 	if (!strings_ok(a, m, 0)) {
+		/* refused; kept until the next reset so that its
+		 * request_id can be echoed (relay-protocol(7)) */
 		a->bad_string = 1;
-		proto_arena_reset(a);
-		a->bad_string = 1;
+		a->refused = m;
 		return NULL;
 	}
 	return m;

@@ -29,6 +29,7 @@ struct proto_arena {
 	size_t		 used;
 	int		 exhausted;	/* the last unpack ran out of room */
 	int		 bad_string;	/* ... or met a NUL inside a string */
+	void		*refused;	/* then: the message, for its request_id */
 };
 
 int		 proto_arena_init(struct proto_arena *, size_t);

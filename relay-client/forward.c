@@ -223,6 +223,7 @@ forward_closed(struct relay_client *rc, int code, const char *why,
 {
 	struct forwarder	*fw = arg;
 	struct fwd_session	*s, *next;
+	int			 clean = relay_stopped(rc);
 
 	relay_free(rc);
 	fw->rc = NULL;
@@ -233,7 +234,11 @@ forward_closed(struct relay_client *rc, int code, const char *why,
 		event_base_loopbreak(fw->base);
 		return;
 	}
-	log_warnx("%s; the next local connection will reconnect", why);
+	/* a relay that said it was stopping: no failure of ours */
+	if (clean)
+		log_info("%s; the next local connection will reconnect", why);
+	else
+		log_warnx("%s; the next local connection will reconnect", why);
 	/* those that waited for this connection cannot be served by it */
 	TAILQ_FOREACH_SAFE(s, &fw->sessions, entry, next)
 		if (s->sc == NULL)

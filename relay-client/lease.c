@@ -103,9 +103,12 @@ lease_end(struct lease_mgr *lm, int code, const char *why)
 	lm->cb->ended(lm, code, why, lm->arg);
 }
 
-/* Drop the connection and try again after the backoff, with jitter. */
+/*
+ * Drop the connection and try again after the backoff, with jitter; a
+ * relay that said it was stopping is no failure (logged as information).
+ */
 static void
-lease_lost(struct lease_mgr *lm, const char *why)
+lease_lost_how(struct lease_mgr *lm, const char *why, int clean)
 {
 	struct timeval	 tv;
 	uint32_t	 delay;
@@ -126,7 +129,10 @@ lease_lost(struct lease_mgr *lm, const char *why)
 		lm->backoff_ms *= 2;
 	else
 		lm->backoff_ms = BACKOFF_MAX_MS;
-	if (lm->registered)
+	if (clean)
+		log_info("%s; registering lease %s again in %.1f s", why,
+		    lm->params.name, delay / 1000.0);
+	else if (lm->registered)
 		log_warnx("lease %s lost: %s; registering again in %.1f s",
 		    lm->params.name, why, delay / 1000.0);
 	else
@@ -136,6 +142,12 @@ lease_lost(struct lease_mgr *lm, const char *why)
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_add(lm->ev_retry, &tv);
+}
+
+static void
+lease_lost(struct lease_mgr *lm, const char *why)
+{
+	lease_lost_how(lm, why, 0);
 }
 
 static void
@@ -346,6 +358,17 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 			lease_end(lm, EXIT_UNAUTHORIZED, msg);
 			return;
 		}
+		if (n->kind == RELAY__V1__NOTICE__KIND__LEASE_REPLACED &&
+		    n->lease_id.len == LEASE_ID_LEN &&
+		    memcmp(n->lease_id.data, lm->lease_id, LEASE_ID_LEN) == 0) {
+			/* another connection with this key took the name */
+			snprintf(msg, sizeof(msg), "lease %s was registered "
+			    "again with this key from another connection "
+			    "(is another expose running with it?); not "
+			    "registering it again", lm->params.name);
+			lease_end(lm, EXIT_NAME_TAKEN, msg);
+			return;
+		}
 		log_debug("notice %d from the relay: %s", n->kind, err);
 		return;
 	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
@@ -379,7 +402,7 @@ lease_closed(struct relay_client *rc, int code, const char *why, void *arg)
 		return;
 	}
 	strlcpy(msg, why, sizeof(msg));
-	lease_lost(lm, msg);
+	lease_lost_how(lm, msg, relay_stopped(rc));
 }
 
 /* direct: the holder will try direct paths for this session too. */

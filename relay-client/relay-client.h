@@ -222,6 +222,7 @@ struct relay_client {
 	int			 pending_code;
 	int			 in_cb;		/* calling out: free later */
 	int			 dead;
+	int			 relay_stopping; /* Notice SHUTTING_DOWN came */
 };
 
 /* ---- SecureConnection ---- */
@@ -422,6 +423,7 @@ void	 relay_cancel(struct relay_client *, uint32_t);
 void	 relay_finish(struct relay_client *);
 void	 relay_free(struct relay_client *);
 int	 relay_is_ready(const struct relay_client *);
+int	 relay_stopped(const struct relay_client *);
 const struct sockaddr *relay_peer_addr(const struct relay_client *,
 	    socklen_t *);
 const struct sockaddr *relay_local_addr(const struct relay_client *,

@@ -342,6 +342,13 @@ relay_is_ready(const struct relay_client *rc)
 	return rc != NULL && !rc->dead && rc->state == RC_READY;
 }
 
+/* The relay said it was stopping (Notice SHUTTING_DOWN): a clean end. */
+int
+relay_stopped(const struct relay_client *rc)
+{
+	return rc != NULL && rc->relay_stopping;
+}
+
 const struct sockaddr *
 relay_peer_addr(const struct relay_client *rc, socklen_t *len)
 {
@@ -508,6 +515,11 @@ relay_dispatch(struct relay_client *rc, RelayMessage *m)
 	switch (m->msg_case) {
 	case RELAY__V1__RELAY_MESSAGE__MSG_PONG:
 		return;
+	case RELAY__V1__RELAY_MESSAGE__MSG_NOTICE:
+		/* its close record follows: an orderly end, not a loss */
+		if (m->notice->kind == RELAY__V1__NOTICE__KIND__SHUTTING_DOWN)
+			rc->relay_stopping = 1;
+		break;
 	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED:
 		id = m->registered->request_id;
 		break;
@@ -597,6 +609,9 @@ relay_process(struct relay_client *rc)
 		if (r == REC_CLOSE) {
 			if (rc->state == RC_CLOSING)
 				relay_fail(rc, EXIT_OK, "closed");
+			else if (rc->relay_stopping)
+				relay_fail(rc, EXIT_UNREACHABLE, "the relay %s "
+				    "stopped", rc->opts->relay_name);
 			else
 				relay_fail(rc, EXIT_UNREACHABLE, "the relay %s "
 				    "closed the control connection",

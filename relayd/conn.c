@@ -1250,10 +1250,13 @@ client_record(struct client *c, const uint8_t *frame, size_t flen)
 		return;
 	}
 	if ((m = proto_unpack_client(&cs.arena, pt, plen)) == NULL) {
-		client_bad_request(c, 0, cs.arena.exhausted ?
-		    "message needs too much memory" : cs.arena.bad_string ?
-		    "a string field holds a NUL byte" :
+		/* a NUL in a string breaks a field rule: its id is known */
+		client_bad_request(c, cs.arena.refused != NULL ?
+		    client_msg_request_id(cs.arena.refused) : 0,
+		    cs.arena.exhausted ? "message needs too much memory" :
+		    cs.arena.bad_string ? "a string field holds a NUL byte" :
 		    "message does not unpack");
+		proto_arena_reset(&cs.arena);
 		return;
 	}
 	if (proto_check_client(m, err, sizeof(err)) == -1) {

@@ -364,6 +364,26 @@ lease_remove(struct lease *l, const char *why)
 	free(l);
 }
 
+/* Unsolicited news about a lease, to the connection holding it. */
+static void
+lease_notice(struct lease *l, int kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+lease_notice(struct lease *l, int kind, const char *fmt, ...)
+{
+	struct l_notice	 n;
+	va_list		 ap;
+
+	memset(&n, 0, sizeof(n));
+	n.kind = kind;
+	memcpy(n.lease_id, l->lease_id, LEASE_ID_LEN);
+	va_start(ap, fmt);
+	vsnprintf(n.message, sizeof(n.message), fmt, ap);
+	va_end(ap);
+	peer_compose(worker->conn[l->holder->conn], IMSG_L_NOTICE,
+	    l->holder->cid, -1, &n, sizeof(n));
+}
+
 static int
 id_allowed(const char *id)
 {
@@ -414,7 +434,13 @@ lease_refused(struct holder *h, struct l_register *lr, char *why,
 			    "ID", lr->name);
 			return RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN;
 		}
-		/* the same key registers again (a reconnect): it replaces */
+		/*
+		 * The same key registers again (a reconnect after a network
+		 * change, before the old connection is known dead): it
+		 * replaces, and the old lease's connection is told so.
+		 */
+		lease_notice(old, RELAY__V1__NOTICE__KIND__LEASE_REPLACED,
+		    "lease %s was registered again by its ID", old->name);
 		lease_remove(old, "replaced");
 	}
 	if ((idc = id_count_find(h->id)) != NULL &&
@@ -1136,15 +1162,8 @@ holder_remove(struct holder *h)
 static void
 lease_revoke_one(struct lease *l)
 {
-	struct l_notice	 n;
-
-	memset(&n, 0, sizeof(n));
-	n.kind = RELAY__V1__NOTICE__KIND__LEASE_REVOKED;
-	memcpy(n.lease_id, l->lease_id, LEASE_ID_LEN);
-	snprintf(n.message, sizeof(n.message),
+	lease_notice(l, RELAY__V1__NOTICE__KIND__LEASE_REVOKED,
 	    "lease %s revoked by the relay operator", l->name);
-	peer_compose(worker->conn[l->holder->conn], IMSG_L_NOTICE,
-	    l->holder->cid, -1, &n, sizeof(n));
 	worker->stats.leases_revoked++;
 	log_info("lease %s (%s) revoked", l->name, l->id);
 	lease_remove(l, "revoked");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buffer.h"
@@ -223,6 +224,7 @@ t_recv(struct tconn *t, int timeout_ms)
 			t->inlen -= flen;
 			if (r == REC_CLOSE) {
 				t->peer_closed = 1;
+				t->close_record = 1;
 				return NULL;
 			}
 			if (r != REC_DATA)
@@ -297,4 +299,64 @@ t_data_open_from(const char *src, int port, const uint8_t token[TOKEN_LEN])
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * 0 if the relay's next record is its close record and the end of the
+ * stream follows, all within timeout_ms; -1 if anything else comes first.
+ */
+int
+t_wait_close_record(struct tconn *t, int timeout_ms)
+{
+	RelayMessage	*m;
+
+	uint8_t		 b;
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	if (!t->close_record) {
+		if ((m = t_recv(t, timeout_ms)) != NULL || !t->close_record)
+			return -1;
+	}
+	if (t->inlen > 0)
+		return -1;	/* bytes after the close record */
+	pfd.fd = t->fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	n = read(t->fd, &b, 1);
+	return n == 0 || (n == -1 && errno == ECONNRESET) ? 0 : -1;
+}
+
+int
+t_send_close(struct tconn *t)
+{
+	uint8_t	 frame[64];
+	ssize_t	 f;
+
+	if ((f = rec_seal(&t->rec, REC_TYPE_CLOSE, NULL, 0, frame,
+	    sizeof(frame))) < 0)
+		return -1;
+	return t_write_full(t->fd, frame, f);
+}
+
+/* The local port of a connected socket: what the relay sees as ours. */
+int
+t_local_port(int fd)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		return -1;
+	return ntohs(sin.sin_port);
+}
+
+double
+t_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

@@ -20,6 +20,7 @@ struct tconn {
 	uint8_t			 in[REC_MAX_FRAME * 2];
 	size_t			 inlen;
 	int			 peer_closed;
+	int			 close_record;	/* the peer's close record came */
 };
 
 int	 t_tcp_connect(int port);
@@ -32,6 +33,10 @@ int	 t_send(struct tconn *, const ClientMessage *);
 int	 t_send_raw_record(struct tconn *, const uint8_t *, size_t);
 RelayMessage *t_recv(struct tconn *, int timeout_ms);
 int	 t_wait_closed(struct tconn *, int timeout_ms);
+int	 t_wait_close_record(struct tconn *, int timeout_ms);
+int	 t_send_close(struct tconn *);
+int	 t_local_port(int fd);
+double	 t_now(void);
 void	 t_close(struct tconn *);
 int	 t_data_open(int port, const uint8_t token[TOKEN_LEN]);
 int	 t_data_open_from(const char *src, int port,

@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "buffer.h"
 #include "crypto.h"
+#include "crypto_int.h"
 #include "vectors.h"
 #include "unit.h"
 
@@ -467,6 +469,167 @@ START_TEST(test_record_limit)
 }
 END_TEST
 
+/* OpenSSL's own verdict, without the protocol's key rule. */
+static int
+openssl_verify(const uint8_t pk[32], const uint8_t *msg, size_t len,
+    const uint8_t sig[64])
+{
+	EVP_PKEY	*k;
+	EVP_MD_CTX	*md;
+	int		 ok;
+
+	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_ptr_nonnull(md = EVP_MD_CTX_new());
+	ok = EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) == 1 &&
+	    EVP_DigestVerify(md, sig, 64, msg, len) == 1;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+static void
+hex32(const char *h, uint8_t out[32])
+{
+	int	 i;
+
+	for (i = 0; i < 32; i++)
+		ck_assert_int_eq(sscanf(h + 2 * i, "%2hhx", &out[i]), 1);
+}
+
+/*
+ * relay-protocol(7), Signatures: a public key of small order or with a
+ * non-canonical y is refused whatever the signature; S must be below L;
+ * a valid signature verifies.
+ */
+START_TEST(test_ed25519_key_rule)
+{
+	static const char *refused[] = {
+	    /* order 1, 2, 4, 8, each with and without the sign bit */
+	    "0100000000000000000000000000000000000000000000000000000000000000",
+	    "0100000000000000000000000000000000000000000000000000000000000080",
+	    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+	    "0000000000000000000000000000000000000000000000000000000000000000",
+	    "0000000000000000000000000000000000000000000000000000000000000080",
+	    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+	    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+	    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+	    /* y >= p: p, p + 1 (= 1), 2^255 - 1 */
+	    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+	};
+	/* L = 2^252 + 27742317777372353535851937790883648493, little-endian */
+	static const uint8_t L[32] = { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63,
+	    0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10 };
+	static const uint8_t msg[] = "any message at all";
+	struct identity	 a;
+	uint8_t		 pk[32], sig[64], big[64];
+	size_t		 i;
+	int		 carry, v;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		hex32(refused[i], pk);
+		ck_assert_msg(!ed25519_pk_usable(pk), "key %zu usable", i);
+		/* R = the neutral point, S = 0: a signature by anyone */
+		memset(sig, 0, sizeof(sig));
+		sig[0] = 1;
+		ck_assert_int_eq(ed25519_verify(pk, msg, sizeof(msg), sig), -1);
+	}
+	/* OpenSSL alone takes that forgery for the neutral point and for
+	 * its non-canonical encoding p + 1: the rule is the protocol's */
+	hex32(refused[0], pk);
+	ck_assert_int_eq(openssl_verify(pk, msg, sizeof(msg), sig), 1);
+	hex32(refused[11], pk);
+	ck_assert_int_eq(openssl_verify(pk, msg, sizeof(msg), sig), 1);
+
+	ck_assert_int_eq(identity_generate(&a), 0);
+	ck_assert(ed25519_pk_usable(a.pk));
+	ck_assert_int_eq(identity_sign(&a, msg, sizeof(msg), sig), 0);
+	ck_assert_int_eq(ed25519_verify(a.pk, msg, sizeof(msg), sig), 0);
+	/* S + L: the same point, a non-canonical scalar: refused */
+	memcpy(big, sig, sizeof(big));
+	for (i = 0, carry = 0; i < 32; i++) {
+		v = big[32 + i] + L[i] + carry;
+		big[32 + i] = v & 0xff;
+		carry = v >> 8;
+	}
+	ck_assert_int_eq(ed25519_verify(a.pk, msg, sizeof(msg), big), -1);
+	/* a tampered R */
+	memcpy(big, sig, sizeof(big));
+	big[0] ^= 1;
+	ck_assert_int_eq(ed25519_verify(a.pk, msg, sizeof(msg), big), -1);
+	identity_clear(&a);
+}
+END_TEST
+
+/* An initiator with the neutral point as key and the forgery in M3. */
+START_TEST(test_handshake_small_order_key)
+{
+	struct identity		 r;
+	struct handshake	 I, R;
+	uint8_t			 m1[HS_FRAME_M1], m2[HS_FRAME_M2];
+	uint8_t			 m3[HS_FRAME_M3], pk[32] = { 1 };
+	uint8_t			 msg[HS_SIGMSG_LEN], sig[64] = { 1 };
+	const uint8_t		*ctx = (const uint8_t *)HS_CTX_CONTROL;
+	size_t			 ctxlen = strlen(HS_CTX_CONTROL);
+
+	ck_assert_int_eq(identity_generate(&r), 0);
+	ck_assert_int_eq(hs_init(&I, HS_INITIATOR, ctx, ctxlen, pk, r.id), 0);
+	ck_assert_int_eq(hs_init(&R, HS_RESPONDER, ctx, ctxlen, r.pk, NULL),
+	    0);
+	ck_assert_int_ge(hs_write_m1(&I, m1, sizeof(m1)), 0);
+	ck_assert_int_eq(hs_read_m1(&R, m1 + 2, HS_M1_LEN), 0);
+	ck_assert_int_eq(hs_sign(&R, &r), 0);
+	ck_assert_int_ge(hs_write_m2(&R, m2, sizeof(m2)), 0);
+	ck_assert_int_eq(hs_read_m2(&I, m2 + 2, HS_M2_LEN), 0);
+	/* the message the initiator signs: it "verifies" for OpenSSL */
+	memcpy(msg, HS_SIG_LABEL_I, HS_SIG_LABEL_LEN);
+	memcpy(msg + HS_SIG_LABEL_LEN, I.h, 32);
+	memcpy(msg + HS_SIG_LABEL_LEN + 32, pk, 32);
+	ck_assert_int_eq(openssl_verify(pk, msg, sizeof(msg), sig), 1);
+	/* hs_set_sig() would refuse it: put it in place by hand */
+	memcpy(I.sig, sig, sizeof(sig));
+	I.have_sig = 1;
+	I.state = HS_S_WRITE;
+	ck_assert_int_ge(hs_write_m3(&I, m3, sizeof(m3)), 0);
+	ck_assert_int_eq(hs_read_m3(&R, m3 + 2, HS_M3_LEN), -1);
+	ck_assert_msg(strstr(R.error, "does not verify") != NULL, "%s", R.error);
+	identity_clear(&r);
+}
+END_TEST
+
+/* relay-protocol(7): the last counter a direction uses is 2^64 - 2. */
+START_TEST(test_record_last_counter)
+{
+	struct rec_layer	 a, b;
+	uint8_t			 buf[64], pt[64];
+	size_t			 plen;
+	ssize_t			 n;
+
+	rec_pair(&a, &b);
+	a.send.counter = b.recv.counter = UINT64_MAX - 1;
+	n = rec_seal(&a, REC_TYPE_DATA, (const uint8_t *)"x", 1, buf,
+	    sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(rec_open(&b, buf, n, pt, sizeof(pt), &plen),
+	    REC_DATA);
+	ck_assert_uint_eq(a.send.counter, UINT64_MAX);
+	/* 2^64 - 1 is never used: sealing fails, and so does opening */
+	ck_assert_int_eq(rec_seal(&a, REC_TYPE_CLOSE, NULL, 0, buf,
+	    sizeof(buf)), REC_ERR);
+	ck_assert_int_eq(rec_open(&b, buf, n, pt, sizeof(pt), &plen),
+	    REC_ERR);
+	ck_assert_ptr_nonnull(strstr(b.error, "exhausted"));
+	rec_clear(&a);
+	rec_clear(&b);
+}
+END_TEST
+
 START_TEST(test_record_reorder_replay_tamper)
 {
 	struct rec_layer	 a, b;
@@ -739,6 +902,92 @@ START_TEST(test_identity_openssl_pem)
 }
 END_TEST
 
+static void
+write_file(const char *path, const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+	int	 fd;
+
+	(void)unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, a, alen), (ssize_t)alen);
+	if (blen > 0)
+		ck_assert_int_eq(write(fd, b, blen), (ssize_t)blen);
+	close(fd);
+}
+
+/*
+ * relay-protocol(7), Key files: the first private-key PEM block counts,
+ * text and other blocks around it are ignored, CRLF line ends are fine,
+ * an encrypted key is refused (without asking for a passphrase).
+ */
+START_TEST(test_identity_pem_variants)
+{
+	static const char pem[] =
+	    "-----BEGIN PRIVATE KEY-----\n"
+	    "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
+	    "-----END PRIVATE KEY-----\n";
+	static const char crlf[] =
+	    "-----BEGIN PRIVATE KEY-----\r\n"
+	    "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\r\n"
+	    "-----END PRIVATE KEY-----\r\n";
+	static const char other[] =
+	    "a comment before the key\n"
+	    "-----BEGIN PUBLIC KEY-----\n"
+	    "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n"
+	    "-----END PUBLIC KEY-----\n";
+	struct identity	 a, b;
+	BIO		*bio;
+	char		 path[300], err[512], *mem;
+	long		 len;
+
+	load_vectors();
+	mk_tmpdir();
+	snprintf(path, sizeof(path), "%s/pem", tmpdir);
+
+	write_file(path, crlf, sizeof(crlf) - 1, NULL, 0);
+	ck_assert_int_eq(identity_load(&b, path, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.id, vec_get("", "identity_I_id"));
+	identity_clear(&b);
+
+	write_file(path, other, sizeof(other) - 1, pem, sizeof(pem) - 1);
+	ck_assert_int_eq(identity_load(&b, path, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.id, vec_get("", "identity_I_id"));
+	identity_clear(&b);
+
+	/* two keys: the first one */
+	ck_assert_int_eq(identity_generate(&a), 0);
+	ck_assert_ptr_nonnull(bio = BIO_new(BIO_s_mem()));
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, a.pkey, NULL, NULL, 0,
+	    NULL, NULL), 1);
+	len = BIO_get_mem_data(bio, &mem);
+	write_file(path, mem, len, pem, sizeof(pem) - 1);
+	ck_assert_int_eq(identity_load(&b, path, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.id, a.id);
+	identity_clear(&b);
+	BIO_free(bio);
+
+	/* encrypted: refused, saying so, with no prompt (stdin is unused) */
+	ck_assert_ptr_nonnull(bio = BIO_new(BIO_s_mem()));
+	ck_assert_int_eq(PEM_write_bio_PKCS8PrivateKey(bio, a.pkey,
+	    EVP_aes_256_cbc(), NULL, 0, NULL, (void *)"secret"), 1);
+	len = BIO_get_mem_data(bio, &mem);
+	ck_assert_ptr_nonnull(strstr(mem, "ENCRYPTED PRIVATE KEY"));
+	write_file(path, mem, len, NULL, 0);
+	ck_assert_int_eq(identity_load(&b, path, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "encrypted"));
+	BIO_free(bio);
+
+	/* a public key alone is no key file */
+	write_file(path, other, sizeof(other) - 1, NULL, 0);
+	ck_assert_int_eq(identity_load(&b, path, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a PEM"));
+	identity_clear(&a);
+	rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_id_normalize)
 {
 	char	 out[ID_BUFSZ];
@@ -802,6 +1051,8 @@ crypto_suite(void)
 	tcase_add_test(tc, test_handshake_tamper);
 	tcase_add_test(tc, test_handshake_wrong_id);
 	tcase_add_test(tc, test_handshake_zero_point);
+	tcase_add_test(tc, test_ed25519_key_rule);
+	tcase_add_test(tc, test_handshake_small_order_key);
 	tcase_add_test(tc, test_handshake_bad_lengths_and_order);
 	tcase_add_test(tc, test_handshake_misuse_after_done);
 	suite_add_tcase(s, tc);
@@ -809,6 +1060,7 @@ crypto_suite(void)
 	tc = tcase_create("records");
 	tcase_add_test(tc, test_record_roundtrip);
 	tcase_add_test(tc, test_record_limit);
+	tcase_add_test(tc, test_record_last_counter);
 	tcase_add_test(tc, test_record_reorder_replay_tamper);
 	tcase_add_test(tc, test_record_close_and_truncation);
 	tcase_add_test(tc, test_record_bad_types);
@@ -818,6 +1070,7 @@ crypto_suite(void)
 	tcase_add_test(tc, test_record_path_type);
 	tcase_add_test(tc, test_identity_files);
 	tcase_add_test(tc, test_identity_openssl_pem);
+	tcase_add_test(tc, test_identity_pem_variants);
 	tcase_add_test(tc, test_id_normalize);
 	suite_add_tcase(s, tc);
 	return s;
