@@ -291,13 +291,7 @@ connect_request(struct relay_client *rc, const char *id, const char *name,
 		}
 	}
 
-	if (id[0] != '\0') {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;
-		cn.id = (char *)id;
-	} else {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-		cn.name = (char *)name;
-	}
+	proto_connect_target(&cn, id, name);
 	cn.alpn = (char *)alpn;
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
 	m.connect = &cn;
