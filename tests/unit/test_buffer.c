@@ -444,32 +444,17 @@ START_TEST(test_be_helpers)
 }
 END_TEST
 
-static Suite *
-buffer_suite(void)
-{
-	Suite	*s = suite_create("buffer");
-	TCase	*tc;
-
-	tc = tcase_create("integers");
-	tcase_add_test(tc, test_int_roundtrip);
-	tcase_add_test(tc, test_int_decode_literal);
-	tcase_add_test(tc, test_be_helpers);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("bounds");
-	tcase_add_test(tc, test_new_and_reset);
-	tcase_add_test(tc, test_get_past_end);
-	tcase_add_test(tc, test_put_past_max);
-	tcase_add_loop_test(tc, test_growth_to_max, 0, 3);
-	tcase_add_test(tc, test_static);
-	tcase_add_test(tc, test_peek_skip);
-	tcase_add_test(tc, test_compact);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return unit_run(buffer_suite());
+	const struct unit_case	 suite[] = {
+		{ "integers", { { test_int_roundtrip },
+		    { test_int_decode_literal }, { test_be_helpers } } },
+		{ "bounds", { { test_new_and_reset }, { test_get_past_end },
+		    { test_put_past_max }, { test_growth_to_max, 3 },
+		    { test_static }, { test_peek_skip }, { test_compact } } },
+		{ NULL }
+	};
+
+	return unit_main("buffer", suite);
 }

@@ -1033,51 +1033,30 @@ START_TEST(test_keyed_hash_and_equal)
 }
 END_TEST
 
-static Suite *
-crypto_suite(void)
-{
-	Suite	*s = suite_create("crypto");
-	TCase	*tc;
-
-	tc = tcase_create("vectors");
-	tcase_add_test(tc, test_vector_identities);
-	tcase_add_test(tc, test_keyed_hash_and_equal);
-	tcase_add_loop_test(tc, test_vector_transcript, 0, 2);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("handshake");
-	tcase_add_test(tc, test_handshake_full);
-	tcase_add_test(tc, test_handshake_tofu);
-	tcase_add_test(tc, test_handshake_tamper);
-	tcase_add_test(tc, test_handshake_wrong_id);
-	tcase_add_test(tc, test_handshake_zero_point);
-	tcase_add_test(tc, test_ed25519_key_rule);
-	tcase_add_test(tc, test_handshake_small_order_key);
-	tcase_add_test(tc, test_handshake_bad_lengths_and_order);
-	tcase_add_test(tc, test_handshake_misuse_after_done);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("records");
-	tcase_add_test(tc, test_record_roundtrip);
-	tcase_add_test(tc, test_record_limit);
-	tcase_add_test(tc, test_record_last_counter);
-	tcase_add_test(tc, test_record_reorder_replay_tamper);
-	tcase_add_test(tc, test_record_close_and_truncation);
-	tcase_add_test(tc, test_record_bad_types);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("identity");
-	tcase_add_test(tc, test_record_path_type);
-	tcase_add_test(tc, test_identity_files);
-	tcase_add_test(tc, test_identity_openssl_pem);
-	tcase_add_test(tc, test_identity_pem_variants);
-	tcase_add_test(tc, test_id_normalize);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return unit_run(crypto_suite());
+	const struct unit_case	 suite[] = {
+		{ "vectors", { { test_vector_identities },
+		    { test_keyed_hash_and_equal },
+		    { test_vector_transcript, 2 } } },
+		{ "handshake", { { test_handshake_full },
+		    { test_handshake_tofu }, { test_handshake_tamper },
+		    { test_handshake_wrong_id }, { test_handshake_zero_point },
+		    { test_ed25519_key_rule },
+		    { test_handshake_small_order_key },
+		    { test_handshake_bad_lengths_and_order },
+		    { test_handshake_misuse_after_done } } },
+		{ "records", { { test_record_roundtrip }, { test_record_limit },
+		    { test_record_last_counter },
+		    { test_record_reorder_replay_tamper },
+		    { test_record_close_and_truncation },
+		    { test_record_bad_types } } },
+		{ "identity", { { test_record_path_type },
+		    { test_identity_files }, { test_identity_openssl_pem },
+		    { test_identity_pem_variants }, { test_id_normalize } } },
+		{ NULL }
+	};
+
+	return unit_main("crypto", suite);
 }

@@ -1035,54 +1035,29 @@ START_TEST(test_fd_lost)
 }
 END_TEST
 
-static Suite *
-imsg_suite(void)
-{
-	Suite	*s = suite_create("imsg");
-	TCase	*tc;
-
-	tc = tcase_create("messages");
-	tcase_add_test(tc, test_roundtrip);
-	tcase_add_test(tc, test_get_data);
-	tcase_add_test(tc, test_partial_read);
-	tcase_add_test(tc, test_partial_write);
-	tcase_add_test(tc, test_read_buffer_full);
-	tcase_add_test(tc, test_flush_peer_closed);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("descriptors");
-	tcase_add_test(tc, test_fd_pass);
-	tcase_add_test(tc, test_fd_free_closes);
-	tcase_add_test(tc, test_fd_order);
-	tcase_add_test(tc, test_fd_sender_not_allowed);
-	tcase_add_test(tc, test_fd_receiver_not_allowed);
-	tcase_add_test(tc, test_fd_queue_full);
-	tcase_add_test(tc, test_clear_outq_fds);
-	tcase_add_test(tc, test_clear_rfds);
-	suite_add_tcase(s, tc);
-
-	/*
-	 * The kernel's descriptor limit: valgrind keeps its own limit apart
-	 * from the program's, so `make check-valgrind` leaves this case out
-	 * (CK_EXCLUDE_TAGS) and `make check` runs it.
-	 */
-	tc = tcase_create("kernel limits");
-	tcase_set_tags(tc, "rlimit");
-	tcase_add_test(tc, test_fd_lost);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("malformed");
-	tcase_add_test(tc, test_oversized_compose);
-	tcase_add_loop_test(tc, test_bad_header, 0,
-	    sizeof(bad_hdr) / sizeof(bad_hdr[0]));
-	tcase_add_loop_test(tc, test_truncated, 0,
-	    sizeof(trunc_at) / sizeof(trunc_at[0]));
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return unit_run(imsg_suite());
+	/*
+	 * "kernel limits" is the kernel's descriptor limit: valgrind keeps
+	 * its own limit apart from the program's, so `make check-valgrind`
+	 * leaves this case out (CK_EXCLUDE_TAGS) and `make check` runs it.
+	 */
+	const struct unit_case	 suite[] = {
+		{ "messages", { { test_roundtrip }, { test_get_data },
+		    { test_partial_read }, { test_partial_write },
+		    { test_read_buffer_full }, { test_flush_peer_closed } } },
+		{ "descriptors", { { test_fd_pass }, { test_fd_free_closes },
+		    { test_fd_order }, { test_fd_sender_not_allowed },
+		    { test_fd_receiver_not_allowed }, { test_fd_queue_full },
+		    { test_clear_outq_fds }, { test_clear_rfds } } },
+		{ "kernel limits", { { test_fd_lost } }, .tags = "rlimit" },
+		{ "malformed", { { test_oversized_compose },
+		    { test_bad_header, sizeof(bad_hdr) / sizeof(bad_hdr[0]) },
+		    { test_truncated,
+		    sizeof(trunc_at) / sizeof(trunc_at[0]) } } },
+		{ NULL }
+	};
+
+	return unit_main("imsg", suite);
 }

@@ -218,26 +218,17 @@ START_TEST(test_every_type_has_a_row)
 }
 END_TEST
 
-static Suite *
-msgtab_suite(void)
-{
-	Suite	*s = suite_create("msgtab");
-	TCase	*tc = tcase_create("check");
-
-	tcase_add_test(tc, test_good_messages_pass);
-	tcase_add_test(tc, test_sender_and_receiver);
-	tcase_add_test(tc, test_size);
-	tcase_add_test(tc, test_descriptors);
-	tcase_add_test(tc, test_strings_and_counts);
-	tcase_add_test(tc, test_entries);
-	tcase_add_test(tc, test_phases);
-	tcase_add_test(tc, test_every_type_has_a_row);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return unit_run(msgtab_suite());
+	const struct unit_case	 suite[] = {
+		{ "check", { { test_good_messages_pass },
+		    { test_sender_and_receiver }, { test_size },
+		    { test_descriptors }, { test_strings_and_counts },
+		    { test_entries }, { test_phases },
+		    { test_every_type_has_a_row } } },
+		{ NULL }
+	};
+
+	return unit_main("msgtab", suite);
 }

@@ -2362,82 +2362,40 @@ START_TEST(test_text_safe)
 }
 END_TEST
 
-static Suite *
-proto_suite(void)
-{
-	Suite	*s = suite_create("proto");
-	TCase	*tc;
-
-	tc = tcase_create("roundtrip");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_rt_register);
-	tcase_add_test(tc, test_rt_renew_unregister);
-	tcase_add_test(tc, test_rt_connect);
-	tcase_add_test(tc, test_rt_accept_reject);
-	tcase_add_test(tc, test_rt_list_ping);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("roundtrip_relay");
-	tcase_add_checked_fixture(tc, setup_client, teardown);
-	tcase_add_test(tc, test_rt_registered);
-	tcase_add_test(tc, test_rt_ack_pong);
-	tcase_add_test(tc, test_rt_incoming);
-	tcase_add_test(tc, test_rt_connected);
-	tcase_add_test(tc, test_rt_lease_list);
-	tcase_add_test(tc, test_rt_error_notice);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("limits");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_pack_oversized);
-	tcase_add_test(tc, test_pack_short_buffer);
-	tcase_add_test(tc, test_unpack_oversized);
-	tcase_add_test(tc, test_truncated_client);
-	tcase_add_test(tc, test_truncated_relay);
-	tcase_add_test(tc, test_truncated_inner);
-	tcase_add_test(tc, test_garbage_random);
-	tcase_add_test(tc, test_garbage_mutated);
-	tcase_add_test(tc, test_malformed_varint);
-	tcase_add_test(tc, test_malformed_length);
-	tcase_add_test(tc, test_malformed_wiretype);
-	tcase_add_test(tc, test_nul_in_string);
-	tcase_add_test(tc, test_arena_client);
-	tcase_add_test(tc, test_arena_bounds);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("arena_client");
-	tcase_add_checked_fixture(tc, setup_client, teardown);
-	tcase_add_test(tc, test_arena_relay);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("check");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_check_envelope);
-	tcase_add_test(tc, test_check_register_alpn);
-	tcase_add_test(tc, test_check_names);
-	tcase_add_test(tc, test_check_text);
-	tcase_add_test(tc, test_check_local_addrs);
-	tcase_add_test(tc, test_check_local_addr_kinds);
-	tcase_add_test(tc, test_check_path_report);
-	tcase_add_test(tc, test_check_id_lengths);
-	tcase_add_test(tc, test_check_connect);
-	tcase_add_test(tc, test_check_reject_reason);
-	tcase_add_test(tc, test_check_registered);
-	tcase_add_test(tc, test_check_incoming);
-	tcase_add_test(tc, test_check_connected);
-	tcase_add_test(tc, test_check_lease_list);
-	tcase_add_test(tc, test_check_error_notice);
-	tcase_add_test(tc, test_names_error);
-	tcase_add_test(tc, test_names_msg);
-	tcase_add_test(tc, test_text_safe);
-	suite_add_tcase(s, tc);
-
-	return s;
-}
-
 int
 main(void)
 {
-	return unit_run(proto_suite());
+	const struct unit_case	 suite[] = {
+		{ "roundtrip", { { test_rt_register },
+		    { test_rt_renew_unregister }, { test_rt_connect },
+		    { test_rt_accept_reject }, { test_rt_list_ping } },
+		    setup, teardown },
+		{ "roundtrip_relay", { { test_rt_registered },
+		    { test_rt_ack_pong }, { test_rt_incoming },
+		    { test_rt_connected }, { test_rt_lease_list },
+		    { test_rt_error_notice } }, setup_client, teardown },
+		{ "limits", { { test_pack_oversized },
+		    { test_pack_short_buffer }, { test_unpack_oversized },
+		    { test_truncated_client }, { test_truncated_relay },
+		    { test_truncated_inner }, { test_garbage_random },
+		    { test_garbage_mutated }, { test_malformed_varint },
+		    { test_malformed_length }, { test_malformed_wiretype },
+		    { test_nul_in_string }, { test_arena_client },
+		    { test_arena_bounds } }, setup, teardown, 120 },
+		{ "arena_client", { { test_arena_relay } }, setup_client,
+		    teardown },
+		{ "check", { { test_check_envelope },
+		    { test_check_register_alpn }, { test_check_names },
+		    { test_check_text }, { test_check_local_addrs },
+		    { test_check_local_addr_kinds }, { test_check_path_report },
+		    { test_check_id_lengths }, { test_check_connect },
+		    { test_check_reject_reason }, { test_check_registered },
+		    { test_check_incoming }, { test_check_connected },
+		    { test_check_lease_list }, { test_check_error_notice },
+		    { test_names_error }, { test_names_msg },
+		    { test_text_safe } }, setup, teardown },
+		{ NULL }
+	};
+
+	return unit_main("proto", suite);
 }

@@ -39,6 +39,7 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "unit.h"
 
 /* How long a sandboxed child may take; it never takes long. */
 #define CHILD_WAIT_SEC	30
@@ -857,35 +858,20 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("sandbox");
-	TCase	*sc = tcase_create("seccomp");
-	TCase	*ll = tcase_create("landlock");
-	TCase	*pr = tcase_create("probe");
-	SRunner	*sr;
-	int	 failed;
-
-	tcase_set_timeout(sc, 120);
-	tcase_set_timeout(ll, 120);
-	tcase_set_timeout(pr, 120);
-	tcase_add_loop_test(sc, test_forbidden, 0, 3);
-	tcase_add_test(sc, test_fwd_no_accept);
-	tcase_add_loop_test(sc, test_allowed, 0, 3);
-	tcase_add_loop_test(sc, test_allowed_clean, 0, 3);
-	tcase_add_loop_test(sc, test_debug_handler, 0, 3);
-	tcase_add_test(sc, test_counts);
+	const struct unit_case	 suite[] = {
+		{ "seccomp", { { test_forbidden, 3 }, { test_fwd_no_accept },
+		    { test_allowed, 3 }, { test_allowed_clean, 3 },
+		    { test_debug_handler, 3 }, { test_counts },
 #ifdef RELAYD_SANITIZERS
-	tcase_add_loop_test(sc, test_sanitizer_reports, 0, 3);
+		    { test_sanitizer_reports, 3 },
 #endif
-	tcase_add_loop_test(ll, test_landlock_role, 0, 3);
-	tcase_add_test(pr, test_landlock_probe_absent);
-	tcase_add_test(pr, test_landlock_probe_refused);
-	tcase_add_test(pr, test_landlock_probe_kernel);
-	suite_add_tcase(s, sc);
-	suite_add_tcase(s, ll);
-	suite_add_tcase(s, pr);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		    }, .timeout = 120 },
+		{ "landlock", { { test_landlock_role, 3 } }, .timeout = 120 },
+		{ "probe", { { test_landlock_probe_absent },
+		    { test_landlock_probe_refused },
+		    { test_landlock_probe_kernel } }, .timeout = 120 },
+		{ NULL }
+	};
+
+	return unit_main("sandbox", suite);
 }
