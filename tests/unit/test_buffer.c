@@ -444,17 +444,9 @@ START_TEST(test_be_helpers)
 }
 END_TEST
 
-int
-main(void)
-{
-	const struct unit_case	 suite[] = {
-		{ "integers", { { test_int_roundtrip },
-		    { test_int_decode_literal }, { test_be_helpers } } },
-		{ "bounds", { { test_new_and_reset }, { test_get_past_end },
-		    { test_put_past_max }, { test_growth_to_max, 3 },
-		    { test_static }, { test_peek_skip }, { test_compact } } },
-		{ NULL }
-	};
-
-	return unit_main("buffer", suite);
-}
+UNIT_MAIN("buffer",
+	{ "integers", { { test_int_roundtrip },
+	    { test_int_decode_literal }, { test_be_helpers } } },
+	{ "bounds", { { test_new_and_reset }, { test_get_past_end },
+	    { test_put_past_max }, { test_growth_to_max, 3 },
+	    { test_static }, { test_peek_skip }, { test_compact } } });

@@ -1033,30 +1033,22 @@ START_TEST(test_keyed_hash_and_equal)
 }
 END_TEST
 
-int
-main(void)
-{
-	const struct unit_case	 suite[] = {
-		{ "vectors", { { test_vector_identities },
-		    { test_keyed_hash_and_equal },
-		    { test_vector_transcript, 2 } } },
-		{ "handshake", { { test_handshake_full },
-		    { test_handshake_tofu }, { test_handshake_tamper },
-		    { test_handshake_wrong_id }, { test_handshake_zero_point },
-		    { test_ed25519_key_rule },
-		    { test_handshake_small_order_key },
-		    { test_handshake_bad_lengths_and_order },
-		    { test_handshake_misuse_after_done } } },
-		{ "records", { { test_record_roundtrip }, { test_record_limit },
-		    { test_record_last_counter },
-		    { test_record_reorder_replay_tamper },
-		    { test_record_close_and_truncation },
-		    { test_record_bad_types } } },
-		{ "identity", { { test_record_path_type },
-		    { test_identity_files }, { test_identity_openssl_pem },
-		    { test_identity_pem_variants }, { test_id_normalize } } },
-		{ NULL }
-	};
-
-	return unit_main("crypto", suite);
-}
+UNIT_MAIN("crypto",
+	{ "vectors", { { test_vector_identities },
+	    { test_keyed_hash_and_equal },
+	    { test_vector_transcript, 2 } } },
+	{ "handshake", { { test_handshake_full },
+	    { test_handshake_tofu }, { test_handshake_tamper },
+	    { test_handshake_wrong_id }, { test_handshake_zero_point },
+	    { test_ed25519_key_rule },
+	    { test_handshake_small_order_key },
+	    { test_handshake_bad_lengths_and_order },
+	    { test_handshake_misuse_after_done } } },
+	{ "records", { { test_record_roundtrip }, { test_record_limit },
+	    { test_record_last_counter },
+	    { test_record_reorder_replay_tamper },
+	    { test_record_close_and_truncation },
+	    { test_record_bad_types } } },
+	{ "identity", { { test_record_path_type },
+	    { test_identity_files }, { test_identity_openssl_pem },
+	    { test_identity_pem_variants }, { test_id_normalize } } });

@@ -1035,29 +1035,21 @@ START_TEST(test_fd_lost)
 }
 END_TEST
 
-int
-main(void)
-{
-	/*
-	 * "kernel limits" is the kernel's descriptor limit: valgrind keeps
-	 * its own limit apart from the program's, so `make check-valgrind`
-	 * leaves this case out (CK_EXCLUDE_TAGS) and `make check` runs it.
-	 */
-	const struct unit_case	 suite[] = {
-		{ "messages", { { test_roundtrip }, { test_get_data },
-		    { test_partial_read }, { test_partial_write },
-		    { test_read_buffer_full }, { test_flush_peer_closed } } },
-		{ "descriptors", { { test_fd_pass }, { test_fd_free_closes },
-		    { test_fd_order }, { test_fd_sender_not_allowed },
-		    { test_fd_receiver_not_allowed }, { test_fd_queue_full },
-		    { test_clear_outq_fds }, { test_clear_rfds } } },
-		{ "kernel limits", { { test_fd_lost } }, .tags = "rlimit" },
-		{ "malformed", { { test_oversized_compose },
-		    { test_bad_header, sizeof(bad_hdr) / sizeof(bad_hdr[0]) },
-		    { test_truncated,
-		    sizeof(trunc_at) / sizeof(trunc_at[0]) } } },
-		{ NULL }
-	};
-
-	return unit_main("imsg", suite);
-}
+/*
+ * "kernel limits" is the kernel's descriptor limit: valgrind keeps its own
+ * limit apart from the program's, so `make check-valgrind` leaves this case
+ * out (CK_EXCLUDE_TAGS) and `make check` runs it.
+ */
+UNIT_MAIN("imsg",
+	{ "messages", { { test_roundtrip }, { test_get_data },
+	    { test_partial_read }, { test_partial_write },
+	    { test_read_buffer_full }, { test_flush_peer_closed } } },
+	{ "descriptors", { { test_fd_pass }, { test_fd_free_closes },
+	    { test_fd_order }, { test_fd_sender_not_allowed },
+	    { test_fd_receiver_not_allowed }, { test_fd_queue_full },
+	    { test_clear_outq_fds }, { test_clear_rfds } } },
+	{ "kernel limits", { { test_fd_lost } }, .tags = "rlimit" },
+	{ "malformed", { { test_oversized_compose },
+	    { test_bad_header, sizeof(bad_hdr) / sizeof(bad_hdr[0]) },
+	    { test_truncated,
+	    sizeof(trunc_at) / sizeof(trunc_at[0]) } } });

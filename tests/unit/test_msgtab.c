@@ -218,17 +218,9 @@ START_TEST(test_every_type_has_a_row)
 }
 END_TEST
 
-int
-main(void)
-{
-	const struct unit_case	 suite[] = {
-		{ "check", { { test_good_messages_pass },
-		    { test_sender_and_receiver }, { test_size },
-		    { test_descriptors }, { test_strings_and_counts },
-		    { test_entries }, { test_phases },
-		    { test_every_type_has_a_row } } },
-		{ NULL }
-	};
-
-	return unit_main("msgtab", suite);
-}
+UNIT_MAIN("msgtab",
+	{ "check", { { test_good_messages_pass },
+	    { test_sender_and_receiver }, { test_size },
+	    { test_descriptors }, { test_strings_and_counts },
+	    { test_entries }, { test_phases },
+	    { test_every_type_has_a_row } } });

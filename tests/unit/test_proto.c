@@ -2362,40 +2362,32 @@ START_TEST(test_text_safe)
 }
 END_TEST
 
-int
-main(void)
-{
-	const struct unit_case	 suite[] = {
-		{ "roundtrip", { { test_rt_register },
-		    { test_rt_renew_unregister }, { test_rt_connect },
-		    { test_rt_accept_reject }, { test_rt_list_ping } },
-		    setup, teardown },
-		{ "roundtrip_relay", { { test_rt_registered },
-		    { test_rt_ack_pong }, { test_rt_incoming },
-		    { test_rt_connected }, { test_rt_lease_list },
-		    { test_rt_error_notice } }, setup_client, teardown },
-		{ "limits", { { test_pack_oversized },
-		    { test_pack_short_buffer }, { test_unpack_oversized },
-		    { test_truncated_client }, { test_truncated_relay },
-		    { test_truncated_inner }, { test_garbage_random },
-		    { test_garbage_mutated }, { test_malformed_varint },
-		    { test_malformed_length }, { test_malformed_wiretype },
-		    { test_nul_in_string }, { test_arena_client },
-		    { test_arena_bounds } }, setup, teardown, 120 },
-		{ "arena_client", { { test_arena_relay } }, setup_client,
-		    teardown },
-		{ "check", { { test_check_envelope },
-		    { test_check_register_alpn }, { test_check_names },
-		    { test_check_text }, { test_check_local_addrs },
-		    { test_check_local_addr_kinds }, { test_check_path_report },
-		    { test_check_id_lengths }, { test_check_connect },
-		    { test_check_reject_reason }, { test_check_registered },
-		    { test_check_incoming }, { test_check_connected },
-		    { test_check_lease_list }, { test_check_error_notice },
-		    { test_names_error }, { test_names_msg },
-		    { test_text_safe } }, setup, teardown },
-		{ NULL }
-	};
-
-	return unit_main("proto", suite);
-}
+UNIT_MAIN("proto",
+	{ "roundtrip", { { test_rt_register },
+	    { test_rt_renew_unregister }, { test_rt_connect },
+	    { test_rt_accept_reject }, { test_rt_list_ping } },
+	    setup, teardown },
+	{ "roundtrip_relay", { { test_rt_registered },
+	    { test_rt_ack_pong }, { test_rt_incoming },
+	    { test_rt_connected }, { test_rt_lease_list },
+	    { test_rt_error_notice } }, setup_client, teardown },
+	{ "limits", { { test_pack_oversized },
+	    { test_pack_short_buffer }, { test_unpack_oversized },
+	    { test_truncated_client }, { test_truncated_relay },
+	    { test_truncated_inner }, { test_garbage_random },
+	    { test_garbage_mutated }, { test_malformed_varint },
+	    { test_malformed_length }, { test_malformed_wiretype },
+	    { test_nul_in_string }, { test_arena_client },
+	    { test_arena_bounds } }, setup, teardown, 120 },
+	{ "arena_client", { { test_arena_relay } }, setup_client,
+	    teardown },
+	{ "check", { { test_check_envelope },
+	    { test_check_register_alpn }, { test_check_names },
+	    { test_check_text }, { test_check_local_addrs },
+	    { test_check_local_addr_kinds }, { test_check_path_report },
+	    { test_check_id_lengths }, { test_check_connect },
+	    { test_check_reject_reason }, { test_check_registered },
+	    { test_check_incoming }, { test_check_connected },
+	    { test_check_lease_list }, { test_check_error_notice },
+	    { test_names_error }, { test_names_msg },
+	    { test_text_safe } }, setup, teardown });

@@ -851,27 +851,22 @@ START_TEST(test_landlock_probe_kernel)
 }
 END_TEST
 
+#ifdef RELAYD_SANITIZERS
+#define SANITIZER_TESTS	{ test_sanitizer_reports, 3 }
+#else
+#define SANITIZER_TESTS	{ NULL }
+#endif
+
 /*
  * Three cases, so that a kernel without Landlock (tests/vm/landlock.sh
  * boots one) can run the probe's alone: CK_RUN_CASE=probe.
  */
-int
-main(void)
-{
-	const struct unit_case	 suite[] = {
-		{ "seccomp", { { test_forbidden, 3 }, { test_fwd_no_accept },
-		    { test_allowed, 3 }, { test_allowed_clean, 3 },
-		    { test_debug_handler, 3 }, { test_counts },
-#ifdef RELAYD_SANITIZERS
-		    { test_sanitizer_reports, 3 },
-#endif
-		    }, .timeout = 120 },
-		{ "landlock", { { test_landlock_role, 3 } }, .timeout = 120 },
-		{ "probe", { { test_landlock_probe_absent },
-		    { test_landlock_probe_refused },
-		    { test_landlock_probe_kernel } }, .timeout = 120 },
-		{ NULL }
-	};
-
-	return unit_main("sandbox", suite);
-}
+UNIT_MAIN("sandbox",
+	{ "seccomp", { { test_forbidden, 3 }, { test_fwd_no_accept },
+	    { test_allowed, 3 }, { test_allowed_clean, 3 },
+	    { test_debug_handler, 3 }, { test_counts }, SANITIZER_TESTS },
+	    .timeout = 120 },
+	{ "landlock", { { test_landlock_role, 3 } }, .timeout = 120 },
+	{ "probe", { { test_landlock_probe_absent },
+	    { test_landlock_probe_refused },
+	    { test_landlock_probe_kernel } }, .timeout = 120 });

@@ -72,4 +72,16 @@ unit_main(const char *suite, const struct unit_case *cases)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* The main() of a test program: its suite's name, then its cases. */
+#define UNIT_MAIN(suite, ...)						\
+int									\
+main(void)								\
+{									\
+	const struct unit_case	 unit_cases[] = {			\
+		__VA_ARGS__, { NULL }					\
+	};								\
+									\
+	return unit_main((suite), unit_cases);				\
+}
+
 #endif /* RELAY_UNIT_H */
