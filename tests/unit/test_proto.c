@@ -193,58 +193,77 @@ assert_strv(char **got, size_t ngot, char **want, size_t nwant)
 }
 
 /*
+ * The two kinds of message, so that one helper serves both: each begins
+ * with its ProtobufCMessage, and SIDE() writes the lines that know the
+ * type once for both.
+ */
+struct side {
+	const char	*what;
+	ssize_t		(*pack)(const void *, uint8_t *, size_t);
+	void		*(*unpack)(struct proto_arena *, const uint8_t *,
+			    size_t);
+	int		(*check)(const void *, char *, size_t);
+	int		(*msg_case)(const void *);
+	const char	*(*msg_name)(int);
+};
+
+#define SIDE(kind, type)						\
+static ssize_t								\
+kind##_pack(const void *m, uint8_t *buf, size_t len)			\
+{									\
+	return proto_pack_##kind(m, buf, len);				\
+}									\
+									\
+static void *								\
+kind##_unpack(struct proto_arena *a, const uint8_t *buf, size_t len)	\
+{									\
+	return proto_unpack_##kind(a, buf, len);			\
+}									\
+									\
+static int								\
+kind##_check(const void *m, char *err, size_t errlen)			\
+{									\
+	return proto_check_##kind(m, err, errlen);			\
+}									\
+									\
+static int								\
+kind##_msg_case(const void *m)						\
+{									\
+	return ((const type *)m)->msg_case;				\
+}									\
+									\
+static const struct side kind##_side = { #kind, kind##_pack,		\
+    kind##_unpack, kind##_check, kind##_msg_case, proto_##kind##_msg_name }
+
+SIDE(client, ClientMessage);
+SIDE(relay, RelayMessage);
+
+static const struct side *const sides[] = { &client_side, &relay_side };
+
+/*
  * Pack m, check the size against protobuf-c, unpack it into the arena,
  * check it, pack the result again and compare the bytes.
  */
-static ClientMessage *
-rt_client(const ClientMessage *m)
+static void *
+rt(const struct side *sd, const void *m)
 {
-	ClientMessage	*u;
-	ssize_t		 n, n2;
+	void	*u;
+	ssize_t	 n, n2;
 
 	memset(pkbuf, 0xa5, sizeof(pkbuf));
-	n = proto_pack_client(m, pkbuf, sizeof(pkbuf));
+	n = sd->pack(m, pkbuf, sizeof(pkbuf));
 	ck_assert_int_gt(n, 0);
-	ck_assert_uint_eq((size_t)n,
-	    protobuf_c_message_get_packed_size(&m->base));
-	u = proto_unpack_client(&arena, pkbuf, (size_t)n);
+	ck_assert_uint_eq((size_t)n, protobuf_c_message_get_packed_size(m));
+	u = sd->unpack(&arena, pkbuf, (size_t)n);
 	ck_assert_ptr_nonnull(u);
 	ck_assert_int_eq(arena.exhausted, 0);
 	ck_assert_msg(in_arena(u), "message not in the arena");
-	ck_assert_int_eq(u->msg_case, m->msg_case);
+	ck_assert_int_eq(sd->msg_case(u), sd->msg_case(m));
 	errbuf[0] = '\0';
-	ck_assert_msg(proto_check_client(u, errbuf, sizeof(errbuf)) == 0,
-	    "check refused %s: %s", proto_client_msg_name(u->msg_case),
-	    errbuf);
-	ck_assert_int_eq(proto_check_client(m, errbuf, sizeof(errbuf)), 0);
-	n2 = proto_pack_client(u, pkbuf2, sizeof(pkbuf2));
-	ck_assert_int_eq(n2, n);
-	ck_assert_mem_eq(pkbuf2, pkbuf, (size_t)n);
-	return u;
-}
-
-static RelayMessage *
-rt_relay(const RelayMessage *m)
-{
-	RelayMessage	*u;
-	ssize_t		 n, n2;
-
-	memset(pkbuf, 0xa5, sizeof(pkbuf));
-	n = proto_pack_relay(m, pkbuf, sizeof(pkbuf));
-	ck_assert_int_gt(n, 0);
-	ck_assert_uint_eq((size_t)n,
-	    protobuf_c_message_get_packed_size(&m->base));
-	u = proto_unpack_relay(&arena, pkbuf, (size_t)n);
-	ck_assert_ptr_nonnull(u);
-	ck_assert_int_eq(arena.exhausted, 0);
-	ck_assert_msg(in_arena(u), "message not in the arena");
-	ck_assert_int_eq(u->msg_case, m->msg_case);
-	errbuf[0] = '\0';
-	ck_assert_msg(proto_check_relay(u, errbuf, sizeof(errbuf)) == 0,
-	    "check refused %s: %s", proto_relay_msg_name(u->msg_case),
-	    errbuf);
-	ck_assert_int_eq(proto_check_relay(m, errbuf, sizeof(errbuf)), 0);
-	n2 = proto_pack_relay(u, pkbuf2, sizeof(pkbuf2));
+	ck_assert_msg(sd->check(u, errbuf, sizeof(errbuf)) == 0,
+	    "check refused %s: %s", sd->msg_name(sd->msg_case(u)), errbuf);
+	ck_assert_int_eq(sd->check(m, errbuf, sizeof(errbuf)), 0);
+	n2 = sd->pack(u, pkbuf2, sizeof(pkbuf2));
 	ck_assert_int_eq(n2, n);
 	ck_assert_mem_eq(pkbuf2, pkbuf, (size_t)n);
 	return u;
@@ -255,20 +274,20 @@ rt_relay(const RelayMessage *m)
  * NULL if m must be accepted, else a word the error text must contain.
  */
 static void
-expect_client(const ClientMessage *m, const char *want, int line)
+expect(const struct side *sd, const void *m, const char *want, int line)
 {
 	char		 err1[ERRSZ], err2[ERRSZ];
-	ClientMessage	*u;
+	void		*u;
 	ssize_t		 n;
 	int		 r1, r2;
 
 	err1[0] = err2[0] = '\0';
-	r1 = proto_check_client(m, err1, sizeof(err1));
-	n = proto_pack_client(m, pkbuf, sizeof(pkbuf));
+	r1 = sd->check(m, err1, sizeof(err1));
+	n = sd->pack(m, pkbuf, sizeof(pkbuf));
 	ck_assert_msg(n >= 0, "line %d: pack failed", line);
-	u = proto_unpack_client(&arena, pkbuf, (size_t)n);
+	u = sd->unpack(&arena, pkbuf, (size_t)n);
 	ck_assert_msg(u != NULL, "line %d: unpack failed", line);
-	r2 = proto_check_client(u, err2, sizeof(err2));
+	r2 = sd->check(u, err2, sizeof(err2));
 	ck_assert_msg(r1 == r2, "line %d: built %d, unpacked %d", line, r1,
 	    r2);
 	if (want == NULL) {
@@ -281,37 +300,10 @@ expect_client(const ClientMessage *m, const char *want, int line)
 	ck_assert_str_eq(err1, err2);
 }
 
-static void
-expect_relay(const RelayMessage *m, const char *want, int line)
-{
-	char		 err1[ERRSZ], err2[ERRSZ];
-	RelayMessage	*u;
-	ssize_t		 n;
-	int		 r1, r2;
-
-	err1[0] = err2[0] = '\0';
-	r1 = proto_check_relay(m, err1, sizeof(err1));
-	n = proto_pack_relay(m, pkbuf, sizeof(pkbuf));
-	ck_assert_msg(n >= 0, "line %d: pack failed", line);
-	u = proto_unpack_relay(&arena, pkbuf, (size_t)n);
-	ck_assert_msg(u != NULL, "line %d: unpack failed", line);
-	r2 = proto_check_relay(u, err2, sizeof(err2));
-	ck_assert_msg(r1 == r2, "line %d: built %d, unpacked %d", line, r1,
-	    r2);
-	if (want == NULL) {
-		ck_assert_msg(r1 == 0, "line %d: refused: %s", line, err1);
-		return;
-	}
-	ck_assert_msg(r1 == -1, "line %d: accepted, want \"%s\"", line, want);
-	ck_assert_msg(strstr(err1, want) != NULL,
-	    "line %d: error \"%s\", want \"%s\"", line, err1, want);
-	ck_assert_str_eq(err1, err2);
-}
-
-#define CLIENT_OK(m)		expect_client((m), NULL, __LINE__)
-#define CLIENT_BAD(m, w)	expect_client((m), (w), __LINE__)
-#define RELAY_OK(m)		expect_relay((m), NULL, __LINE__)
-#define RELAY_BAD(m, w)		expect_relay((m), (w), __LINE__)
+#define CLIENT_OK(m)		expect(&client_side, (m), NULL, __LINE__)
+#define CLIENT_BAD(m, w)	expect(&client_side, (m), (w), __LINE__)
+#define RELAY_OK(m)		expect(&relay_side, (m), NULL, __LINE__)
+#define RELAY_BAD(m, w)		expect(&relay_side, (m), (w), __LINE__)
 
 /* ---- valid messages to start from ---- */
 
@@ -498,7 +490,7 @@ START_TEST(test_rt_register)
 	Relay__V1__Register	*r;
 
 	reg_init(&s);
-	u = rt_client(&s.m);
+	u = rt(&client_side, &s.m);
 	r = u->register_;
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(r->request_id, 0xdeadbeef);
@@ -523,7 +515,7 @@ START_TEST(test_rt_renew_unregister)
 	rn.lease_id = bin(id16, sizeof(id16));
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
 	m.renew = &rn;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->renew->request_id, 1);
 	assert_bytes(&u->renew->lease_id, &rn.lease_id, "renew lease_id");
 
@@ -531,7 +523,7 @@ START_TEST(test_rt_renew_unregister)
 	ur.lease_id = bin(id16b, sizeof(id16b));
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
 	m.unregister = &ur;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->unregister->request_id, 0x7fffffff);
 	assert_bytes(&u->unregister->lease_id, &ur.lease_id,
 	    "unregister lease_id");
@@ -544,7 +536,7 @@ START_TEST(test_rt_connect)
 	ClientMessage	*u;
 
 	conn_init(&s, 1, ID_OK);
-	u = rt_client(&s.m);
+	u = rt(&client_side, &s.m);
 	ck_assert_uint_eq(u->connect->request_id, 77);
 	ck_assert_int_eq(u->connect->target_case,
 	    RELAY__V1__CONNECT__TARGET_ID);
@@ -553,7 +545,7 @@ START_TEST(test_rt_connect)
 
 	conn_init(&s, 0, "web-1");
 	s.c.alpn = "http/1.1";
-	u = rt_client(&s.m);
+	u = rt(&client_side, &s.m);
 	ck_assert_uint_eq(u->connect->request_id, 77);
 	ck_assert_int_eq(u->connect->target_case,
 	    RELAY__V1__CONNECT__TARGET_NAME);
@@ -571,14 +563,14 @@ START_TEST(test_rt_accept_reject)
 	ac.session_id = bin(id16, sizeof(id16));
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
 	m.accept = &ac;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	assert_bytes(&u->accept->session_id, &ac.session_id, "session_id");
 
 	rj.session_id = bin(id16b, sizeof(id16b));
 	rj.reason = "busy: try \xc3\xa0 later";
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
 	m.reject = &rj;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	assert_bytes(&u->reject->session_id, &rj.session_id, "session_id");
 	ck_assert_str_eq(u->reject->reason, rj.reason);
 }
@@ -594,19 +586,19 @@ START_TEST(test_rt_list_ping)
 	ll.offset = 300;
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
 	m.list_leases = &ll;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->list_leases->request_id, 5);
 	ck_assert_uint_eq(u->list_leases->offset, 300);
 
 	p.nonce = UINT64_MAX;
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
 	m.ping = &p;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->ping->nonce, UINT64_MAX);
 
 	/* An empty member is still a member. */
 	p.nonce = 0;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	ck_assert_ptr_nonnull(u->ping);
 	ck_assert_uint_eq(u->ping->nonce, 0);
 }
@@ -630,7 +622,7 @@ START_TEST(test_rt_registered)
 	r.observed_addr = &obs;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
 	m.registered = &r;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	g = u->registered;
 	ck_assert_uint_eq(g->request_id, 9);
 	assert_bytes(&g->lease_id, &r.lease_id, "lease_id");
@@ -641,7 +633,7 @@ START_TEST(test_rt_registered)
 
 	/* Without observed_addr it stays absent. */
 	r.observed_addr = NULL;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_ptr_null(u->registered->observed_addr);
 }
 END_TEST
@@ -655,13 +647,13 @@ START_TEST(test_rt_ack_pong)
 	a.request_id = 4242;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ACK;
 	m.ack = &a;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->ack->request_id, 4242);
 
 	p.nonce = UINT64_C(0x8000000000000001);
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_PONG;
 	m.pong = &p;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->pong->nonce, UINT64_C(0x8000000000000001));
 }
 END_TEST
@@ -673,7 +665,7 @@ START_TEST(test_rt_incoming)
 	Relay__V1__Incoming	*g;
 
 	inc_init(&s);
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	g = u->incoming;
 	assert_bytes(&g->session_id, &s.in.session_id, "session_id");
 	assert_bytes(&g->lease_id, &s.in.lease_id, "lease_id");
@@ -693,7 +685,7 @@ START_TEST(test_rt_connected)
 	Relay__V1__Connected	*g;
 
 	cd_init(&s);
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	g = u->connected;
 	ck_assert_uint_eq(g->request_id, 0xffffffff);
 	assert_bytes(&g->session_id, &s.c.session_id, "session_id");
@@ -712,7 +704,7 @@ START_TEST(test_rt_lease_list)
 	size_t			 i;
 
 	ll_init(&s);
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	g = u->lease_list;
 	ck_assert_uint_eq(g->request_id, 12);
 	ck_assert_int_eq(g->more, 1);
@@ -732,7 +724,7 @@ START_TEST(test_rt_lease_list)
 	/* An empty page. */
 	s.ll.n_leases = 0;
 	s.ll.more = 0;
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	ck_assert_uint_eq(u->lease_list->n_leases, 0);
 	ck_assert_int_eq(u->lease_list->more, 0);
 }
@@ -749,7 +741,7 @@ START_TEST(test_rt_error_notice)
 	e.message = "name held by another ID";
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
 	m.error = &e;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->error->request_id, 31);
 	ck_assert_int_eq(u->error->code, RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN);
 	ck_assert_str_eq(u->error->message, e.message);
@@ -758,7 +750,7 @@ START_TEST(test_rt_error_notice)
 	n.message = "relay stopping";
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
 	m.notice = &n;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_int_eq(u->notice->kind,
 	    RELAY__V1__NOTICE__KIND__SHUTTING_DOWN);
 	ck_assert_uint_eq(u->notice->lease_id.len, 0);
@@ -767,7 +759,7 @@ START_TEST(test_rt_error_notice)
 	n.kind = RELAY__V1__NOTICE__KIND__LEASE_REVOKED;
 	n.lease_id = bin(id16, sizeof(id16));
 	n.message = "revoked by the operator";
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_int_eq(u->notice->kind,
 	    RELAY__V1__NOTICE__KIND__LEASE_REVOKED);
 	assert_bytes(&u->notice->lease_id, &n.lease_id, "lease_id");
@@ -939,39 +931,38 @@ END_TEST
  * the empty one cuts inside a nested field and must fail; the empty one
  * is an empty envelope.
  */
+static void
+expect_truncated(const struct side *sd, const void *m, int k)
+{
+	void	*u;
+	ssize_t	 n, i;
+
+	n = sd->pack(m, pkbuf, sizeof(pkbuf));
+	ck_assert_int_gt(n, 40);
+	/* The empty prefix: an envelope with no member set. */
+	u = sd->unpack(&arena, pkbuf, 0);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(sd->msg_case(u), 0);
+	for (i = 1; i < n; i++) {
+		u = sd->unpack(&arena, pkbuf, (size_t)i);
+		if (u != NULL)
+			(void)sd->check(u, errbuf, sizeof(errbuf));
+		ck_assert_msg(u == NULL, "%s msg %d: prefix %zd of %zd "
+		    "unpacked", sd->what, k, i, n);
+	}
+	ck_assert_ptr_nonnull(sd->unpack(&arena, pkbuf, (size_t)n));
+}
+
 START_TEST(test_truncated_client)
 {
 	struct reg_msg	 s;
 	struct conn_msg	 c;
-	ClientMessage	*u;
-	ssize_t		 n, i;
-	int		 k;
 
+	reg_init(&s);
+	conn_init(&c, 1, ID_OK);
 	quiet();
-	for (k = 0; k < 2; k++) {
-		if (k == 0) {
-			reg_init(&s);
-			n = proto_pack_client(&s.m, pkbuf, sizeof(pkbuf));
-		} else {
-			conn_init(&c, 1, ID_OK);
-			n = proto_pack_client(&c.m, pkbuf, sizeof(pkbuf));
-		}
-		ck_assert_int_gt(n, 40);
-		u = proto_unpack_client(&arena, pkbuf, 0);
-		ck_assert_ptr_nonnull(u);
-		ck_assert_int_eq(u->msg_case,
-		    RELAY__V1__CLIENT_MESSAGE__MSG__NOT_SET);
-		for (i = 1; i < n; i++) {
-			u = proto_unpack_client(&arena, pkbuf, (size_t)i);
-			if (u != NULL)
-				(void)proto_check_client(u, errbuf,
-				    sizeof(errbuf));
-			ck_assert_msg(u == NULL, "msg %d: prefix %zd of %zd "
-			    "unpacked", k, i, n);
-		}
-		ck_assert_ptr_nonnull(proto_unpack_client(&arena, pkbuf,
-		    (size_t)n));
-	}
+	expect_truncated(&client_side, &s.m, 0);
+	expect_truncated(&client_side, &c.m, 1);
 	unquiet();
 }
 END_TEST
@@ -981,35 +972,14 @@ START_TEST(test_truncated_relay)
 	struct inc_msg	 in;
 	struct ll_msg	 ll;
 	struct cd_msg	 cd;
-	RelayMessage	*u, *m[3];
-	ssize_t		 n, i;
-	int		 k;
 
 	inc_init(&in);
 	ll_init(&ll);
 	cd_init(&cd);
-	m[0] = &in.m;
-	m[1] = &ll.m;
-	m[2] = &cd.m;
 	quiet();
-	for (k = 0; k < 3; k++) {
-		n = proto_pack_relay(m[k], pkbuf, sizeof(pkbuf));
-		ck_assert_int_gt(n, 40);
-		u = proto_unpack_relay(&arena, pkbuf, 0);
-		ck_assert_ptr_nonnull(u);
-		ck_assert_int_eq(u->msg_case,
-		    RELAY__V1__RELAY_MESSAGE__MSG__NOT_SET);
-		for (i = 1; i < n; i++) {
-			u = proto_unpack_relay(&arena, pkbuf, (size_t)i);
-			if (u != NULL)
-				(void)proto_check_relay(u, errbuf,
-				    sizeof(errbuf));
-			ck_assert_msg(u == NULL, "msg %d: prefix %zd of %zd "
-			    "unpacked", k, i, n);
-		}
-		ck_assert_ptr_nonnull(proto_unpack_relay(&arena, pkbuf,
-		    (size_t)n));
-	}
+	expect_truncated(&relay_side, &in.m, 0);
+	expect_truncated(&relay_side, &ll.m, 1);
+	expect_truncated(&relay_side, &cd.m, 2);
 	unquiet();
 }
 END_TEST
@@ -1096,9 +1066,9 @@ END_TEST
 START_TEST(test_garbage_random)
 {
 	uint8_t		 buf[FUZZ_MAXLEN];
-	ClientMessage	*cm;
-	RelayMessage	*rm;
-	size_t		 len, j, nc = 0, nr = 0;
+	const struct side *sd;
+	void		*m;
+	size_t		 len, j, k, nunpacked[2] = { 0, 0 };
 	int		 i;
 
 	rng = UINT64_C(0x9e3779b97f4a7c15);
@@ -1107,27 +1077,21 @@ START_TEST(test_garbage_random)
 		len = (size_t)(xorshift() % (FUZZ_MAXLEN + 1));
 		for (j = 0; j < len; j++)
 			buf[j] = (uint8_t)xorshift();
-		if ((cm = proto_unpack_client(&arena, buf, len)) != NULL) {
-			nc++;
+		for (k = 0; k < 2; k++) {
+			sd = sides[k];
+			if ((m = sd->unpack(&arena, buf, len)) == NULL)
+				continue;
+			nunpacked[k]++;
 			ck_assert(!arena.exhausted && !arena.bad_string);
-			ck_assert_ptr_nonnull(
-			    proto_client_msg_name(cm->msg_case));
-			if (proto_check_client(cm, errbuf, sizeof(errbuf)) != 0)
-				ck_assert_uint_gt(strlen(errbuf), 0);
-		}
-		if ((rm = proto_unpack_relay(&arena, buf, len)) != NULL) {
-			nr++;
-			ck_assert(!arena.exhausted && !arena.bad_string);
-			ck_assert_ptr_nonnull(
-			    proto_relay_msg_name(rm->msg_case));
-			if (proto_check_relay(rm, errbuf, sizeof(errbuf)) != 0)
+			ck_assert_ptr_nonnull(sd->msg_name(sd->msg_case(m)));
+			if (sd->check(m, errbuf, sizeof(errbuf)) != 0)
 				ck_assert_uint_gt(strlen(errbuf), 0);
 		}
 	}
 	unquiet();
 	/* At least the empty buffers unpack (to an empty envelope). */
-	ck_assert_uint_gt(nc, 0);
-	ck_assert_uint_gt(nr, 0);
+	ck_assert_uint_gt(nunpacked[0], 0);
+	ck_assert_uint_gt(nunpacked[1], 0);
 }
 END_TEST
 
@@ -1140,10 +1104,11 @@ START_TEST(test_garbage_mutated)
 	struct ll_msg	 ll;
 	struct cd_msg	 cd;
 	uint8_t		 seed[5][1024], buf[1100];
-	size_t		 seedlen[5], len, j, pos, edits, nc = 0, nr = 0;
-	size_t		 nrej = 0;
-	ClientMessage	*cm;
-	RelayMessage	*rm;
+	size_t		 seedlen[5], len, j, pos, edits, nrej = 0;
+	size_t		 nunpacked[2] = { 0, 0 };
+	const void	*msg[5] = { &reg.m, &conn.m, &inc.m, &ll.m, &cd.m };
+	const struct side *sd;
+	void		*m;
 	ssize_t		 n;
 	int		 i, k;
 
@@ -1152,21 +1117,12 @@ START_TEST(test_garbage_mutated)
 	inc_init(&inc);
 	ll_init(&ll);
 	cd_init(&cd);
-	n = proto_pack_client(&reg.m, seed[0], sizeof(seed[0]));
-	ck_assert_int_gt(n, 0);
-	seedlen[0] = (size_t)n;
-	n = proto_pack_client(&conn.m, seed[1], sizeof(seed[1]));
-	ck_assert_int_gt(n, 0);
-	seedlen[1] = (size_t)n;
-	n = proto_pack_relay(&inc.m, seed[2], sizeof(seed[2]));
-	ck_assert_int_gt(n, 0);
-	seedlen[2] = (size_t)n;
-	n = proto_pack_relay(&ll.m, seed[3], sizeof(seed[3]));
-	ck_assert_int_gt(n, 0);
-	seedlen[3] = (size_t)n;
-	n = proto_pack_relay(&cd.m, seed[4], sizeof(seed[4]));
-	ck_assert_int_gt(n, 0);
-	seedlen[4] = (size_t)n;
+	for (k = 0; k < 5; k++) {
+		sd = k < 2 ? &client_side : &relay_side;
+		n = sd->pack(msg[k], seed[k], sizeof(seed[k]));
+		ck_assert_int_gt(n, 0);
+		seedlen[k] = (size_t)n;
+	}
 
 	rng = UINT64_C(0x0123456789abcdef);
 	quiet();
@@ -1197,20 +1153,18 @@ START_TEST(test_garbage_mutated)
 				break;
 			}
 		}
-		if ((cm = proto_unpack_client(&arena, buf, len)) != NULL) {
-			nc++;
-			if (proto_check_client(cm, errbuf, sizeof(errbuf)) != 0)
-				nrej++;
-		}
-		if ((rm = proto_unpack_relay(&arena, buf, len)) != NULL) {
-			nr++;
-			if (proto_check_relay(rm, errbuf, sizeof(errbuf)) != 0)
+		for (k = 0; k < 2; k++) {
+			sd = sides[k];
+			if ((m = sd->unpack(&arena, buf, len)) == NULL)
+				continue;
+			nunpacked[k]++;
+			if (sd->check(m, errbuf, sizeof(errbuf)) != 0)
 				nrej++;
 		}
 	}
 	unquiet();
-	ck_assert_uint_gt(nc, 100);
-	ck_assert_uint_gt(nr, 100);
+	ck_assert_uint_gt(nunpacked[0], 100);
+	ck_assert_uint_gt(nunpacked[1], 100);
 	ck_assert_uint_gt(nrej, 100);
 }
 END_TEST
@@ -1219,23 +1173,19 @@ static void
 expect_unpack(const uint8_t *buf, size_t len, int client_ok, int relay_ok,
     int line)
 {
-	ClientMessage	*cm;
-	RelayMessage	*rm;
+	const int	 ok[2] = { client_ok, relay_ok };
+	void		*m;
+	size_t		 k;
 
-	quiet();
-	cm = proto_unpack_client(&arena, buf, len);
-	unquiet();
-	if (cm != NULL)
-		(void)proto_check_client(cm, errbuf, sizeof(errbuf));
-	ck_assert_msg((cm != NULL) == client_ok, "line %d: client unpack %s",
-	    line, cm != NULL ? "succeeded" : "failed");
-	quiet();
-	rm = proto_unpack_relay(&arena, buf, len);
-	unquiet();
-	if (rm != NULL)
-		(void)proto_check_relay(rm, errbuf, sizeof(errbuf));
-	ck_assert_msg((rm != NULL) == relay_ok, "line %d: relay unpack %s",
-	    line, rm != NULL ? "succeeded" : "failed");
+	for (k = 0; k < 2; k++) {
+		quiet();
+		m = sides[k]->unpack(&arena, buf, len);
+		unquiet();
+		if (m != NULL)
+			(void)sides[k]->check(m, errbuf, sizeof(errbuf));
+		ck_assert_msg((m != NULL) == ok[k], "line %d: %s unpack %s",
+		    line, sides[k]->what, m != NULL ? "succeeded" : "failed");
+	}
 }
 
 #define UNPACK(b, c, r)	expect_unpack((b), sizeof(b), (c), (r), __LINE__)
@@ -1362,10 +1312,7 @@ expect_strings(const uint8_t *buf, size_t len, int client, int bad,
 
 	arena.bad_string = !bad;
 	quiet();
-	if (client)
-		m = proto_unpack_client(&arena, buf, len);
-	else
-		m = proto_unpack_relay(&arena, buf, len);
+	m = sides[client ? 0 : 1]->unpack(&arena, buf, len);
 	unquiet();
 	if (bad) {
 		ck_assert_msg(m == NULL, "line %d: unpacked", line);
