@@ -119,10 +119,8 @@ xorshift(void)
 static ProtobufCBinaryData
 bin(const uint8_t *p, size_t len)
 {
-	ProtobufCBinaryData	 b;
+	ProtobufCBinaryData	 b = { len, (uint8_t *)p };
 
-	b.data = (uint8_t *)p;
-	b.len = len;
 	return b;
 }
 
@@ -135,6 +133,17 @@ addr_set(Relay__V1__Address *a, const uint8_t *ip, size_t iplen,
 	*a = init;
 	a->ip = bin(ip, iplen);
 	a->port = port;
+}
+
+/* The n addresses a as the list ap a message points to. */
+static Relay__V1__Address **
+addr_list(Relay__V1__Address *a, Relay__V1__Address **ap, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		ap[i] = &a[i];
+	return ap;
 }
 
 static int
@@ -305,6 +314,12 @@ expect(const struct side *sd, const void *m, const char *want, int line)
 #define RELAY_OK(m)		expect(&relay_side, (m), NULL, __LINE__)
 #define RELAY_BAD(m, w)		expect(&relay_side, (m), (w), __LINE__)
 
+/* Put body in the envelope m as its member f, of the case c. */
+#define ENVELOPE_CLIENT(m, c, f, body)					\
+	((m)->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_##c, (m)->f = (body))
+#define ENVELOPE_RELAY(m, c, f, body)					\
+	((m)->msg_case = RELAY__V1__RELAY_MESSAGE__MSG_##c, (m)->f = (body))
+
 /* ---- valid messages to start from ---- */
 
 static char	*reg_alpn[] = { "tcp", "h2", "ssh" };
@@ -321,11 +336,8 @@ struct reg_msg {
 static void
 reg_init(struct reg_msg *s)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
-
-	s->m = m;
-	s->r = r;
+	s->m = (ClientMessage)RELAY__V1__CLIENT_MESSAGE__INIT;
+	s->r = (Relay__V1__Register)RELAY__V1__REGISTER__INIT;
 	s->r.request_id = 0xdeadbeef;
 	s->r.name = "my-service-1";
 	s->r.n_alpn = 3;
@@ -335,12 +347,9 @@ reg_init(struct reg_msg *s)
 	s->r.hidden = 1;
 	addr_set(&s->a[0], ip4, sizeof(ip4), 22);
 	addr_set(&s->a[1], ip6, sizeof(ip6), 65535);
-	s->ap[0] = &s->a[0];
-	s->ap[1] = &s->a[1];
 	s->r.n_local_addrs = 2;
-	s->r.local_addrs = s->ap;
-	s->m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	s->m.register_ = &s->r;
+	s->r.local_addrs = addr_list(s->a, s->ap, 2);
+	ENVELOPE_CLIENT(&s->m, REGISTER, register_, &s->r);
 }
 
 struct conn_msg {
@@ -351,11 +360,8 @@ struct conn_msg {
 static void
 conn_init(struct conn_msg *s, int by_id, const char *target)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Connect	 c = RELAY__V1__CONNECT__INIT;
-
-	s->m = m;
-	s->c = c;
+	s->m = (ClientMessage)RELAY__V1__CLIENT_MESSAGE__INIT;
+	s->c = (Relay__V1__Connect)RELAY__V1__CONNECT__INIT;
 	s->c.request_id = 77;
 	s->c.alpn = "tcp";
 	if (by_id) {
@@ -365,8 +371,7 @@ conn_init(struct conn_msg *s, int by_id, const char *target)
 		s->c.target_case = RELAY__V1__CONNECT__TARGET_NAME;
 		s->c.name = (char *)target;
 	}
-	s->m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	s->m.connect = &s->c;
+	ENVELOPE_CLIENT(&s->m, CONNECT, connect, &s->c);
 }
 
 struct inc_msg {
@@ -379,11 +384,8 @@ struct inc_msg {
 static void
 inc_init(struct inc_msg *s)
 {
-	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
-	Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
-
-	s->m = m;
-	s->in = in;
+	s->m = (RelayMessage)RELAY__V1__RELAY_MESSAGE__INIT;
+	s->in = (Relay__V1__Incoming)RELAY__V1__INCOMING__INIT;
 	s->in.session_id = bin(id16, sizeof(id16));
 	s->in.lease_id = bin(id16b, sizeof(id16b));
 	s->in.alpn = "h2";
@@ -394,12 +396,9 @@ inc_init(struct inc_msg *s)
 	s->in.deadline_ms = 5000;
 	addr_set(&s->local[0], ip4, sizeof(ip4), 1);
 	addr_set(&s->local[1], ip6, sizeof(ip6), 7420);
-	s->lp[0] = &s->local[0];
-	s->lp[1] = &s->local[1];
 	s->in.n_from_local_addrs = 2;
-	s->in.from_local_addrs = s->lp;
-	s->m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
-	s->m.incoming = &s->in;
+	s->in.from_local_addrs = addr_list(s->local, s->lp, 2);
+	ENVELOPE_RELAY(&s->m, INCOMING, incoming, &s->in);
 }
 
 struct cd_msg {
@@ -412,11 +411,8 @@ struct cd_msg {
 static void
 cd_init(struct cd_msg *s)
 {
-	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
-	Relay__V1__Connected	 c = RELAY__V1__CONNECTED__INIT;
-
-	s->m = m;
-	s->c = c;
+	s->m = (RelayMessage)RELAY__V1__RELAY_MESSAGE__INIT;
+	s->c = (Relay__V1__Connected)RELAY__V1__CONNECTED__INIT;
 	s->c.request_id = 0xffffffff;
 	s->c.session_id = bin(id16b, sizeof(id16b));
 	s->c.id = ID_OK_MIXED;
@@ -424,15 +420,28 @@ cd_init(struct cd_msg *s)
 	s->c.peer_addr = &s->peer;
 	s->c.token = bin(tok32, sizeof(tok32));
 	addr_set(&s->local[0], ip6, sizeof(ip6), 8443);
-	s->lp[0] = &s->local[0];
 	s->c.n_peer_local_addrs = 1;
-	s->c.peer_local_addrs = s->lp;
-	s->m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
-	s->m.connected = &s->c;
+	s->c.peer_local_addrs = addr_list(s->local, s->lp, 1);
+	ENVELOPE_RELAY(&s->m, CONNECTED, connected, &s->c);
 }
 
 static char	*li_alpn0[] = { "tcp" };
 static char	*li_alpn1[] = { "h2", "http/1.1", "ssh", "x" };
+
+/* The three leases of the page ll_init() builds. */
+static const struct {
+	char		*name;
+	char		*id;
+	size_t		 n_alpn;
+	char		**alpn;
+	char		*description;
+	uint64_t	 expires_unix;
+} ll_rows[3] = {
+	{ "alpha", ID_OK, 1, li_alpn0, "first", 1700000000 },
+	{ "b-2", ID_OK_UPPER, 4, li_alpn1, reg_desc,
+	    UINT64_C(0x1122334455667788) },
+	{ "z", ID_OK, 1, li_alpn0, "", 1 },
+};
 
 struct ll_msg {
 	RelayMessage		 m;
@@ -444,41 +453,25 @@ struct ll_msg {
 static void
 ll_init(struct ll_msg *s)
 {
-	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
-	Relay__V1__LeaseList	 ll = RELAY__V1__LEASE_LIST__INIT;
-	Relay__V1__LeaseInfo	 li = RELAY__V1__LEASE_INFO__INIT;
-	size_t			 i;
+	size_t	 i;
 
-	s->m = m;
-	s->ll = ll;
+	s->m = (RelayMessage)RELAY__V1__RELAY_MESSAGE__INIT;
+	s->ll = (Relay__V1__LeaseList)RELAY__V1__LEASE_LIST__INIT;
 	for (i = 0; i < 3; i++) {
-		s->li[i] = li;
+		s->li[i] = (Relay__V1__LeaseInfo)RELAY__V1__LEASE_INFO__INIT;
+		s->li[i].name = ll_rows[i].name;
+		s->li[i].id = ll_rows[i].id;
+		s->li[i].n_alpn = ll_rows[i].n_alpn;
+		s->li[i].alpn = ll_rows[i].alpn;
+		s->li[i].description = ll_rows[i].description;
+		s->li[i].expires_unix = ll_rows[i].expires_unix;
 		s->lp[i] = &s->li[i];
 	}
-	s->li[0].name = "alpha";
-	s->li[0].id = ID_OK;
-	s->li[0].n_alpn = 1;
-	s->li[0].alpn = li_alpn0;
-	s->li[0].description = "first";
-	s->li[0].expires_unix = 1700000000;
-	s->li[1].name = "b-2";
-	s->li[1].id = ID_OK_UPPER;
-	s->li[1].n_alpn = 4;
-	s->li[1].alpn = li_alpn1;
-	s->li[1].description = reg_desc;
-	s->li[1].expires_unix = UINT64_C(0x1122334455667788);
-	s->li[2].name = "z";
-	s->li[2].id = ID_OK;
-	s->li[2].n_alpn = 1;
-	s->li[2].alpn = li_alpn0;
-	s->li[2].description = "";
-	s->li[2].expires_unix = 1;
 	s->ll.request_id = 12;
 	s->ll.n_leases = 3;
 	s->ll.leases = s->lp;
 	s->ll.more = 1;
-	s->m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST;
-	s->m.lease_list = &s->ll;
+	ENVELOPE_RELAY(&s->m, LEASE_LIST, lease_list, &s->ll);
 }
 
 /* ---- round trips: client messages ---- */
@@ -513,16 +506,14 @@ START_TEST(test_rt_renew_unregister)
 
 	rn.request_id = 1;
 	rn.lease_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-	m.renew = &rn;
+	ENVELOPE_CLIENT(&m, RENEW, renew, &rn);
 	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->renew->request_id, 1);
 	assert_bytes(&u->renew->lease_id, &rn.lease_id, "renew lease_id");
 
 	ur.request_id = 0x7fffffff;
 	ur.lease_id = bin(id16b, sizeof(id16b));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
-	m.unregister = &ur;
+	ENVELOPE_CLIENT(&m, UNREGISTER, unregister, &ur);
 	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->unregister->request_id, 0x7fffffff);
 	assert_bytes(&u->unregister->lease_id, &ur.lease_id,
@@ -561,15 +552,13 @@ START_TEST(test_rt_accept_reject)
 	Relay__V1__Reject	 rj = RELAY__V1__REJECT__INIT;
 
 	ac.session_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-	m.accept = &ac;
+	ENVELOPE_CLIENT(&m, ACCEPT, accept, &ac);
 	u = rt(&client_side, &m);
 	assert_bytes(&u->accept->session_id, &ac.session_id, "session_id");
 
 	rj.session_id = bin(id16b, sizeof(id16b));
 	rj.reason = "busy: try \xc3\xa0 later";
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-	m.reject = &rj;
+	ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 	u = rt(&client_side, &m);
 	assert_bytes(&u->reject->session_id, &rj.session_id, "session_id");
 	ck_assert_str_eq(u->reject->reason, rj.reason);
@@ -584,15 +573,13 @@ START_TEST(test_rt_list_ping)
 
 	ll.request_id = 5;
 	ll.offset = 300;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-	m.list_leases = &ll;
+	ENVELOPE_CLIENT(&m, LIST_LEASES, list_leases, &ll);
 	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->list_leases->request_id, 5);
 	ck_assert_uint_eq(u->list_leases->offset, 300);
 
 	p.nonce = UINT64_MAX;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-	m.ping = &p;
+	ENVELOPE_CLIENT(&m, PING, ping, &p);
 	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->ping->nonce, UINT64_MAX);
 
@@ -620,8 +607,7 @@ START_TEST(test_rt_registered)
 	r.expires_unix = UINT64_C(0x100000001);
 	addr_set(&obs, ip4, sizeof(ip4), 51234);
 	r.observed_addr = &obs;
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
-	m.registered = &r;
+	ENVELOPE_RELAY(&m, REGISTERED, registered, &r);
 	u = rt(&relay_side, &m);
 	g = u->registered;
 	ck_assert_uint_eq(g->request_id, 9);
@@ -645,14 +631,12 @@ START_TEST(test_rt_ack_pong)
 	Relay__V1__Pong		 p = RELAY__V1__PONG__INIT;
 
 	a.request_id = 4242;
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ACK;
-	m.ack = &a;
+	ENVELOPE_RELAY(&m, ACK, ack, &a);
 	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->ack->request_id, 4242);
 
 	p.nonce = UINT64_C(0x8000000000000001);
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_PONG;
-	m.pong = &p;
+	ENVELOPE_RELAY(&m, PONG, pong, &p);
 	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->pong->nonce, UINT64_C(0x8000000000000001));
 }
@@ -739,8 +723,7 @@ START_TEST(test_rt_error_notice)
 	e.request_id = 31;
 	e.code = RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN;
 	e.message = "name held by another ID";
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
-	m.error = &e;
+	ENVELOPE_RELAY(&m, ERROR, error, &e);
 	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->error->request_id, 31);
 	ck_assert_int_eq(u->error->code, RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN);
@@ -748,8 +731,7 @@ START_TEST(test_rt_error_notice)
 
 	n.kind = RELAY__V1__NOTICE__KIND__SHUTTING_DOWN;
 	n.message = "relay stopping";
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
-	m.notice = &n;
+	ENVELOPE_RELAY(&m, NOTICE, notice, &n);
 	u = rt(&relay_side, &m);
 	ck_assert_int_eq(u->notice->kind,
 	    RELAY__V1__NOTICE__KIND__SHUTTING_DOWN);
@@ -802,8 +784,7 @@ big_error(RelayMessage *m, Relay__V1__Error *e, size_t total)
 
 	*m = im;
 	*e = ie;
-	m->msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
-	m->error = e;
+	ENVELOPE_RELAY(m, ERROR, error, e);
 	e->code = RELAY__V1__ERROR_CODE__ERR_INTERNAL;
 	memset(bigtext, 'y', sizeof(bigtext) - 1);
 	bigtext[sizeof(bigtext) - 1] = '\0';
@@ -1169,9 +1150,13 @@ START_TEST(test_garbage_mutated)
 }
 END_TEST
 
+/*
+ * buf unpacks, or not, as each kind of message; at is the line of the
+ * caller or the row of a table.
+ */
 static void
 expect_unpack(const uint8_t *buf, size_t len, int client_ok, int relay_ok,
-    int line)
+    int at)
 {
 	const int	 ok[2] = { client_ok, relay_ok };
 	void		*m;
@@ -1183,12 +1168,45 @@ expect_unpack(const uint8_t *buf, size_t len, int client_ok, int relay_ok,
 		unquiet();
 		if (m != NULL)
 			(void)sides[k]->check(m, errbuf, sizeof(errbuf));
-		ck_assert_msg((m != NULL) == ok[k], "line %d: %s unpack %s",
-		    line, sides[k]->what, m != NULL ? "succeeded" : "failed");
+		ck_assert_msg((m != NULL) == ok[k], "%d: %s unpack %s", at,
+		    sides[k]->what, m != NULL ? "succeeded" : "failed");
 	}
 }
 
 #define UNPACK(b, c, r)	expect_unpack((b), sizeof(b), (c), (r), __LINE__)
+
+/* Input as it came off the wire. */
+struct wire {
+	const uint8_t	*buf;
+	size_t		 len;
+};
+
+#define WIRE(b)		{ (b), sizeof(b) }
+#define GARBAGE(w)	expect_garbage((w), sizeof(w) / sizeof((w)[0]))
+
+/* Neither kind of message unpacks from any of the n inputs w. */
+static void
+expect_garbage(const struct wire *w, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		expect_unpack(w[i].buf, w[i].len, 0, 0, (int)i);
+}
+
+/* buf unpacks as either kind of message: the ClientMessage it is. */
+static ClientMessage *
+expect_both(const uint8_t *buf, size_t len, int line)
+{
+	ClientMessage	*cm;
+
+	expect_unpack(buf, len, 1, 1, line);
+	cm = proto_unpack_client(&arena, buf, len);
+	ck_assert_ptr_nonnull(cm);
+	return cm;
+}
+
+#define BOTH(b)		expect_both((b), sizeof(b), __LINE__)
 
 START_TEST(test_malformed_varint)
 {
@@ -1205,15 +1223,12 @@ START_TEST(test_malformed_varint)
 	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	/* A tag varint cut short. */
 	static const uint8_t tag_cut[] = { 0x80 };
+	static const struct wire garbage[] = { WIRE(ff11), WIRE(nonce_bad),
+	    WIRE(len_bad), WIRE(tag_cut) };
 	ClientMessage	*cm;
 
-	UNPACK(ff11, 0, 0);
-	UNPACK(nonce_bad, 0, 0);
-	UNPACK(len_bad, 0, 0);
-	UNPACK(tag_cut, 0, 0);
-	UNPACK(nonce_max, 1, 1);
-	cm = proto_unpack_client(&arena, nonce_max, sizeof(nonce_max));
-	ck_assert_ptr_nonnull(cm);
+	GARBAGE(garbage);
+	cm = BOTH(nonce_max);
 	ck_assert_int_eq(cm->msg_case, RELAY__V1__CLIENT_MESSAGE__MSG_PING);
 	ck_assert_uint_eq(cm->ping->nonce, UINT64_MAX);
 }
@@ -1242,17 +1257,14 @@ START_TEST(test_malformed_length)
 	    0xc8, 0x01, 0x01 };
 	/* The correct one. */
 	static const uint8_t good[] = { 0x0a, 0x03, 0x12, 0x01, 'a' };
+	static const struct wire garbage[] = { WIRE(outer_long),
+	    WIRE(inner_long), WIRE(huge), WIRE(huge64) };
 	ClientMessage	*cm;
 
-	UNPACK(outer_long, 0, 0);
-	UNPACK(inner_long, 0, 0);
-	UNPACK(huge, 0, 0);
-	UNPACK(huge64, 0, 0);
+	GARBAGE(garbage);
 	UNPACK(addr_long, 0, 1);
 	UNPACK(from_long, 1, 0);
-	UNPACK(good, 1, 1);
-	cm = proto_unpack_client(&arena, good, sizeof(good));
-	ck_assert_ptr_nonnull(cm);
+	cm = BOTH(good);
 	ck_assert_int_eq(cm->msg_case,
 	    RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER);
 	ck_assert_str_eq(cm->register_->name, "a");
@@ -1278,20 +1290,13 @@ START_TEST(test_malformed_wiretype)
 	static const uint8_t field0[] = { 0x02, 0x00 };
 	/* An unknown field with a valid wire type is skipped. */
 	static const uint8_t unknown[] = { 0x78, 0x01 };
+	static const struct wire garbage[] = { WIRE(env_varint),
+	    WIRE(env_fixed32), WIRE(env_fixed64), WIRE(name_varint),
+	    WIRE(nonce_len), WIRE(wt6), WIRE(wt7), WIRE(wt3), WIRE(field0) };
 	ClientMessage	*cm;
 
-	UNPACK(env_varint, 0, 0);
-	UNPACK(env_fixed32, 0, 0);
-	UNPACK(env_fixed64, 0, 0);
-	UNPACK(name_varint, 0, 0);
-	UNPACK(nonce_len, 0, 0);
-	UNPACK(wt6, 0, 0);
-	UNPACK(wt7, 0, 0);
-	UNPACK(wt3, 0, 0);
-	UNPACK(field0, 0, 0);
-	UNPACK(unknown, 1, 1);
-	cm = proto_unpack_client(&arena, unknown, sizeof(unknown));
-	ck_assert_ptr_nonnull(cm);
+	GARBAGE(garbage);
+	cm = BOTH(unknown);
 	ck_assert_int_eq(cm->msg_case,
 	    RELAY__V1__CLIENT_MESSAGE__MSG__NOT_SET);
 	ck_assert_int_eq(proto_check_client(cm, errbuf, sizeof(errbuf)), -1);
@@ -1427,13 +1432,40 @@ many_empty(uint8_t *buf, uint8_t outer, uint8_t inner, size_t count)
 	return 3 + body;
 }
 
+/* buf does not fit the arena as sd's kind of message. */
+static void
+expect_exhausted(const struct side *sd, const uint8_t *buf, size_t len)
+{
+	void	*u;
+
+	quiet();
+	u = sd->unpack(&arena, buf, len);
+	unquiet();
+	ck_assert_ptr_null(u);
+	ck_assert_int_eq(arena.exhausted, 1);
+}
+
+/* m, packed into pkbuf2, unpacks whole into the arena. */
+static void *
+expect_fits(const struct side *sd, const void *m)
+{
+	void	*u;
+	ssize_t	 n;
+
+	n = sd->pack(m, pkbuf2, sizeof(pkbuf2));
+	ck_assert_int_gt(n, 0);
+	u = sd->unpack(&arena, pkbuf2, (size_t)n);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(arena.exhausted, 0);
+	return u;
+}
+
 START_TEST(test_arena_client)
 {
 	struct reg_msg	 s;
 	ClientMessage	*cm;
 	ProtobufCMessage *pm;
 	size_t		 len;
-	ssize_t		 n;
 
 	/* Register{local_addrs: 8190 x Address{}}: exactly 16383 bytes. */
 	len = many_empty(pkbuf, 0x0a, 0x3a, (REC_MAX_PAYLOAD - 3) / 2);
@@ -1448,42 +1480,26 @@ START_TEST(test_arena_client)
 	protobuf_c_message_free_unpacked(pm, NULL);
 
 	/* The arena does not. */
-	quiet();
-	cm = proto_unpack_client(&arena, pkbuf, len);
-	unquiet();
-	ck_assert_ptr_null(cm);
-	ck_assert_int_eq(arena.exhausted, 1);
+	expect_exhausted(&client_side, pkbuf, len);
 	ck_assert_int_eq(arena.bad_string, 0);
 	ck_assert_uint_le(arena.used, arena.size);
 	ck_assert_uint_eq(arena.size, PROTO_ARENA_RELAY);
 
 	/* The same arena serves the next message whole. */
 	reg_init(&s);
-	n = proto_pack_client(&s.m, pkbuf2, sizeof(pkbuf2));
-	ck_assert_int_gt(n, 0);
-	cm = proto_unpack_client(&arena, pkbuf2, (size_t)n);
-	ck_assert_ptr_nonnull(cm);
-	ck_assert_int_eq(arena.exhausted, 0);
+	cm = expect_fits(&client_side, &s.m);
 	ck_assert_msg(in_arena(cm), "not in the arena");
 	ck_assert_str_eq(cm->register_->name, "my-service-1");
 	ck_assert_uint_eq(cm->register_->n_local_addrs, 2);
 	ck_assert_int_eq(proto_check_client(cm, errbuf, sizeof(errbuf)), 0);
 
 	/* And fails again, and recovers again. */
-	quiet();
-	ck_assert_ptr_null(proto_unpack_client(&arena, pkbuf, len));
-	unquiet();
-	ck_assert_int_eq(arena.exhausted, 1);
-	ck_assert_ptr_nonnull(proto_unpack_client(&arena, pkbuf2, (size_t)n));
-	ck_assert_int_eq(arena.exhausted, 0);
+	expect_exhausted(&client_side, pkbuf, len);
+	(void)expect_fits(&client_side, &s.m);
 
 	/* Many repeated empty ALPN strings (tag 0x1a) likewise. */
 	len = many_empty(pkbuf, 0x0a, 0x1a, (REC_MAX_PAYLOAD - 3) / 2);
-	quiet();
-	cm = proto_unpack_client(&arena, pkbuf, len);
-	unquiet();
-	ck_assert_ptr_null(cm);
-	ck_assert_int_eq(arena.exhausted, 1);
+	expect_exhausted(&client_side, pkbuf, len);
 }
 END_TEST
 
@@ -1492,24 +1508,15 @@ START_TEST(test_arena_relay)
 	struct ll_msg	 s;
 	RelayMessage	*rm;
 	size_t		 len;
-	ssize_t		 n;
 
 	/* LeaseList{leases: 8190 x LeaseInfo{}} in the client arena. */
 	len = many_empty(pkbuf, 0x2a, 0x12, (REC_MAX_PAYLOAD - 3) / 2);
 	ck_assert_uint_eq(len, REC_MAX_PAYLOAD);
-	quiet();
-	rm = proto_unpack_relay(&arena, pkbuf, len);
-	unquiet();
-	ck_assert_ptr_null(rm);
-	ck_assert_int_eq(arena.exhausted, 1);
+	expect_exhausted(&relay_side, pkbuf, len);
 	ck_assert_uint_eq(arena.size, PROTO_ARENA_CLIENT);
 
 	ll_init(&s);
-	n = proto_pack_relay(&s.m, pkbuf2, sizeof(pkbuf2));
-	ck_assert_int_gt(n, 0);
-	rm = proto_unpack_relay(&arena, pkbuf2, (size_t)n);
-	ck_assert_ptr_nonnull(rm);
-	ck_assert_int_eq(arena.exhausted, 0);
+	rm = expect_fits(&relay_side, &s.m);
 	ck_assert_uint_eq(rm->lease_list->n_leases, 3);
 	ck_assert_str_eq(rm->lease_list->leases[2]->name, "z");
 }
@@ -1751,8 +1758,7 @@ START_TEST(test_check_text)
 
 	reg_init(&s);
 	rj.session_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-	m.reject = &rj;
+	ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 	CLIENT_OK(&m);
 
 	for (i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++) {
@@ -1900,8 +1906,7 @@ START_TEST(test_check_path_report)
 	Relay__V1__PathReport	 pr = RELAY__V1__PATH_REPORT__INIT;
 	int			 o;
 
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT;
-	m.path_report = &pr;
+	ENVELOPE_CLIENT(&m, PATH_REPORT, path_report, &pr);
 	pr.session_id = bin(id16, 16);
 	for (o = RELAY__V1__PATH_OUTCOME__PATH_DIRECT;
 	    o <= RELAY__V1__PATH_OUTCOME__PATH_ENDED; o++) {
@@ -1937,20 +1942,16 @@ START_TEST(test_check_id_lengths)
 	for (k = 0; k < 4; k++) {
 		switch (k) {
 		case 0:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-			m.renew = &rn;
+			ENVELOPE_CLIENT(&m, RENEW, renew, &rn);
 			break;
 		case 1:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
-			m.unregister = &ur;
+			ENVELOPE_CLIENT(&m, UNREGISTER, unregister, &ur);
 			break;
 		case 2:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-			m.accept = &ac;
+			ENVELOPE_CLIENT(&m, ACCEPT, accept, &ac);
 			break;
 		default:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-			m.reject = &rj;
+			ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 			break;
 		}
 		*field[k] = bin(tok32, 16);
@@ -2029,8 +2030,7 @@ START_TEST(test_check_reject_reason)
 	memset(r257, 'r', 257);
 	r257[257] = '\0';
 	rj.session_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-	m.reject = &rj;
+	ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 	CLIENT_OK(&m);
 	rj.reason = r256;
 	CLIENT_OK(&m);
@@ -2053,8 +2053,7 @@ START_TEST(test_check_registered)
 	r.name = "svc";
 	addr_set(&obs, ip6, 4, 1234);
 	r.observed_addr = &obs;
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
-	m.registered = &r;
+	ENVELOPE_RELAY(&m, REGISTERED, registered, &r);
 	RELAY_OK(&m);
 	r.lease_id = bin(id16, 15);
 	RELAY_BAD(&m, "lease_id");
@@ -2180,8 +2179,7 @@ START_TEST(test_check_error_notice)
 	memset(t257, 't', 257);
 	t257[257] = '\0';
 
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
-	m.notice = &n;
+	ENVELOPE_RELAY(&m, NOTICE, notice, &n);
 	n.message = "x";
 	RELAY_OK(&m);
 	n.lease_id = bin(id16, 16);
@@ -2196,8 +2194,7 @@ START_TEST(test_check_error_notice)
 	n.message = "\xed\xa0\x80";
 	RELAY_BAD(&m, "notice");
 
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
-	m.error = &e;
+	ENVELOPE_RELAY(&m, ERROR, error, &e);
 	e.code = RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST;
 	e.message = "bad";
 	RELAY_OK(&m);
