@@ -280,10 +280,11 @@ rt(const struct side *sd, const void *m)
 
 /*
  * Check m as built and as it comes off the wire: both must agree. want is
- * NULL if m must be accepted, else a word the error text must contain.
+ * NULL if m must be accepted, else a word the error text must contain; at
+ * is the line of the caller or the row of a table.
  */
 static void
-expect(const struct side *sd, const void *m, const char *want, int line)
+expect(const struct side *sd, const void *m, const char *want, int at)
 {
 	char		 err1[ERRSZ], err2[ERRSZ];
 	void		*u;
@@ -293,19 +294,19 @@ expect(const struct side *sd, const void *m, const char *want, int line)
 	err1[0] = err2[0] = '\0';
 	r1 = sd->check(m, err1, sizeof(err1));
 	n = sd->pack(m, pkbuf, sizeof(pkbuf));
-	ck_assert_msg(n >= 0, "line %d: pack failed", line);
+	ck_assert_msg(n >= 0, "%d: pack failed", at);
 	u = sd->unpack(&arena, pkbuf, (size_t)n);
-	ck_assert_msg(u != NULL, "line %d: unpack failed", line);
+	ck_assert_msg(u != NULL, "%d: unpack failed", at);
 	r2 = sd->check(u, err2, sizeof(err2));
-	ck_assert_msg(r1 == r2, "line %d: built %d, unpacked %d", line, r1,
+	ck_assert_msg(r1 == r2, "%d: built %d, unpacked %d", at, r1,
 	    r2);
 	if (want == NULL) {
-		ck_assert_msg(r1 == 0, "line %d: refused: %s", line, err1);
+		ck_assert_msg(r1 == 0, "%d: refused: %s", at, err1);
 		return;
 	}
-	ck_assert_msg(r1 == -1, "line %d: accepted, want \"%s\"", line, want);
+	ck_assert_msg(r1 == -1, "%d: accepted, want \"%s\"", at, want);
 	ck_assert_msg(strstr(err1, want) != NULL,
-	    "line %d: error \"%s\", want \"%s\"", line, err1, want);
+	    "%d: error \"%s\", want \"%s\"", at, err1, want);
 	ck_assert_str_eq(err1, err2);
 }
 
@@ -313,6 +314,20 @@ expect(const struct side *sd, const void *m, const char *want, int line)
 #define CLIENT_BAD(m, w)	expect(&client_side, (m), (w), __LINE__)
 #define RELAY_OK(m)		expect(&relay_side, (m), NULL, __LINE__)
 #define RELAY_BAD(m, w)		expect(&relay_side, (m), (w), __LINE__)
+
+/*
+ * The list that *n counts is accepted with max entries and refused, with
+ * the word want, with one more.
+ */
+static void
+expect_count(const struct side *sd, const void *m, size_t *n, size_t max,
+    const char *want, int at)
+{
+	*n = max;
+	expect(sd, m, NULL, at);
+	*n = max + 1;
+	expect(sd, m, want, at);
+}
 
 /* Put body in the envelope m as its member f, of the case c. */
 #define ENVELOPE_CLIENT(m, c, f, body)					\
@@ -1806,40 +1821,35 @@ END_TEST
 
 START_TEST(test_check_local_addrs)
 {
+	static const struct {
+		uint8_t		*ip;
+		size_t		 len;
+		uint32_t	 port;
+		int		 ok;
+	} second[] = {
+		{ ip6, 5, 1000, 0 }, { ip6, 0, 1000, 0 }, { ip6, 15, 1000, 0 },
+		{ zeros, 17, 1000, 0 }, { ip6, 16, 0, 0 },
+		{ ip4, 4, 65536, 0 }, { ip4, 4, UINT32_MAX, 0 },
+		{ ip4, 4, 1, 1 }, { ip6, 16, 65535, 1 },
+	};
 	struct reg_msg		 s;
 	Relay__V1__Address	 a[9], *ap[9];
 	size_t			 i;
 
 	reg_init(&s);
-	for (i = 0; i < 9; i++) {
+	for (i = 0; i < 9; i++)
 		addr_set(&a[i], ip4, sizeof(ip4), (uint32_t)(1000 + i));
-		ap[i] = &a[i];
-	}
-	s.r.local_addrs = ap;
-	s.r.n_local_addrs = 8;
-	CLIENT_OK(&s.m);
-	s.r.n_local_addrs = 9;
-	CLIENT_BAD(&s.m, "address");
+	s.r.local_addrs = addr_list(a, ap, 9);
+	expect_count(&client_side, &s.m, &s.r.n_local_addrs, 8, "address",
+	    __LINE__);
 	s.r.n_local_addrs = 2;
 
-	addr_set(&a[1], ip6, 5, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip6, 0, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip6, 15, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], zeros, 17, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip6, 16, 0);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip4, 4, 65536);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip4, 4, UINT32_MAX);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip4, 4, 1);
-	CLIENT_OK(&s.m);
-	addr_set(&a[1], ip6, 16, 65535);
-	CLIENT_OK(&s.m);
+	/* the second address, as each of these */
+	for (i = 0; i < sizeof(second) / sizeof(second[0]); i++) {
+		addr_set(&a[1], second[i].ip, second[i].len, second[i].port);
+		expect(&client_side, &s.m, second[i].ok ? NULL : "address",
+		    (int)i);
+	}
 
 	ck_assert_int_eq(proto_addr_valid(NULL), 0);
 	ck_assert_int_eq(proto_addr_valid(&a[0]), 1);
@@ -1888,15 +1898,11 @@ START_TEST(test_check_local_addr_kinds)
 		}
 	}
 	/* Connect: at most 8 */
-	for (i = 0; i < 9; i++) {
+	for (i = 0; i < 9; i++)
 		addr_set(&nine[i], lan, 4, (uint32_t)(2000 + i));
-		np[i] = &nine[i];
-	}
-	c.c.local_addrs = np;
-	c.c.n_local_addrs = 8;
-	CLIENT_OK(&c.m);
-	c.c.n_local_addrs = 9;
-	CLIENT_BAD(&c.m, "local address");
+	c.c.local_addrs = addr_list(nine, np, 9);
+	expect_count(&client_side, &c.m, &c.c.n_local_addrs, 8,
+	    "local address", __LINE__);
 }
 END_TEST
 
