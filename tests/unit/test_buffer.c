@@ -58,9 +58,45 @@ START_TEST(test_new_and_reset)
 }
 END_TEST
 
+/* One value of each width, written and read in this order. */
+struct ints {
+	uint8_t		 v8;
+	uint16_t	 v16;
+	uint32_t	 v32;
+	uint64_t	 v64;
+};
+
+static void
+put_ints(struct buf *b, const struct ints *v)
+{
+	ck_assert_int_eq(buf_put_u8(b, v->v8), 0);
+	ck_assert_int_eq(buf_put_u16(b, v->v16), 0);
+	ck_assert_int_eq(buf_put_u32(b, v->v32), 0);
+	ck_assert_int_eq(buf_put_u64(b, v->v64), 0);
+}
+
+static void
+get_ints(struct buf *b, const struct ints *want)
+{
+	struct ints	 v;
+
+	ck_assert_int_eq(buf_get_u8(b, &v.v8), 0);
+	ck_assert_uint_eq(v.v8, want->v8);
+	ck_assert_int_eq(buf_get_u16(b, &v.v16), 0);
+	ck_assert_uint_eq(v.v16, want->v16);
+	ck_assert_int_eq(buf_get_u32(b, &v.v32), 0);
+	ck_assert_uint_eq(v.v32, want->v32);
+	ck_assert_int_eq(buf_get_u64(b, &v.v64), 0);
+	ck_assert_uint_eq(v.v64, want->v64);
+}
+
 /* Integers are big-endian on the wire, whatever the host. */
 START_TEST(test_int_roundtrip)
 {
+	static const struct ints v[2] = {
+		{ 0x01, 0x0203, 0x04050607, 0x08090a0b0c0d0e0fULL },
+		{ 0xfe, 0xfedc, 0x89abcdefU, 0xfedcba9876543210ULL },
+	};
 	static const uint8_t want[] = {
 		0x01,
 		0x02, 0x03,
@@ -72,40 +108,16 @@ START_TEST(test_int_roundtrip)
 		0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 	};
 	struct buf	*b = new_buf(4, 256);
-	uint64_t	 v64;
-	uint32_t	 v32;
-	uint16_t	 v16;
-	uint8_t		 v8;
 
-	ck_assert_int_eq(buf_put_u8(b, 0x01), 0);
-	ck_assert_int_eq(buf_put_u16(b, 0x0203), 0);
-	ck_assert_int_eq(buf_put_u32(b, 0x04050607), 0);
-	ck_assert_int_eq(buf_put_u64(b, 0x08090a0b0c0d0e0fULL), 0);
-	ck_assert_int_eq(buf_put_u8(b, 0xfe), 0);
-	ck_assert_int_eq(buf_put_u16(b, 0xfedc), 0);
-	ck_assert_int_eq(buf_put_u32(b, 0x89abcdefU), 0);
-	ck_assert_int_eq(buf_put_u64(b, 0xfedcba9876543210ULL), 0);
+	put_ints(b, &v[0]);
+	put_ints(b, &v[1]);
 	ck_assert_uint_eq(b->wpos, sizeof(want));
 	ck_assert_uint_eq(buf_len(b), sizeof(want));
 	ck_assert_mem_eq(b->data, want, sizeof(want));
 
-	ck_assert_int_eq(buf_get_u8(b, &v8), 0);
-	ck_assert_uint_eq(v8, 0x01);
-	ck_assert_int_eq(buf_get_u16(b, &v16), 0);
-	ck_assert_uint_eq(v16, 0x0203);
-	ck_assert_int_eq(buf_get_u32(b, &v32), 0);
-	ck_assert_uint_eq(v32, 0x04050607);
-	ck_assert_int_eq(buf_get_u64(b, &v64), 0);
-	ck_assert_uint_eq(v64, 0x08090a0b0c0d0e0fULL);
+	get_ints(b, &v[0]);
 	ck_assert_uint_eq(b->rpos, 15);
-	ck_assert_int_eq(buf_get_u8(b, &v8), 0);
-	ck_assert_uint_eq(v8, 0xfe);
-	ck_assert_int_eq(buf_get_u16(b, &v16), 0);
-	ck_assert_uint_eq(v16, 0xfedc);
-	ck_assert_int_eq(buf_get_u32(b, &v32), 0);
-	ck_assert_uint_eq(v32, 0x89abcdefU);
-	ck_assert_int_eq(buf_get_u64(b, &v64), 0);
-	ck_assert_uint_eq(v64, 0xfedcba9876543210ULL);
+	get_ints(b, &v[1]);
 	ck_assert_uint_eq(b->rpos, sizeof(want));
 	ck_assert_uint_eq(buf_len(b), 0);
 	buf_free(b);
@@ -444,32 +456,9 @@ START_TEST(test_be_helpers)
 }
 END_TEST
 
-static Suite *
-buffer_suite(void)
-{
-	Suite	*s = suite_create("buffer");
-	TCase	*tc;
-
-	tc = tcase_create("integers");
-	tcase_add_test(tc, test_int_roundtrip);
-	tcase_add_test(tc, test_int_decode_literal);
-	tcase_add_test(tc, test_be_helpers);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("bounds");
-	tcase_add_test(tc, test_new_and_reset);
-	tcase_add_test(tc, test_get_past_end);
-	tcase_add_test(tc, test_put_past_max);
-	tcase_add_loop_test(tc, test_growth_to_max, 0, 3);
-	tcase_add_test(tc, test_static);
-	tcase_add_test(tc, test_peek_skip);
-	tcase_add_test(tc, test_compact);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	return unit_run(buffer_suite());
-}
+UNIT_MAIN("buffer",
+	{ "integers", { { test_int_roundtrip },
+	    { test_int_decode_literal }, { test_be_helpers } } },
+	{ "bounds", { { test_new_and_reset }, { test_get_past_end },
+	    { test_put_past_max }, { test_growth_to_max, 3 },
+	    { test_static }, { test_peek_skip }, { test_compact } } });

@@ -68,6 +68,34 @@ mk_pair(int sv[2])
 	set_nonblock(sv[1]);
 }
 
+/*
+ * A channel on a new socket pair sv: tx writes on one end, rx reads the
+ * other; each passes descriptors if its fds is set.
+ */
+static void
+chan_open(struct imsgbuf *tx, int txfds, struct imsgbuf *rx, int rxfds,
+    int sv[2])
+{
+	mk_pair(sv);
+	imsgbuf_init(tx, sv[0], txfds);
+	imsgbuf_init(rx, sv[1], rxfds);
+}
+
+static void
+close_pair(int sv[2])
+{
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+chan_close(struct imsgbuf *tx, struct imsgbuf *rx, int sv[2])
+{
+	imsgbuf_clear(tx);
+	imsgbuf_clear(rx);
+	close_pair(sv);
+}
+
 static void
 mk_pipe(int p[2])
 {
@@ -93,13 +121,8 @@ static size_t
 raw_msg(uint8_t *out, uint32_t type, uint32_t len, uint32_t peerid,
     uint32_t flags, const void *payload, size_t plen)
 {
-	struct imsg_hdr	 hdr;
+	const struct imsg_hdr	 hdr = { type, len, peerid, flags };
 
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = type;
-	hdr.len = len;
-	hdr.peerid = peerid;
-	hdr.flags = flags;
 	memcpy(out, &hdr, IMSG_HDR_LEN);
 	if (plen > 0)
 		memcpy(out + IMSG_HDR_LEN, payload, plen);
@@ -193,6 +216,39 @@ pipe_widowed(int wfd)
 	return write(wfd, "x", 1) == -1 && errno == EPIPE;
 }
 
+/*
+ * n new pipes p, the read end of each queued on tx in a message of type
+ * i with data (one byte of it, if any) and, with plain, a message without
+ * a descriptor after each.
+ */
+static void
+queue_pipes(struct imsgbuf *tx, int p[][2], int n, const char *data,
+    int plain)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		mk_pipe(p[i]);
+		ck_assert_int_eq(imsg_compose(tx, i, 0, p[i][0], data,
+		    data != NULL ? 1 : 0), 0);
+		if (plain)
+			ck_assert_int_eq(imsg_compose(tx, i, 1, -1, NULL, 0),
+			    0);
+	}
+}
+
+/* The write ends of the n pipes p have no reader left: close them. */
+static void
+close_widowed(int p[][2], int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert(pipe_widowed(p[i][1]));
+		close(p[i][1]);
+	}
+}
+
 START_TEST(test_roundtrip)
 {
 	static const struct {
@@ -216,9 +272,7 @@ START_TEST(test_roundtrip)
 	size_t		 i;
 	int		 sv[2];
 
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 0);
-	imsgbuf_init(&rx, sv[1], 0);
+	chan_open(&tx, 0, &rx, 0, sv);
 	data = malloc(IMSG_MAX_PAYLOAD);
 	ck_assert_ptr_nonnull(data);
 
@@ -259,8 +313,7 @@ START_TEST(test_roundtrip)
 	imsgbuf_clear(&tx);
 	imsgbuf_clear(&rx);
 	free(data);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -276,9 +329,7 @@ START_TEST(test_get_data)
 	uint8_t		 big[sizeof(in) + 8];
 	int		 sv[2];
 
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 0);
-	imsgbuf_init(&rx, sv[1], 0);
+	chan_open(&tx, 0, &rx, 0, sv);
 	memset(&in, 0, sizeof(in));
 	in.a = 0xdeadbeef;
 	in.b = 0x0123456789abcdefULL;
@@ -313,10 +364,7 @@ START_TEST(test_get_data)
 	ck_assert_int_eq(imsg_get_data(&imsg, &out, sizeof(out)), -1);
 	imsg_free(&imsg);
 
-	imsgbuf_clear(&tx);
-	imsgbuf_clear(&rx);
-	close(sv[0]);
-	close(sv[1]);
+	chan_close(&tx, &rx, sv);
 }
 END_TEST
 
@@ -329,10 +377,8 @@ START_TEST(test_fd_pass)
 	int		 sv[2], p[2], fd, fd0, base;
 
 	base = count_fds();
-	mk_pair(sv);
+	chan_open(&tx, 1, &rx, 1, sv);
 	mk_pipe(p);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
 
 	ck_assert_int_eq(imsg_compose(&tx, 10, 3, p[0], "x", 1), 0);
 	ck_assert_int_eq(imsg_compose(&tx, 11, 3, -1, "y", 1), 0);
@@ -370,12 +416,8 @@ START_TEST(test_fd_pass)
 	imsg_free(&imsg);
 
 	close(fd);
-	ck_assert(pipe_widowed(p[1]));
-	close(p[1]);
-	imsgbuf_clear(&tx);
-	imsgbuf_clear(&rx);
-	close(sv[0]);
-	close(sv[1]);
+	close_widowed(&p, 1);
+	chan_close(&tx, &rx, sv);
 	ck_assert_int_eq(count_fds(), base);
 }
 END_TEST
@@ -388,10 +430,8 @@ START_TEST(test_fd_free_closes)
 	int		 sv[2], p[2], base;
 
 	base = count_fds();
-	mk_pair(sv);
+	chan_open(&tx, 1, &rx, 1, sv);
 	mk_pipe(p);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
 	ck_assert_int_eq(imsg_compose(&tx, 1, 0, p[0], NULL, 0), 0);
 	pump(&tx, &rx, &imsg);
 	ck_assert_int_ge(imsg.fd, 0);
@@ -401,10 +441,8 @@ START_TEST(test_fd_free_closes)
 	imsg_free(&imsg);
 	ck_assert_int_eq(imsg.fd, -1);
 	ck_assert_int_eq(count_fds(), base + 3);
-	ck_assert(pipe_widowed(p[1]));
-	close(p[1]);
-	close(sv[0]);
-	close(sv[1]);
+	close_widowed(&p, 1);
+	close_pair(sv);
 	ck_assert_int_eq(count_fds(), base);
 }
 END_TEST
@@ -420,9 +458,7 @@ START_TEST(test_fd_order)
 	char			 c;
 
 	base = count_fds();
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
+	chan_open(&tx, 1, &rx, 1, sv);
 	for (i = 0; i < nm; i++) {
 		c = 'A' + i;
 		if (hasfd[i]) {
@@ -467,8 +503,7 @@ START_TEST(test_fd_order)
 			ck_assert(pipe_widowed(p[i][1]));
 			close(p[i][1]);
 		}
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 	ck_assert_int_eq(count_fds(), base);
 }
 END_TEST
@@ -480,10 +515,8 @@ START_TEST(test_fd_sender_not_allowed)
 	struct imsg	 imsg;
 	int		 sv[2], p[2];
 
-	mk_pair(sv);
+	chan_open(&tx, 0, &rx, 1, sv);
 	mk_pipe(p);
-	imsgbuf_init(&tx, sv[0], 0);
-	imsgbuf_init(&rx, sv[1], 1);
 	errno = 0;
 	ck_assert_int_eq(imsg_compose(&tx, 1, 0, p[0], "a", 1), -1);
 	ck_assert_int_eq(errno, EPERM);
@@ -503,8 +536,7 @@ START_TEST(test_fd_sender_not_allowed)
 
 	close(p[0]);
 	close(p[1]);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -514,10 +546,8 @@ START_TEST(test_fd_receiver_not_allowed)
 	struct imsgbuf	 tx, rx;
 	int		 sv[2], p[2], before;
 
-	mk_pair(sv);
+	chan_open(&tx, 1, &rx, 0, sv);
 	mk_pipe(p);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 0);
 	ck_assert_int_eq(imsg_compose(&tx, 1, 0, p[0], "a", 1), 0);
 	ck_assert_int_eq(imsgbuf_flush(&tx), 0);
 	ck_assert(!fd_is_open(p[0]));
@@ -532,8 +562,7 @@ START_TEST(test_fd_receiver_not_allowed)
 	ck_assert(pipe_widowed(p[1]));
 
 	close(p[1]);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -545,10 +574,8 @@ START_TEST(test_fd_queue_full)
 	ssize_t		 n;
 
 	base = count_fds();
-	mk_pair(sv);
+	chan_open(&tx, 1, &rx, 1, sv);
 	mk_pipe(p);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
 	for (i = 0; i < IMSG_MAX_FDQUEUE + 1; i++) {
 		int	 d = dup(p[0]);
 
@@ -564,10 +591,8 @@ START_TEST(test_fd_queue_full)
 	imsgbuf_clear(&rx);
 	ck_assert_int_eq(rx.nrfds, 0);
 	close(p[0]);
-	ck_assert(pipe_widowed(p[1]));
-	close(p[1]);
-	close(sv[0]);
-	close(sv[1]);
+	close_widowed(&p, 1);
+	close_pair(sv);
 	ck_assert_int_eq(count_fds(), base);
 }
 END_TEST
@@ -620,8 +645,7 @@ START_TEST(test_partial_read)
 	imsg_free(&imsg);
 	ck_assert_int_eq(imsg_get(&rx, &imsg), 0);
 
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -640,13 +664,11 @@ START_TEST(test_partial_write)
 	int		 sv[2], sz = 4096, got = 0, r, tries, partial = 0;
 	int		 i;
 
-	mk_pair(sv);
+	chan_open(&tx, 0, &rx, 0, sv);
 	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
 	    sizeof(sz)), 0);
 	ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz,
 	    sizeof(sz)), 0);
-	imsgbuf_init(&tx, sv[0], 0);
-	imsgbuf_init(&rx, sv[1], 0);
 	data = malloc(IMSG_MAX_PAYLOAD);
 	ck_assert_ptr_nonnull(data);
 	for (i = 0; i < NMSG; i++) {
@@ -694,8 +716,7 @@ START_TEST(test_partial_write)
 	ck_assert_int_eq(errno, EAGAIN);
 
 	free(data);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -708,9 +729,7 @@ START_TEST(test_read_buffer_full)
 	ssize_t		 n;
 	int		 sv[2], i;
 
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 0);
-	imsgbuf_init(&rx, sv[1], 0);
+	chan_open(&tx, 0, &rx, 0, sv);
 	data = malloc(IMSG_MAX_PAYLOAD);
 	ck_assert_ptr_nonnull(data);
 	for (i = 0; i < 2; i++) {
@@ -734,8 +753,7 @@ START_TEST(test_read_buffer_full)
 		ck_assert_uint_eq(rx.rlen - rx.rpos, 0);
 	}
 	free(data);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -787,8 +805,7 @@ START_TEST(test_oversized_compose)
 	ck_assert_uint_eq(tx.queued, 0);
 	ck_assert(TAILQ_EMPTY(&tx.outq));
 	free(data);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -859,8 +876,7 @@ START_TEST(test_bad_header)
 
 	free(raw);
 	free(payload);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -922,33 +938,24 @@ START_TEST(test_clear_outq_fds)
 	struct imsgbuf	 tx, rx;
 	int		 sv[2], p[3][2], i, before;
 
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
-	for (i = 0; i < 3; i++) {
-		mk_pipe(p[i]);
-		ck_assert_int_eq(imsg_compose(&tx, i, 0, p[i][0], "z", 1), 0);
-		ck_assert_int_eq(imsg_compose(&tx, i, 1, -1, NULL, 0), 0);
-	}
+	chan_open(&tx, 1, &rx, 1, sv);
+	queue_pipes(&tx, p, 3, "z", 1);
 	ck_assert_uint_eq(tx.queued, 6);
 	before = count_fds();
 	imsgbuf_clear(&tx);
 	ck_assert_int_eq(count_fds(), before - 3);
 	ck_assert_uint_eq(tx.queued, 0);
 	ck_assert(TAILQ_EMPTY(&tx.outq));
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++)
 		ck_assert(!fd_is_open(p[i][0]));
-		ck_assert(pipe_widowed(p[i][1]));
-		close(p[i][1]);
-	}
+	close_widowed(p, 3);
 	/* nothing was sent, and the socket still works */
 	ck_assert_int_eq(imsgbuf_read(&rx), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_int_eq(imsg_compose(&tx, 9, 0, -1, NULL, 0), 0);
 	ck_assert_int_eq(imsgbuf_flush(&tx), 0);
 	ck_assert_int_gt(imsgbuf_read(&rx), 0);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
@@ -956,15 +963,10 @@ END_TEST
 START_TEST(test_clear_rfds)
 {
 	struct imsgbuf	 tx, rx;
-	int		 sv[2], p[2][2], i, before;
+	int		 sv[2], p[2][2], before;
 
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
-	for (i = 0; i < 2; i++) {
-		mk_pipe(p[i]);
-		ck_assert_int_eq(imsg_compose(&tx, i, 0, p[i][0], NULL, 0), 0);
-	}
+	chan_open(&tx, 1, &rx, 1, sv);
+	queue_pipes(&tx, p, 2, NULL, 0);
 	ck_assert_int_eq(imsgbuf_flush(&tx), 0);
 	read_all(&rx);
 	ck_assert_int_eq(rx.nrfds, 2);
@@ -974,12 +976,8 @@ START_TEST(test_clear_rfds)
 	ck_assert_int_eq(count_fds(), before - 2);
 	ck_assert_int_eq(rx.nrfds, 0);
 	ck_assert_uint_eq(rx.rlen - rx.rpos, 0);
-	for (i = 0; i < 2; i++) {
-		ck_assert(pipe_widowed(p[i][1]));
-		close(p[i][1]);
-	}
-	close(sv[0]);
-	close(sv[1]);
+	close_widowed(p, 2);
+	close_pair(sv);
 }
 END_TEST
 
@@ -995,9 +993,7 @@ START_TEST(test_fd_lost)
 	struct rlimit	 rl, saved;
 	int		 sv[2], p[2], q[2], n, fd;
 
-	mk_pair(sv);
-	imsgbuf_init(&tx, sv[0], 1);
-	imsgbuf_init(&rx, sv[1], 1);
+	chan_open(&tx, 1, &rx, 1, sv);
 	mk_pipe(p);
 	mk_pipe(q);
 	ck_assert_int_eq(imsg_compose(&tx, 1, 10, p[0], "a", 1), 0);
@@ -1030,59 +1026,25 @@ START_TEST(test_fd_lost)
 	imsg_free(&imsg);
 	close(p[1]);
 	close(q[1]);
-	close(sv[0]);
-	close(sv[1]);
+	close_pair(sv);
 }
 END_TEST
 
-static Suite *
-imsg_suite(void)
-{
-	Suite	*s = suite_create("imsg");
-	TCase	*tc;
-
-	tc = tcase_create("messages");
-	tcase_add_test(tc, test_roundtrip);
-	tcase_add_test(tc, test_get_data);
-	tcase_add_test(tc, test_partial_read);
-	tcase_add_test(tc, test_partial_write);
-	tcase_add_test(tc, test_read_buffer_full);
-	tcase_add_test(tc, test_flush_peer_closed);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("descriptors");
-	tcase_add_test(tc, test_fd_pass);
-	tcase_add_test(tc, test_fd_free_closes);
-	tcase_add_test(tc, test_fd_order);
-	tcase_add_test(tc, test_fd_sender_not_allowed);
-	tcase_add_test(tc, test_fd_receiver_not_allowed);
-	tcase_add_test(tc, test_fd_queue_full);
-	tcase_add_test(tc, test_clear_outq_fds);
-	tcase_add_test(tc, test_clear_rfds);
-	suite_add_tcase(s, tc);
-
-	/*
-	 * The kernel's descriptor limit: valgrind keeps its own limit apart
-	 * from the program's, so `make check-valgrind` leaves this case out
-	 * (CK_EXCLUDE_TAGS) and `make check` runs it.
-	 */
-	tc = tcase_create("kernel limits");
-	tcase_set_tags(tc, "rlimit");
-	tcase_add_test(tc, test_fd_lost);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("malformed");
-	tcase_add_test(tc, test_oversized_compose);
-	tcase_add_loop_test(tc, test_bad_header, 0,
-	    sizeof(bad_hdr) / sizeof(bad_hdr[0]));
-	tcase_add_loop_test(tc, test_truncated, 0,
-	    sizeof(trunc_at) / sizeof(trunc_at[0]));
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	return unit_run(imsg_suite());
-}
+/*
+ * "kernel limits" is the kernel's descriptor limit: valgrind keeps its own
+ * limit apart from the program's, so `make check-valgrind` leaves this case
+ * out (CK_EXCLUDE_TAGS) and `make check` runs it.
+ */
+UNIT_MAIN("imsg",
+	{ "messages", { { test_roundtrip }, { test_get_data },
+	    { test_partial_read }, { test_partial_write },
+	    { test_read_buffer_full }, { test_flush_peer_closed } } },
+	{ "descriptors", { { test_fd_pass }, { test_fd_free_closes },
+	    { test_fd_order }, { test_fd_sender_not_allowed },
+	    { test_fd_receiver_not_allowed }, { test_fd_queue_full },
+	    { test_clear_outq_fds }, { test_clear_rfds } } },
+	{ "kernel limits", { { test_fd_lost } }, .tags = "rlimit" },
+	{ "malformed", { { test_oversized_compose },
+	    { test_bad_header, sizeof(bad_hdr) / sizeof(bad_hdr[0]) },
+	    { test_truncated,
+	    sizeof(trunc_at) / sizeof(trunc_at[0]) } } });

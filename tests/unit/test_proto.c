@@ -119,10 +119,8 @@ xorshift(void)
 static ProtobufCBinaryData
 bin(const uint8_t *p, size_t len)
 {
-	ProtobufCBinaryData	 b;
+	ProtobufCBinaryData	 b = { len, (uint8_t *)p };
 
-	b.data = (uint8_t *)p;
-	b.len = len;
 	return b;
 }
 
@@ -135,6 +133,17 @@ addr_set(Relay__V1__Address *a, const uint8_t *ip, size_t iplen,
 	*a = init;
 	a->ip = bin(ip, iplen);
 	a->port = port;
+}
+
+/* The n addresses a as the list ap a message points to. */
+static Relay__V1__Address **
+addr_list(Relay__V1__Address *a, Relay__V1__Address **ap, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		ap[i] = &a[i];
+	return ap;
 }
 
 static int
@@ -193,58 +202,77 @@ assert_strv(char **got, size_t ngot, char **want, size_t nwant)
 }
 
 /*
+ * The two kinds of message, so that one helper serves both: each begins
+ * with its ProtobufCMessage, and SIDE() writes the lines that know the
+ * type once for both.
+ */
+struct side {
+	const char	*what;
+	ssize_t		(*pack)(const void *, uint8_t *, size_t);
+	void		*(*unpack)(struct proto_arena *, const uint8_t *,
+			    size_t);
+	int		(*check)(const void *, char *, size_t);
+	int		(*msg_case)(const void *);
+	const char	*(*msg_name)(int);
+};
+
+#define SIDE(kind, type)						\
+static ssize_t								\
+kind##_pack(const void *m, uint8_t *buf, size_t len)			\
+{									\
+	return proto_pack_##kind(m, buf, len);				\
+}									\
+									\
+static void *								\
+kind##_unpack(struct proto_arena *a, const uint8_t *buf, size_t len)	\
+{									\
+	return proto_unpack_##kind(a, buf, len);			\
+}									\
+									\
+static int								\
+kind##_check(const void *m, char *err, size_t errlen)			\
+{									\
+	return proto_check_##kind(m, err, errlen);			\
+}									\
+									\
+static int								\
+kind##_msg_case(const void *m)						\
+{									\
+	return ((const type *)m)->msg_case;				\
+}									\
+									\
+static const struct side kind##_side = { #kind, kind##_pack,		\
+    kind##_unpack, kind##_check, kind##_msg_case, proto_##kind##_msg_name }
+
+SIDE(client, ClientMessage);
+SIDE(relay, RelayMessage);
+
+static const struct side *const sides[] = { &client_side, &relay_side };
+
+/*
  * Pack m, check the size against protobuf-c, unpack it into the arena,
  * check it, pack the result again and compare the bytes.
  */
-static ClientMessage *
-rt_client(const ClientMessage *m)
+static void *
+rt(const struct side *sd, const void *m)
 {
-	ClientMessage	*u;
-	ssize_t		 n, n2;
+	void	*u;
+	ssize_t	 n, n2;
 
 	memset(pkbuf, 0xa5, sizeof(pkbuf));
-	n = proto_pack_client(m, pkbuf, sizeof(pkbuf));
+	n = sd->pack(m, pkbuf, sizeof(pkbuf));
 	ck_assert_int_gt(n, 0);
-	ck_assert_uint_eq((size_t)n,
-	    protobuf_c_message_get_packed_size(&m->base));
-	u = proto_unpack_client(&arena, pkbuf, (size_t)n);
+	ck_assert_uint_eq((size_t)n, protobuf_c_message_get_packed_size(m));
+	u = sd->unpack(&arena, pkbuf, (size_t)n);
 	ck_assert_ptr_nonnull(u);
 	ck_assert_int_eq(arena.exhausted, 0);
 	ck_assert_msg(in_arena(u), "message not in the arena");
-	ck_assert_int_eq(u->msg_case, m->msg_case);
+	ck_assert_int_eq(sd->msg_case(u), sd->msg_case(m));
 	errbuf[0] = '\0';
-	ck_assert_msg(proto_check_client(u, errbuf, sizeof(errbuf)) == 0,
-	    "check refused %s: %s", proto_client_msg_name(u->msg_case),
-	    errbuf);
-	ck_assert_int_eq(proto_check_client(m, errbuf, sizeof(errbuf)), 0);
-	n2 = proto_pack_client(u, pkbuf2, sizeof(pkbuf2));
-	ck_assert_int_eq(n2, n);
-	ck_assert_mem_eq(pkbuf2, pkbuf, (size_t)n);
-	return u;
-}
-
-static RelayMessage *
-rt_relay(const RelayMessage *m)
-{
-	RelayMessage	*u;
-	ssize_t		 n, n2;
-
-	memset(pkbuf, 0xa5, sizeof(pkbuf));
-	n = proto_pack_relay(m, pkbuf, sizeof(pkbuf));
-	ck_assert_int_gt(n, 0);
-	ck_assert_uint_eq((size_t)n,
-	    protobuf_c_message_get_packed_size(&m->base));
-	u = proto_unpack_relay(&arena, pkbuf, (size_t)n);
-	ck_assert_ptr_nonnull(u);
-	ck_assert_int_eq(arena.exhausted, 0);
-	ck_assert_msg(in_arena(u), "message not in the arena");
-	ck_assert_int_eq(u->msg_case, m->msg_case);
-	errbuf[0] = '\0';
-	ck_assert_msg(proto_check_relay(u, errbuf, sizeof(errbuf)) == 0,
-	    "check refused %s: %s", proto_relay_msg_name(u->msg_case),
-	    errbuf);
-	ck_assert_int_eq(proto_check_relay(m, errbuf, sizeof(errbuf)), 0);
-	n2 = proto_pack_relay(u, pkbuf2, sizeof(pkbuf2));
+	ck_assert_msg(sd->check(u, errbuf, sizeof(errbuf)) == 0,
+	    "check refused %s: %s", sd->msg_name(sd->msg_case(u)), errbuf);
+	ck_assert_int_eq(sd->check(m, errbuf, sizeof(errbuf)), 0);
+	n2 = sd->pack(u, pkbuf2, sizeof(pkbuf2));
 	ck_assert_int_eq(n2, n);
 	ck_assert_mem_eq(pkbuf2, pkbuf, (size_t)n);
 	return u;
@@ -252,66 +280,60 @@ rt_relay(const RelayMessage *m)
 
 /*
  * Check m as built and as it comes off the wire: both must agree. want is
- * NULL if m must be accepted, else a word the error text must contain.
+ * NULL if m must be accepted, else a word the error text must contain; at
+ * is the line of the caller or the row of a table.
  */
 static void
-expect_client(const ClientMessage *m, const char *want, int line)
+expect(const struct side *sd, const void *m, const char *want, int at)
 {
 	char		 err1[ERRSZ], err2[ERRSZ];
-	ClientMessage	*u;
+	void		*u;
 	ssize_t		 n;
 	int		 r1, r2;
 
 	err1[0] = err2[0] = '\0';
-	r1 = proto_check_client(m, err1, sizeof(err1));
-	n = proto_pack_client(m, pkbuf, sizeof(pkbuf));
-	ck_assert_msg(n >= 0, "line %d: pack failed", line);
-	u = proto_unpack_client(&arena, pkbuf, (size_t)n);
-	ck_assert_msg(u != NULL, "line %d: unpack failed", line);
-	r2 = proto_check_client(u, err2, sizeof(err2));
-	ck_assert_msg(r1 == r2, "line %d: built %d, unpacked %d", line, r1,
+	r1 = sd->check(m, err1, sizeof(err1));
+	n = sd->pack(m, pkbuf, sizeof(pkbuf));
+	ck_assert_msg(n >= 0, "%d: pack failed", at);
+	u = sd->unpack(&arena, pkbuf, (size_t)n);
+	ck_assert_msg(u != NULL, "%d: unpack failed", at);
+	r2 = sd->check(u, err2, sizeof(err2));
+	ck_assert_msg(r1 == r2, "%d: built %d, unpacked %d", at, r1,
 	    r2);
 	if (want == NULL) {
-		ck_assert_msg(r1 == 0, "line %d: refused: %s", line, err1);
+		ck_assert_msg(r1 == 0, "%d: refused: %s", at, err1);
 		return;
 	}
-	ck_assert_msg(r1 == -1, "line %d: accepted, want \"%s\"", line, want);
+	ck_assert_msg(r1 == -1, "%d: accepted, want \"%s\"", at, want);
 	ck_assert_msg(strstr(err1, want) != NULL,
-	    "line %d: error \"%s\", want \"%s\"", line, err1, want);
+	    "%d: error \"%s\", want \"%s\"", at, err1, want);
 	ck_assert_str_eq(err1, err2);
 }
 
+#define CLIENT_OK(m)		expect(&client_side, (m), NULL, __LINE__)
+#define CLIENT_BAD(m, w)	expect(&client_side, (m), (w), __LINE__)
+#define RELAY_OK(m)		expect(&relay_side, (m), NULL, __LINE__)
+#define RELAY_BAD(m, w)		expect(&relay_side, (m), (w), __LINE__)
+
+/*
+ * The list that *n counts is accepted with max entries and refused, with
+ * the word want, with one more.
+ */
 static void
-expect_relay(const RelayMessage *m, const char *want, int line)
+expect_count(const struct side *sd, const void *m, size_t *n, size_t max,
+    const char *want, int at)
 {
-	char		 err1[ERRSZ], err2[ERRSZ];
-	RelayMessage	*u;
-	ssize_t		 n;
-	int		 r1, r2;
-
-	err1[0] = err2[0] = '\0';
-	r1 = proto_check_relay(m, err1, sizeof(err1));
-	n = proto_pack_relay(m, pkbuf, sizeof(pkbuf));
-	ck_assert_msg(n >= 0, "line %d: pack failed", line);
-	u = proto_unpack_relay(&arena, pkbuf, (size_t)n);
-	ck_assert_msg(u != NULL, "line %d: unpack failed", line);
-	r2 = proto_check_relay(u, err2, sizeof(err2));
-	ck_assert_msg(r1 == r2, "line %d: built %d, unpacked %d", line, r1,
-	    r2);
-	if (want == NULL) {
-		ck_assert_msg(r1 == 0, "line %d: refused: %s", line, err1);
-		return;
-	}
-	ck_assert_msg(r1 == -1, "line %d: accepted, want \"%s\"", line, want);
-	ck_assert_msg(strstr(err1, want) != NULL,
-	    "line %d: error \"%s\", want \"%s\"", line, err1, want);
-	ck_assert_str_eq(err1, err2);
+	*n = max;
+	expect(sd, m, NULL, at);
+	*n = max + 1;
+	expect(sd, m, want, at);
 }
 
-#define CLIENT_OK(m)		expect_client((m), NULL, __LINE__)
-#define CLIENT_BAD(m, w)	expect_client((m), (w), __LINE__)
-#define RELAY_OK(m)		expect_relay((m), NULL, __LINE__)
-#define RELAY_BAD(m, w)		expect_relay((m), (w), __LINE__)
+/* Put body in the envelope m as its member f, of the case c. */
+#define ENVELOPE_CLIENT(m, c, f, body)					\
+	((m)->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_##c, (m)->f = (body))
+#define ENVELOPE_RELAY(m, c, f, body)					\
+	((m)->msg_case = RELAY__V1__RELAY_MESSAGE__MSG_##c, (m)->f = (body))
 
 /* ---- valid messages to start from ---- */
 
@@ -329,11 +351,8 @@ struct reg_msg {
 static void
 reg_init(struct reg_msg *s)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
-
-	s->m = m;
-	s->r = r;
+	s->m = (ClientMessage)RELAY__V1__CLIENT_MESSAGE__INIT;
+	s->r = (Relay__V1__Register)RELAY__V1__REGISTER__INIT;
 	s->r.request_id = 0xdeadbeef;
 	s->r.name = "my-service-1";
 	s->r.n_alpn = 3;
@@ -343,12 +362,9 @@ reg_init(struct reg_msg *s)
 	s->r.hidden = 1;
 	addr_set(&s->a[0], ip4, sizeof(ip4), 22);
 	addr_set(&s->a[1], ip6, sizeof(ip6), 65535);
-	s->ap[0] = &s->a[0];
-	s->ap[1] = &s->a[1];
 	s->r.n_local_addrs = 2;
-	s->r.local_addrs = s->ap;
-	s->m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	s->m.register_ = &s->r;
+	s->r.local_addrs = addr_list(s->a, s->ap, 2);
+	ENVELOPE_CLIENT(&s->m, REGISTER, register_, &s->r);
 }
 
 struct conn_msg {
@@ -359,11 +375,8 @@ struct conn_msg {
 static void
 conn_init(struct conn_msg *s, int by_id, const char *target)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Connect	 c = RELAY__V1__CONNECT__INIT;
-
-	s->m = m;
-	s->c = c;
+	s->m = (ClientMessage)RELAY__V1__CLIENT_MESSAGE__INIT;
+	s->c = (Relay__V1__Connect)RELAY__V1__CONNECT__INIT;
 	s->c.request_id = 77;
 	s->c.alpn = "tcp";
 	if (by_id) {
@@ -373,8 +386,7 @@ conn_init(struct conn_msg *s, int by_id, const char *target)
 		s->c.target_case = RELAY__V1__CONNECT__TARGET_NAME;
 		s->c.name = (char *)target;
 	}
-	s->m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	s->m.connect = &s->c;
+	ENVELOPE_CLIENT(&s->m, CONNECT, connect, &s->c);
 }
 
 struct inc_msg {
@@ -387,11 +399,8 @@ struct inc_msg {
 static void
 inc_init(struct inc_msg *s)
 {
-	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
-	Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
-
-	s->m = m;
-	s->in = in;
+	s->m = (RelayMessage)RELAY__V1__RELAY_MESSAGE__INIT;
+	s->in = (Relay__V1__Incoming)RELAY__V1__INCOMING__INIT;
 	s->in.session_id = bin(id16, sizeof(id16));
 	s->in.lease_id = bin(id16b, sizeof(id16b));
 	s->in.alpn = "h2";
@@ -402,12 +411,9 @@ inc_init(struct inc_msg *s)
 	s->in.deadline_ms = 5000;
 	addr_set(&s->local[0], ip4, sizeof(ip4), 1);
 	addr_set(&s->local[1], ip6, sizeof(ip6), 7420);
-	s->lp[0] = &s->local[0];
-	s->lp[1] = &s->local[1];
 	s->in.n_from_local_addrs = 2;
-	s->in.from_local_addrs = s->lp;
-	s->m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
-	s->m.incoming = &s->in;
+	s->in.from_local_addrs = addr_list(s->local, s->lp, 2);
+	ENVELOPE_RELAY(&s->m, INCOMING, incoming, &s->in);
 }
 
 struct cd_msg {
@@ -420,11 +426,8 @@ struct cd_msg {
 static void
 cd_init(struct cd_msg *s)
 {
-	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
-	Relay__V1__Connected	 c = RELAY__V1__CONNECTED__INIT;
-
-	s->m = m;
-	s->c = c;
+	s->m = (RelayMessage)RELAY__V1__RELAY_MESSAGE__INIT;
+	s->c = (Relay__V1__Connected)RELAY__V1__CONNECTED__INIT;
 	s->c.request_id = 0xffffffff;
 	s->c.session_id = bin(id16b, sizeof(id16b));
 	s->c.id = ID_OK_MIXED;
@@ -432,15 +435,28 @@ cd_init(struct cd_msg *s)
 	s->c.peer_addr = &s->peer;
 	s->c.token = bin(tok32, sizeof(tok32));
 	addr_set(&s->local[0], ip6, sizeof(ip6), 8443);
-	s->lp[0] = &s->local[0];
 	s->c.n_peer_local_addrs = 1;
-	s->c.peer_local_addrs = s->lp;
-	s->m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
-	s->m.connected = &s->c;
+	s->c.peer_local_addrs = addr_list(s->local, s->lp, 1);
+	ENVELOPE_RELAY(&s->m, CONNECTED, connected, &s->c);
 }
 
 static char	*li_alpn0[] = { "tcp" };
 static char	*li_alpn1[] = { "h2", "http/1.1", "ssh", "x" };
+
+/* The three leases of the page ll_init() builds. */
+static const struct {
+	char		*name;
+	char		*id;
+	size_t		 n_alpn;
+	char		**alpn;
+	char		*description;
+	uint64_t	 expires_unix;
+} ll_rows[3] = {
+	{ "alpha", ID_OK, 1, li_alpn0, "first", 1700000000 },
+	{ "b-2", ID_OK_UPPER, 4, li_alpn1, reg_desc,
+	    UINT64_C(0x1122334455667788) },
+	{ "z", ID_OK, 1, li_alpn0, "", 1 },
+};
 
 struct ll_msg {
 	RelayMessage		 m;
@@ -452,41 +468,25 @@ struct ll_msg {
 static void
 ll_init(struct ll_msg *s)
 {
-	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
-	Relay__V1__LeaseList	 ll = RELAY__V1__LEASE_LIST__INIT;
-	Relay__V1__LeaseInfo	 li = RELAY__V1__LEASE_INFO__INIT;
-	size_t			 i;
+	size_t	 i;
 
-	s->m = m;
-	s->ll = ll;
+	s->m = (RelayMessage)RELAY__V1__RELAY_MESSAGE__INIT;
+	s->ll = (Relay__V1__LeaseList)RELAY__V1__LEASE_LIST__INIT;
 	for (i = 0; i < 3; i++) {
-		s->li[i] = li;
+		s->li[i] = (Relay__V1__LeaseInfo)RELAY__V1__LEASE_INFO__INIT;
+		s->li[i].name = ll_rows[i].name;
+		s->li[i].id = ll_rows[i].id;
+		s->li[i].n_alpn = ll_rows[i].n_alpn;
+		s->li[i].alpn = ll_rows[i].alpn;
+		s->li[i].description = ll_rows[i].description;
+		s->li[i].expires_unix = ll_rows[i].expires_unix;
 		s->lp[i] = &s->li[i];
 	}
-	s->li[0].name = "alpha";
-	s->li[0].id = ID_OK;
-	s->li[0].n_alpn = 1;
-	s->li[0].alpn = li_alpn0;
-	s->li[0].description = "first";
-	s->li[0].expires_unix = 1700000000;
-	s->li[1].name = "b-2";
-	s->li[1].id = ID_OK_UPPER;
-	s->li[1].n_alpn = 4;
-	s->li[1].alpn = li_alpn1;
-	s->li[1].description = reg_desc;
-	s->li[1].expires_unix = UINT64_C(0x1122334455667788);
-	s->li[2].name = "z";
-	s->li[2].id = ID_OK;
-	s->li[2].n_alpn = 1;
-	s->li[2].alpn = li_alpn0;
-	s->li[2].description = "";
-	s->li[2].expires_unix = 1;
 	s->ll.request_id = 12;
 	s->ll.n_leases = 3;
 	s->ll.leases = s->lp;
 	s->ll.more = 1;
-	s->m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST;
-	s->m.lease_list = &s->ll;
+	ENVELOPE_RELAY(&s->m, LEASE_LIST, lease_list, &s->ll);
 }
 
 /* ---- round trips: client messages ---- */
@@ -498,7 +498,7 @@ START_TEST(test_rt_register)
 	Relay__V1__Register	*r;
 
 	reg_init(&s);
-	u = rt_client(&s.m);
+	u = rt(&client_side, &s.m);
 	r = u->register_;
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(r->request_id, 0xdeadbeef);
@@ -521,17 +521,15 @@ START_TEST(test_rt_renew_unregister)
 
 	rn.request_id = 1;
 	rn.lease_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-	m.renew = &rn;
-	u = rt_client(&m);
+	ENVELOPE_CLIENT(&m, RENEW, renew, &rn);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->renew->request_id, 1);
 	assert_bytes(&u->renew->lease_id, &rn.lease_id, "renew lease_id");
 
 	ur.request_id = 0x7fffffff;
 	ur.lease_id = bin(id16b, sizeof(id16b));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
-	m.unregister = &ur;
-	u = rt_client(&m);
+	ENVELOPE_CLIENT(&m, UNREGISTER, unregister, &ur);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->unregister->request_id, 0x7fffffff);
 	assert_bytes(&u->unregister->lease_id, &ur.lease_id,
 	    "unregister lease_id");
@@ -544,7 +542,7 @@ START_TEST(test_rt_connect)
 	ClientMessage	*u;
 
 	conn_init(&s, 1, ID_OK);
-	u = rt_client(&s.m);
+	u = rt(&client_side, &s.m);
 	ck_assert_uint_eq(u->connect->request_id, 77);
 	ck_assert_int_eq(u->connect->target_case,
 	    RELAY__V1__CONNECT__TARGET_ID);
@@ -553,7 +551,7 @@ START_TEST(test_rt_connect)
 
 	conn_init(&s, 0, "web-1");
 	s.c.alpn = "http/1.1";
-	u = rt_client(&s.m);
+	u = rt(&client_side, &s.m);
 	ck_assert_uint_eq(u->connect->request_id, 77);
 	ck_assert_int_eq(u->connect->target_case,
 	    RELAY__V1__CONNECT__TARGET_NAME);
@@ -569,16 +567,14 @@ START_TEST(test_rt_accept_reject)
 	Relay__V1__Reject	 rj = RELAY__V1__REJECT__INIT;
 
 	ac.session_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-	m.accept = &ac;
-	u = rt_client(&m);
+	ENVELOPE_CLIENT(&m, ACCEPT, accept, &ac);
+	u = rt(&client_side, &m);
 	assert_bytes(&u->accept->session_id, &ac.session_id, "session_id");
 
 	rj.session_id = bin(id16b, sizeof(id16b));
 	rj.reason = "busy: try \xc3\xa0 later";
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-	m.reject = &rj;
-	u = rt_client(&m);
+	ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
+	u = rt(&client_side, &m);
 	assert_bytes(&u->reject->session_id, &rj.session_id, "session_id");
 	ck_assert_str_eq(u->reject->reason, rj.reason);
 }
@@ -592,21 +588,19 @@ START_TEST(test_rt_list_ping)
 
 	ll.request_id = 5;
 	ll.offset = 300;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-	m.list_leases = &ll;
-	u = rt_client(&m);
+	ENVELOPE_CLIENT(&m, LIST_LEASES, list_leases, &ll);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->list_leases->request_id, 5);
 	ck_assert_uint_eq(u->list_leases->offset, 300);
 
 	p.nonce = UINT64_MAX;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-	m.ping = &p;
-	u = rt_client(&m);
+	ENVELOPE_CLIENT(&m, PING, ping, &p);
+	u = rt(&client_side, &m);
 	ck_assert_uint_eq(u->ping->nonce, UINT64_MAX);
 
 	/* An empty member is still a member. */
 	p.nonce = 0;
-	u = rt_client(&m);
+	u = rt(&client_side, &m);
 	ck_assert_ptr_nonnull(u->ping);
 	ck_assert_uint_eq(u->ping->nonce, 0);
 }
@@ -628,9 +622,8 @@ START_TEST(test_rt_registered)
 	r.expires_unix = UINT64_C(0x100000001);
 	addr_set(&obs, ip4, sizeof(ip4), 51234);
 	r.observed_addr = &obs;
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
-	m.registered = &r;
-	u = rt_relay(&m);
+	ENVELOPE_RELAY(&m, REGISTERED, registered, &r);
+	u = rt(&relay_side, &m);
 	g = u->registered;
 	ck_assert_uint_eq(g->request_id, 9);
 	assert_bytes(&g->lease_id, &r.lease_id, "lease_id");
@@ -641,7 +634,7 @@ START_TEST(test_rt_registered)
 
 	/* Without observed_addr it stays absent. */
 	r.observed_addr = NULL;
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_ptr_null(u->registered->observed_addr);
 }
 END_TEST
@@ -653,15 +646,13 @@ START_TEST(test_rt_ack_pong)
 	Relay__V1__Pong		 p = RELAY__V1__PONG__INIT;
 
 	a.request_id = 4242;
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ACK;
-	m.ack = &a;
-	u = rt_relay(&m);
+	ENVELOPE_RELAY(&m, ACK, ack, &a);
+	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->ack->request_id, 4242);
 
 	p.nonce = UINT64_C(0x8000000000000001);
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_PONG;
-	m.pong = &p;
-	u = rt_relay(&m);
+	ENVELOPE_RELAY(&m, PONG, pong, &p);
+	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->pong->nonce, UINT64_C(0x8000000000000001));
 }
 END_TEST
@@ -673,7 +664,7 @@ START_TEST(test_rt_incoming)
 	Relay__V1__Incoming	*g;
 
 	inc_init(&s);
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	g = u->incoming;
 	assert_bytes(&g->session_id, &s.in.session_id, "session_id");
 	assert_bytes(&g->lease_id, &s.in.lease_id, "lease_id");
@@ -693,7 +684,7 @@ START_TEST(test_rt_connected)
 	Relay__V1__Connected	*g;
 
 	cd_init(&s);
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	g = u->connected;
 	ck_assert_uint_eq(g->request_id, 0xffffffff);
 	assert_bytes(&g->session_id, &s.c.session_id, "session_id");
@@ -712,7 +703,7 @@ START_TEST(test_rt_lease_list)
 	size_t			 i;
 
 	ll_init(&s);
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	g = u->lease_list;
 	ck_assert_uint_eq(g->request_id, 12);
 	ck_assert_int_eq(g->more, 1);
@@ -732,7 +723,7 @@ START_TEST(test_rt_lease_list)
 	/* An empty page. */
 	s.ll.n_leases = 0;
 	s.ll.more = 0;
-	u = rt_relay(&s.m);
+	u = rt(&relay_side, &s.m);
 	ck_assert_uint_eq(u->lease_list->n_leases, 0);
 	ck_assert_int_eq(u->lease_list->more, 0);
 }
@@ -747,18 +738,16 @@ START_TEST(test_rt_error_notice)
 	e.request_id = 31;
 	e.code = RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN;
 	e.message = "name held by another ID";
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
-	m.error = &e;
-	u = rt_relay(&m);
+	ENVELOPE_RELAY(&m, ERROR, error, &e);
+	u = rt(&relay_side, &m);
 	ck_assert_uint_eq(u->error->request_id, 31);
 	ck_assert_int_eq(u->error->code, RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN);
 	ck_assert_str_eq(u->error->message, e.message);
 
 	n.kind = RELAY__V1__NOTICE__KIND__SHUTTING_DOWN;
 	n.message = "relay stopping";
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
-	m.notice = &n;
-	u = rt_relay(&m);
+	ENVELOPE_RELAY(&m, NOTICE, notice, &n);
+	u = rt(&relay_side, &m);
 	ck_assert_int_eq(u->notice->kind,
 	    RELAY__V1__NOTICE__KIND__SHUTTING_DOWN);
 	ck_assert_uint_eq(u->notice->lease_id.len, 0);
@@ -767,7 +756,7 @@ START_TEST(test_rt_error_notice)
 	n.kind = RELAY__V1__NOTICE__KIND__LEASE_REVOKED;
 	n.lease_id = bin(id16, sizeof(id16));
 	n.message = "revoked by the operator";
-	u = rt_relay(&m);
+	u = rt(&relay_side, &m);
 	ck_assert_int_eq(u->notice->kind,
 	    RELAY__V1__NOTICE__KIND__LEASE_REVOKED);
 	assert_bytes(&u->notice->lease_id, &n.lease_id, "lease_id");
@@ -810,8 +799,7 @@ big_error(RelayMessage *m, Relay__V1__Error *e, size_t total)
 
 	*m = im;
 	*e = ie;
-	m->msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
-	m->error = e;
+	ENVELOPE_RELAY(m, ERROR, error, e);
 	e->code = RELAY__V1__ERROR_CODE__ERR_INTERNAL;
 	memset(bigtext, 'y', sizeof(bigtext) - 1);
 	bigtext[sizeof(bigtext) - 1] = '\0';
@@ -939,39 +927,38 @@ END_TEST
  * the empty one cuts inside a nested field and must fail; the empty one
  * is an empty envelope.
  */
+static void
+expect_truncated(const struct side *sd, const void *m, int k)
+{
+	void	*u;
+	ssize_t	 n, i;
+
+	n = sd->pack(m, pkbuf, sizeof(pkbuf));
+	ck_assert_int_gt(n, 40);
+	/* The empty prefix: an envelope with no member set. */
+	u = sd->unpack(&arena, pkbuf, 0);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(sd->msg_case(u), 0);
+	for (i = 1; i < n; i++) {
+		u = sd->unpack(&arena, pkbuf, (size_t)i);
+		if (u != NULL)
+			(void)sd->check(u, errbuf, sizeof(errbuf));
+		ck_assert_msg(u == NULL, "%s msg %d: prefix %zd of %zd "
+		    "unpacked", sd->what, k, i, n);
+	}
+	ck_assert_ptr_nonnull(sd->unpack(&arena, pkbuf, (size_t)n));
+}
+
 START_TEST(test_truncated_client)
 {
 	struct reg_msg	 s;
 	struct conn_msg	 c;
-	ClientMessage	*u;
-	ssize_t		 n, i;
-	int		 k;
 
+	reg_init(&s);
+	conn_init(&c, 1, ID_OK);
 	quiet();
-	for (k = 0; k < 2; k++) {
-		if (k == 0) {
-			reg_init(&s);
-			n = proto_pack_client(&s.m, pkbuf, sizeof(pkbuf));
-		} else {
-			conn_init(&c, 1, ID_OK);
-			n = proto_pack_client(&c.m, pkbuf, sizeof(pkbuf));
-		}
-		ck_assert_int_gt(n, 40);
-		u = proto_unpack_client(&arena, pkbuf, 0);
-		ck_assert_ptr_nonnull(u);
-		ck_assert_int_eq(u->msg_case,
-		    RELAY__V1__CLIENT_MESSAGE__MSG__NOT_SET);
-		for (i = 1; i < n; i++) {
-			u = proto_unpack_client(&arena, pkbuf, (size_t)i);
-			if (u != NULL)
-				(void)proto_check_client(u, errbuf,
-				    sizeof(errbuf));
-			ck_assert_msg(u == NULL, "msg %d: prefix %zd of %zd "
-			    "unpacked", k, i, n);
-		}
-		ck_assert_ptr_nonnull(proto_unpack_client(&arena, pkbuf,
-		    (size_t)n));
-	}
+	expect_truncated(&client_side, &s.m, 0);
+	expect_truncated(&client_side, &c.m, 1);
 	unquiet();
 }
 END_TEST
@@ -981,35 +968,14 @@ START_TEST(test_truncated_relay)
 	struct inc_msg	 in;
 	struct ll_msg	 ll;
 	struct cd_msg	 cd;
-	RelayMessage	*u, *m[3];
-	ssize_t		 n, i;
-	int		 k;
 
 	inc_init(&in);
 	ll_init(&ll);
 	cd_init(&cd);
-	m[0] = &in.m;
-	m[1] = &ll.m;
-	m[2] = &cd.m;
 	quiet();
-	for (k = 0; k < 3; k++) {
-		n = proto_pack_relay(m[k], pkbuf, sizeof(pkbuf));
-		ck_assert_int_gt(n, 40);
-		u = proto_unpack_relay(&arena, pkbuf, 0);
-		ck_assert_ptr_nonnull(u);
-		ck_assert_int_eq(u->msg_case,
-		    RELAY__V1__RELAY_MESSAGE__MSG__NOT_SET);
-		for (i = 1; i < n; i++) {
-			u = proto_unpack_relay(&arena, pkbuf, (size_t)i);
-			if (u != NULL)
-				(void)proto_check_relay(u, errbuf,
-				    sizeof(errbuf));
-			ck_assert_msg(u == NULL, "msg %d: prefix %zd of %zd "
-			    "unpacked", k, i, n);
-		}
-		ck_assert_ptr_nonnull(proto_unpack_relay(&arena, pkbuf,
-		    (size_t)n));
-	}
+	expect_truncated(&relay_side, &in.m, 0);
+	expect_truncated(&relay_side, &ll.m, 1);
+	expect_truncated(&relay_side, &cd.m, 2);
 	unquiet();
 }
 END_TEST
@@ -1096,9 +1062,9 @@ END_TEST
 START_TEST(test_garbage_random)
 {
 	uint8_t		 buf[FUZZ_MAXLEN];
-	ClientMessage	*cm;
-	RelayMessage	*rm;
-	size_t		 len, j, nc = 0, nr = 0;
+	const struct side *sd;
+	void		*m;
+	size_t		 len, j, k, nunpacked[2] = { 0, 0 };
 	int		 i;
 
 	rng = UINT64_C(0x9e3779b97f4a7c15);
@@ -1107,27 +1073,21 @@ START_TEST(test_garbage_random)
 		len = (size_t)(xorshift() % (FUZZ_MAXLEN + 1));
 		for (j = 0; j < len; j++)
 			buf[j] = (uint8_t)xorshift();
-		if ((cm = proto_unpack_client(&arena, buf, len)) != NULL) {
-			nc++;
+		for (k = 0; k < 2; k++) {
+			sd = sides[k];
+			if ((m = sd->unpack(&arena, buf, len)) == NULL)
+				continue;
+			nunpacked[k]++;
 			ck_assert(!arena.exhausted && !arena.bad_string);
-			ck_assert_ptr_nonnull(
-			    proto_client_msg_name(cm->msg_case));
-			if (proto_check_client(cm, errbuf, sizeof(errbuf)) != 0)
-				ck_assert_uint_gt(strlen(errbuf), 0);
-		}
-		if ((rm = proto_unpack_relay(&arena, buf, len)) != NULL) {
-			nr++;
-			ck_assert(!arena.exhausted && !arena.bad_string);
-			ck_assert_ptr_nonnull(
-			    proto_relay_msg_name(rm->msg_case));
-			if (proto_check_relay(rm, errbuf, sizeof(errbuf)) != 0)
+			ck_assert_ptr_nonnull(sd->msg_name(sd->msg_case(m)));
+			if (sd->check(m, errbuf, sizeof(errbuf)) != 0)
 				ck_assert_uint_gt(strlen(errbuf), 0);
 		}
 	}
 	unquiet();
 	/* At least the empty buffers unpack (to an empty envelope). */
-	ck_assert_uint_gt(nc, 0);
-	ck_assert_uint_gt(nr, 0);
+	ck_assert_uint_gt(nunpacked[0], 0);
+	ck_assert_uint_gt(nunpacked[1], 0);
 }
 END_TEST
 
@@ -1140,10 +1100,11 @@ START_TEST(test_garbage_mutated)
 	struct ll_msg	 ll;
 	struct cd_msg	 cd;
 	uint8_t		 seed[5][1024], buf[1100];
-	size_t		 seedlen[5], len, j, pos, edits, nc = 0, nr = 0;
-	size_t		 nrej = 0;
-	ClientMessage	*cm;
-	RelayMessage	*rm;
+	size_t		 seedlen[5], len, j, pos, edits, nrej = 0;
+	size_t		 nunpacked[2] = { 0, 0 };
+	const void	*msg[5] = { &reg.m, &conn.m, &inc.m, &ll.m, &cd.m };
+	const struct side *sd;
+	void		*m;
 	ssize_t		 n;
 	int		 i, k;
 
@@ -1152,21 +1113,12 @@ START_TEST(test_garbage_mutated)
 	inc_init(&inc);
 	ll_init(&ll);
 	cd_init(&cd);
-	n = proto_pack_client(&reg.m, seed[0], sizeof(seed[0]));
-	ck_assert_int_gt(n, 0);
-	seedlen[0] = (size_t)n;
-	n = proto_pack_client(&conn.m, seed[1], sizeof(seed[1]));
-	ck_assert_int_gt(n, 0);
-	seedlen[1] = (size_t)n;
-	n = proto_pack_relay(&inc.m, seed[2], sizeof(seed[2]));
-	ck_assert_int_gt(n, 0);
-	seedlen[2] = (size_t)n;
-	n = proto_pack_relay(&ll.m, seed[3], sizeof(seed[3]));
-	ck_assert_int_gt(n, 0);
-	seedlen[3] = (size_t)n;
-	n = proto_pack_relay(&cd.m, seed[4], sizeof(seed[4]));
-	ck_assert_int_gt(n, 0);
-	seedlen[4] = (size_t)n;
+	for (k = 0; k < 5; k++) {
+		sd = k < 2 ? &client_side : &relay_side;
+		n = sd->pack(msg[k], seed[k], sizeof(seed[k]));
+		ck_assert_int_gt(n, 0);
+		seedlen[k] = (size_t)n;
+	}
 
 	rng = UINT64_C(0x0123456789abcdef);
 	quiet();
@@ -1197,48 +1149,79 @@ START_TEST(test_garbage_mutated)
 				break;
 			}
 		}
-		if ((cm = proto_unpack_client(&arena, buf, len)) != NULL) {
-			nc++;
-			if (proto_check_client(cm, errbuf, sizeof(errbuf)) != 0)
-				nrej++;
-		}
-		if ((rm = proto_unpack_relay(&arena, buf, len)) != NULL) {
-			nr++;
-			if (proto_check_relay(rm, errbuf, sizeof(errbuf)) != 0)
+		for (k = 0; k < 2; k++) {
+			sd = sides[k];
+			if ((m = sd->unpack(&arena, buf, len)) == NULL)
+				continue;
+			nunpacked[k]++;
+			if (sd->check(m, errbuf, sizeof(errbuf)) != 0)
 				nrej++;
 		}
 	}
 	unquiet();
-	ck_assert_uint_gt(nc, 100);
-	ck_assert_uint_gt(nr, 100);
+	ck_assert_uint_gt(nunpacked[0], 100);
+	ck_assert_uint_gt(nunpacked[1], 100);
 	ck_assert_uint_gt(nrej, 100);
 }
 END_TEST
 
+/*
+ * buf unpacks, or not, as each kind of message; at is the line of the
+ * caller or the row of a table.
+ */
 static void
 expect_unpack(const uint8_t *buf, size_t len, int client_ok, int relay_ok,
-    int line)
+    int at)
 {
-	ClientMessage	*cm;
-	RelayMessage	*rm;
+	const int	 ok[2] = { client_ok, relay_ok };
+	void		*m;
+	size_t		 k;
 
-	quiet();
-	cm = proto_unpack_client(&arena, buf, len);
-	unquiet();
-	if (cm != NULL)
-		(void)proto_check_client(cm, errbuf, sizeof(errbuf));
-	ck_assert_msg((cm != NULL) == client_ok, "line %d: client unpack %s",
-	    line, cm != NULL ? "succeeded" : "failed");
-	quiet();
-	rm = proto_unpack_relay(&arena, buf, len);
-	unquiet();
-	if (rm != NULL)
-		(void)proto_check_relay(rm, errbuf, sizeof(errbuf));
-	ck_assert_msg((rm != NULL) == relay_ok, "line %d: relay unpack %s",
-	    line, rm != NULL ? "succeeded" : "failed");
+	for (k = 0; k < 2; k++) {
+		quiet();
+		m = sides[k]->unpack(&arena, buf, len);
+		unquiet();
+		if (m != NULL)
+			(void)sides[k]->check(m, errbuf, sizeof(errbuf));
+		ck_assert_msg((m != NULL) == ok[k], "%d: %s unpack %s", at,
+		    sides[k]->what, m != NULL ? "succeeded" : "failed");
+	}
 }
 
 #define UNPACK(b, c, r)	expect_unpack((b), sizeof(b), (c), (r), __LINE__)
+
+/* Input as it came off the wire. */
+struct wire {
+	const uint8_t	*buf;
+	size_t		 len;
+};
+
+#define WIRE(b)		{ (b), sizeof(b) }
+#define GARBAGE(w)	expect_garbage((w), sizeof(w) / sizeof((w)[0]))
+
+/* Neither kind of message unpacks from any of the n inputs w. */
+static void
+expect_garbage(const struct wire *w, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		expect_unpack(w[i].buf, w[i].len, 0, 0, (int)i);
+}
+
+/* buf unpacks as either kind of message: the ClientMessage it is. */
+static ClientMessage *
+expect_both(const uint8_t *buf, size_t len, int line)
+{
+	ClientMessage	*cm;
+
+	expect_unpack(buf, len, 1, 1, line);
+	cm = proto_unpack_client(&arena, buf, len);
+	ck_assert_ptr_nonnull(cm);
+	return cm;
+}
+
+#define BOTH(b)		expect_both((b), sizeof(b), __LINE__)
 
 START_TEST(test_malformed_varint)
 {
@@ -1255,15 +1238,12 @@ START_TEST(test_malformed_varint)
 	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	/* A tag varint cut short. */
 	static const uint8_t tag_cut[] = { 0x80 };
+	static const struct wire garbage[] = { WIRE(ff11), WIRE(nonce_bad),
+	    WIRE(len_bad), WIRE(tag_cut) };
 	ClientMessage	*cm;
 
-	UNPACK(ff11, 0, 0);
-	UNPACK(nonce_bad, 0, 0);
-	UNPACK(len_bad, 0, 0);
-	UNPACK(tag_cut, 0, 0);
-	UNPACK(nonce_max, 1, 1);
-	cm = proto_unpack_client(&arena, nonce_max, sizeof(nonce_max));
-	ck_assert_ptr_nonnull(cm);
+	GARBAGE(garbage);
+	cm = BOTH(nonce_max);
 	ck_assert_int_eq(cm->msg_case, RELAY__V1__CLIENT_MESSAGE__MSG_PING);
 	ck_assert_uint_eq(cm->ping->nonce, UINT64_MAX);
 }
@@ -1292,17 +1272,14 @@ START_TEST(test_malformed_length)
 	    0xc8, 0x01, 0x01 };
 	/* The correct one. */
 	static const uint8_t good[] = { 0x0a, 0x03, 0x12, 0x01, 'a' };
+	static const struct wire garbage[] = { WIRE(outer_long),
+	    WIRE(inner_long), WIRE(huge), WIRE(huge64) };
 	ClientMessage	*cm;
 
-	UNPACK(outer_long, 0, 0);
-	UNPACK(inner_long, 0, 0);
-	UNPACK(huge, 0, 0);
-	UNPACK(huge64, 0, 0);
+	GARBAGE(garbage);
 	UNPACK(addr_long, 0, 1);
 	UNPACK(from_long, 1, 0);
-	UNPACK(good, 1, 1);
-	cm = proto_unpack_client(&arena, good, sizeof(good));
-	ck_assert_ptr_nonnull(cm);
+	cm = BOTH(good);
 	ck_assert_int_eq(cm->msg_case,
 	    RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER);
 	ck_assert_str_eq(cm->register_->name, "a");
@@ -1328,20 +1305,13 @@ START_TEST(test_malformed_wiretype)
 	static const uint8_t field0[] = { 0x02, 0x00 };
 	/* An unknown field with a valid wire type is skipped. */
 	static const uint8_t unknown[] = { 0x78, 0x01 };
+	static const struct wire garbage[] = { WIRE(env_varint),
+	    WIRE(env_fixed32), WIRE(env_fixed64), WIRE(name_varint),
+	    WIRE(nonce_len), WIRE(wt6), WIRE(wt7), WIRE(wt3), WIRE(field0) };
 	ClientMessage	*cm;
 
-	UNPACK(env_varint, 0, 0);
-	UNPACK(env_fixed32, 0, 0);
-	UNPACK(env_fixed64, 0, 0);
-	UNPACK(name_varint, 0, 0);
-	UNPACK(nonce_len, 0, 0);
-	UNPACK(wt6, 0, 0);
-	UNPACK(wt7, 0, 0);
-	UNPACK(wt3, 0, 0);
-	UNPACK(field0, 0, 0);
-	UNPACK(unknown, 1, 1);
-	cm = proto_unpack_client(&arena, unknown, sizeof(unknown));
-	ck_assert_ptr_nonnull(cm);
+	GARBAGE(garbage);
+	cm = BOTH(unknown);
 	ck_assert_int_eq(cm->msg_case,
 	    RELAY__V1__CLIENT_MESSAGE__MSG__NOT_SET);
 	ck_assert_int_eq(proto_check_client(cm, errbuf, sizeof(errbuf)), -1);
@@ -1362,10 +1332,7 @@ expect_strings(const uint8_t *buf, size_t len, int client, int bad,
 
 	arena.bad_string = !bad;
 	quiet();
-	if (client)
-		m = proto_unpack_client(&arena, buf, len);
-	else
-		m = proto_unpack_relay(&arena, buf, len);
+	m = sides[client ? 0 : 1]->unpack(&arena, buf, len);
 	unquiet();
 	if (bad) {
 		ck_assert_msg(m == NULL, "line %d: unpacked", line);
@@ -1480,13 +1447,40 @@ many_empty(uint8_t *buf, uint8_t outer, uint8_t inner, size_t count)
 	return 3 + body;
 }
 
+/* buf does not fit the arena as sd's kind of message. */
+static void
+expect_exhausted(const struct side *sd, const uint8_t *buf, size_t len)
+{
+	void	*u;
+
+	quiet();
+	u = sd->unpack(&arena, buf, len);
+	unquiet();
+	ck_assert_ptr_null(u);
+	ck_assert_int_eq(arena.exhausted, 1);
+}
+
+/* m, packed into pkbuf2, unpacks whole into the arena. */
+static void *
+expect_fits(const struct side *sd, const void *m)
+{
+	void	*u;
+	ssize_t	 n;
+
+	n = sd->pack(m, pkbuf2, sizeof(pkbuf2));
+	ck_assert_int_gt(n, 0);
+	u = sd->unpack(&arena, pkbuf2, (size_t)n);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(arena.exhausted, 0);
+	return u;
+}
+
 START_TEST(test_arena_client)
 {
 	struct reg_msg	 s;
 	ClientMessage	*cm;
 	ProtobufCMessage *pm;
 	size_t		 len;
-	ssize_t		 n;
 
 	/* Register{local_addrs: 8190 x Address{}}: exactly 16383 bytes. */
 	len = many_empty(pkbuf, 0x0a, 0x3a, (REC_MAX_PAYLOAD - 3) / 2);
@@ -1501,42 +1495,26 @@ START_TEST(test_arena_client)
 	protobuf_c_message_free_unpacked(pm, NULL);
 
 	/* The arena does not. */
-	quiet();
-	cm = proto_unpack_client(&arena, pkbuf, len);
-	unquiet();
-	ck_assert_ptr_null(cm);
-	ck_assert_int_eq(arena.exhausted, 1);
+	expect_exhausted(&client_side, pkbuf, len);
 	ck_assert_int_eq(arena.bad_string, 0);
 	ck_assert_uint_le(arena.used, arena.size);
 	ck_assert_uint_eq(arena.size, PROTO_ARENA_RELAY);
 
 	/* The same arena serves the next message whole. */
 	reg_init(&s);
-	n = proto_pack_client(&s.m, pkbuf2, sizeof(pkbuf2));
-	ck_assert_int_gt(n, 0);
-	cm = proto_unpack_client(&arena, pkbuf2, (size_t)n);
-	ck_assert_ptr_nonnull(cm);
-	ck_assert_int_eq(arena.exhausted, 0);
+	cm = expect_fits(&client_side, &s.m);
 	ck_assert_msg(in_arena(cm), "not in the arena");
 	ck_assert_str_eq(cm->register_->name, "my-service-1");
 	ck_assert_uint_eq(cm->register_->n_local_addrs, 2);
 	ck_assert_int_eq(proto_check_client(cm, errbuf, sizeof(errbuf)), 0);
 
 	/* And fails again, and recovers again. */
-	quiet();
-	ck_assert_ptr_null(proto_unpack_client(&arena, pkbuf, len));
-	unquiet();
-	ck_assert_int_eq(arena.exhausted, 1);
-	ck_assert_ptr_nonnull(proto_unpack_client(&arena, pkbuf2, (size_t)n));
-	ck_assert_int_eq(arena.exhausted, 0);
+	expect_exhausted(&client_side, pkbuf, len);
+	(void)expect_fits(&client_side, &s.m);
 
 	/* Many repeated empty ALPN strings (tag 0x1a) likewise. */
 	len = many_empty(pkbuf, 0x0a, 0x1a, (REC_MAX_PAYLOAD - 3) / 2);
-	quiet();
-	cm = proto_unpack_client(&arena, pkbuf, len);
-	unquiet();
-	ck_assert_ptr_null(cm);
-	ck_assert_int_eq(arena.exhausted, 1);
+	expect_exhausted(&client_side, pkbuf, len);
 }
 END_TEST
 
@@ -1545,24 +1523,15 @@ START_TEST(test_arena_relay)
 	struct ll_msg	 s;
 	RelayMessage	*rm;
 	size_t		 len;
-	ssize_t		 n;
 
 	/* LeaseList{leases: 8190 x LeaseInfo{}} in the client arena. */
 	len = many_empty(pkbuf, 0x2a, 0x12, (REC_MAX_PAYLOAD - 3) / 2);
 	ck_assert_uint_eq(len, REC_MAX_PAYLOAD);
-	quiet();
-	rm = proto_unpack_relay(&arena, pkbuf, len);
-	unquiet();
-	ck_assert_ptr_null(rm);
-	ck_assert_int_eq(arena.exhausted, 1);
+	expect_exhausted(&relay_side, pkbuf, len);
 	ck_assert_uint_eq(arena.size, PROTO_ARENA_CLIENT);
 
 	ll_init(&s);
-	n = proto_pack_relay(&s.m, pkbuf2, sizeof(pkbuf2));
-	ck_assert_int_gt(n, 0);
-	rm = proto_unpack_relay(&arena, pkbuf2, (size_t)n);
-	ck_assert_ptr_nonnull(rm);
-	ck_assert_int_eq(arena.exhausted, 0);
+	rm = expect_fits(&relay_side, &s.m);
 	ck_assert_uint_eq(rm->lease_list->n_leases, 3);
 	ck_assert_str_eq(rm->lease_list->leases[2]->name, "z");
 }
@@ -1804,8 +1773,7 @@ START_TEST(test_check_text)
 
 	reg_init(&s);
 	rj.session_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-	m.reject = &rj;
+	ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 	CLIENT_OK(&m);
 
 	for (i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++) {
@@ -1853,40 +1821,35 @@ END_TEST
 
 START_TEST(test_check_local_addrs)
 {
+	static const struct {
+		uint8_t		*ip;
+		size_t		 len;
+		uint32_t	 port;
+		int		 ok;
+	} second[] = {
+		{ ip6, 5, 1000, 0 }, { ip6, 0, 1000, 0 }, { ip6, 15, 1000, 0 },
+		{ zeros, 17, 1000, 0 }, { ip6, 16, 0, 0 },
+		{ ip4, 4, 65536, 0 }, { ip4, 4, UINT32_MAX, 0 },
+		{ ip4, 4, 1, 1 }, { ip6, 16, 65535, 1 },
+	};
 	struct reg_msg		 s;
 	Relay__V1__Address	 a[9], *ap[9];
 	size_t			 i;
 
 	reg_init(&s);
-	for (i = 0; i < 9; i++) {
+	for (i = 0; i < 9; i++)
 		addr_set(&a[i], ip4, sizeof(ip4), (uint32_t)(1000 + i));
-		ap[i] = &a[i];
-	}
-	s.r.local_addrs = ap;
-	s.r.n_local_addrs = 8;
-	CLIENT_OK(&s.m);
-	s.r.n_local_addrs = 9;
-	CLIENT_BAD(&s.m, "address");
+	s.r.local_addrs = addr_list(a, ap, 9);
+	expect_count(&client_side, &s.m, &s.r.n_local_addrs, 8, "address",
+	    __LINE__);
 	s.r.n_local_addrs = 2;
 
-	addr_set(&a[1], ip6, 5, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip6, 0, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip6, 15, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], zeros, 17, 1000);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip6, 16, 0);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip4, 4, 65536);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip4, 4, UINT32_MAX);
-	CLIENT_BAD(&s.m, "address");
-	addr_set(&a[1], ip4, 4, 1);
-	CLIENT_OK(&s.m);
-	addr_set(&a[1], ip6, 16, 65535);
-	CLIENT_OK(&s.m);
+	/* the second address, as each of these */
+	for (i = 0; i < sizeof(second) / sizeof(second[0]); i++) {
+		addr_set(&a[1], second[i].ip, second[i].len, second[i].port);
+		expect(&client_side, &s.m, second[i].ok ? NULL : "address",
+		    (int)i);
+	}
 
 	ck_assert_int_eq(proto_addr_valid(NULL), 0);
 	ck_assert_int_eq(proto_addr_valid(&a[0]), 1);
@@ -1935,15 +1898,11 @@ START_TEST(test_check_local_addr_kinds)
 		}
 	}
 	/* Connect: at most 8 */
-	for (i = 0; i < 9; i++) {
+	for (i = 0; i < 9; i++)
 		addr_set(&nine[i], lan, 4, (uint32_t)(2000 + i));
-		np[i] = &nine[i];
-	}
-	c.c.local_addrs = np;
-	c.c.n_local_addrs = 8;
-	CLIENT_OK(&c.m);
-	c.c.n_local_addrs = 9;
-	CLIENT_BAD(&c.m, "local address");
+	c.c.local_addrs = addr_list(nine, np, 9);
+	expect_count(&client_side, &c.m, &c.c.n_local_addrs, 8,
+	    "local address", __LINE__);
 }
 END_TEST
 
@@ -1953,8 +1912,7 @@ START_TEST(test_check_path_report)
 	Relay__V1__PathReport	 pr = RELAY__V1__PATH_REPORT__INIT;
 	int			 o;
 
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT;
-	m.path_report = &pr;
+	ENVELOPE_CLIENT(&m, PATH_REPORT, path_report, &pr);
 	pr.session_id = bin(id16, 16);
 	for (o = RELAY__V1__PATH_OUTCOME__PATH_DIRECT;
 	    o <= RELAY__V1__PATH_OUTCOME__PATH_ENDED; o++) {
@@ -1990,20 +1948,16 @@ START_TEST(test_check_id_lengths)
 	for (k = 0; k < 4; k++) {
 		switch (k) {
 		case 0:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-			m.renew = &rn;
+			ENVELOPE_CLIENT(&m, RENEW, renew, &rn);
 			break;
 		case 1:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
-			m.unregister = &ur;
+			ENVELOPE_CLIENT(&m, UNREGISTER, unregister, &ur);
 			break;
 		case 2:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-			m.accept = &ac;
+			ENVELOPE_CLIENT(&m, ACCEPT, accept, &ac);
 			break;
 		default:
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-			m.reject = &rj;
+			ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 			break;
 		}
 		*field[k] = bin(tok32, 16);
@@ -2082,8 +2036,7 @@ START_TEST(test_check_reject_reason)
 	memset(r257, 'r', 257);
 	r257[257] = '\0';
 	rj.session_id = bin(id16, sizeof(id16));
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-	m.reject = &rj;
+	ENVELOPE_CLIENT(&m, REJECT, reject, &rj);
 	CLIENT_OK(&m);
 	rj.reason = r256;
 	CLIENT_OK(&m);
@@ -2106,8 +2059,7 @@ START_TEST(test_check_registered)
 	r.name = "svc";
 	addr_set(&obs, ip6, 4, 1234);
 	r.observed_addr = &obs;
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED;
-	m.registered = &r;
+	ENVELOPE_RELAY(&m, REGISTERED, registered, &r);
 	RELAY_OK(&m);
 	r.lease_id = bin(id16, 15);
 	RELAY_BAD(&m, "lease_id");
@@ -2233,8 +2185,7 @@ START_TEST(test_check_error_notice)
 	memset(t257, 't', 257);
 	t257[257] = '\0';
 
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
-	m.notice = &n;
+	ENVELOPE_RELAY(&m, NOTICE, notice, &n);
 	n.message = "x";
 	RELAY_OK(&m);
 	n.lease_id = bin(id16, 16);
@@ -2249,8 +2200,7 @@ START_TEST(test_check_error_notice)
 	n.message = "\xed\xa0\x80";
 	RELAY_BAD(&m, "notice");
 
-	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_ERROR;
-	m.error = &e;
+	ENVELOPE_RELAY(&m, ERROR, error, &e);
 	e.code = RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST;
 	e.message = "bad";
 	RELAY_OK(&m);
@@ -2362,82 +2312,32 @@ START_TEST(test_text_safe)
 }
 END_TEST
 
-static Suite *
-proto_suite(void)
-{
-	Suite	*s = suite_create("proto");
-	TCase	*tc;
-
-	tc = tcase_create("roundtrip");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_rt_register);
-	tcase_add_test(tc, test_rt_renew_unregister);
-	tcase_add_test(tc, test_rt_connect);
-	tcase_add_test(tc, test_rt_accept_reject);
-	tcase_add_test(tc, test_rt_list_ping);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("roundtrip_relay");
-	tcase_add_checked_fixture(tc, setup_client, teardown);
-	tcase_add_test(tc, test_rt_registered);
-	tcase_add_test(tc, test_rt_ack_pong);
-	tcase_add_test(tc, test_rt_incoming);
-	tcase_add_test(tc, test_rt_connected);
-	tcase_add_test(tc, test_rt_lease_list);
-	tcase_add_test(tc, test_rt_error_notice);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("limits");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_pack_oversized);
-	tcase_add_test(tc, test_pack_short_buffer);
-	tcase_add_test(tc, test_unpack_oversized);
-	tcase_add_test(tc, test_truncated_client);
-	tcase_add_test(tc, test_truncated_relay);
-	tcase_add_test(tc, test_truncated_inner);
-	tcase_add_test(tc, test_garbage_random);
-	tcase_add_test(tc, test_garbage_mutated);
-	tcase_add_test(tc, test_malformed_varint);
-	tcase_add_test(tc, test_malformed_length);
-	tcase_add_test(tc, test_malformed_wiretype);
-	tcase_add_test(tc, test_nul_in_string);
-	tcase_add_test(tc, test_arena_client);
-	tcase_add_test(tc, test_arena_bounds);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("arena_client");
-	tcase_add_checked_fixture(tc, setup_client, teardown);
-	tcase_add_test(tc, test_arena_relay);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("check");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_check_envelope);
-	tcase_add_test(tc, test_check_register_alpn);
-	tcase_add_test(tc, test_check_names);
-	tcase_add_test(tc, test_check_text);
-	tcase_add_test(tc, test_check_local_addrs);
-	tcase_add_test(tc, test_check_local_addr_kinds);
-	tcase_add_test(tc, test_check_path_report);
-	tcase_add_test(tc, test_check_id_lengths);
-	tcase_add_test(tc, test_check_connect);
-	tcase_add_test(tc, test_check_reject_reason);
-	tcase_add_test(tc, test_check_registered);
-	tcase_add_test(tc, test_check_incoming);
-	tcase_add_test(tc, test_check_connected);
-	tcase_add_test(tc, test_check_lease_list);
-	tcase_add_test(tc, test_check_error_notice);
-	tcase_add_test(tc, test_names_error);
-	tcase_add_test(tc, test_names_msg);
-	tcase_add_test(tc, test_text_safe);
-	suite_add_tcase(s, tc);
-
-	return s;
-}
-
-int
-main(void)
-{
-	return unit_run(proto_suite());
-}
+UNIT_MAIN("proto",
+	{ "roundtrip", { { test_rt_register },
+	    { test_rt_renew_unregister }, { test_rt_connect },
+	    { test_rt_accept_reject }, { test_rt_list_ping } },
+	    setup, teardown },
+	{ "roundtrip_relay", { { test_rt_registered },
+	    { test_rt_ack_pong }, { test_rt_incoming },
+	    { test_rt_connected }, { test_rt_lease_list },
+	    { test_rt_error_notice } }, setup_client, teardown },
+	{ "limits", { { test_pack_oversized },
+	    { test_pack_short_buffer }, { test_unpack_oversized },
+	    { test_truncated_client }, { test_truncated_relay },
+	    { test_truncated_inner }, { test_garbage_random },
+	    { test_garbage_mutated }, { test_malformed_varint },
+	    { test_malformed_length }, { test_malformed_wiretype },
+	    { test_nul_in_string }, { test_arena_client },
+	    { test_arena_bounds } }, setup, teardown, 120 },
+	{ "arena_client", { { test_arena_relay } }, setup_client,
+	    teardown },
+	{ "check", { { test_check_envelope },
+	    { test_check_register_alpn }, { test_check_names },
+	    { test_check_text }, { test_check_local_addrs },
+	    { test_check_local_addr_kinds }, { test_check_path_report },
+	    { test_check_id_lengths }, { test_check_connect },
+	    { test_check_reject_reason }, { test_check_registered },
+	    { test_check_incoming }, { test_check_connected },
+	    { test_check_lease_list }, { test_check_error_notice },
+	    { test_names_error }, { test_names_msg },
+	    { test_text_safe } }, setup, teardown });

@@ -39,6 +39,7 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "unit.h"
 
 /* How long a sandboxed child may take; it never takes long. */
 #define CHILD_WAIT_SEC	30
@@ -562,6 +563,29 @@ ll_path(char *buf, size_t size, const struct ll_ctx *c, const char *name,
 	snprintf(buf, size, "%s/%s%d", c->dir, name, k);
 }
 
+/* Open and close path: 0 if it opened, else -1 and open()'s errno. */
+static int
+ll_open(const char *path, int flags)
+{
+	int	 fd;
+
+	if ((fd = open(path, flags, 0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Close the socket fd and give back r with the errno r left. */
+static int
+ll_sock_done(int fd, int r)
+{
+	int	 saved = errno;
+
+	close(fd);
+	errno = saved;
+	return r;
+}
+
 /* Each operation: k 0 before the sandbox (must work), k 1 after. */
 static int
 ll_op(const struct ll_ctx *c, int op, int k)
@@ -570,27 +594,19 @@ ll_op(const struct ll_ctx *c, int op, int k)
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
 	char			 p[128], q[128];
-	int			 fd, r, saved;
+	int			 fd, r;
 
 	switch (op) {
 	case 0:		/* read a file */
-		if ((fd = open("/etc/passwd", O_RDONLY)) >= 0)
-			close(fd);
-		return fd < 0 ? -1 : 0;
+		return ll_open("/etc/passwd", O_RDONLY);
 	case 1:		/* write a file */
 		ll_path(p, sizeof(p), c, "f", 0);
-		if ((fd = open(p, O_WRONLY)) >= 0)
-			close(fd);
-		return fd < 0 ? -1 : 0;
+		return ll_open(p, O_WRONLY);
 	case 2:		/* list a directory */
-		if ((fd = open(c->dir, O_RDONLY | O_DIRECTORY)) >= 0)
-			close(fd);
-		return fd < 0 ? -1 : 0;
+		return ll_open(c->dir, O_RDONLY | O_DIRECTORY);
 	case 3:		/* create a file */
 		ll_path(p, sizeof(p), c, "new", k);
-		if ((fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0)
-			close(fd);
-		return fd < 0 ? -1 : 0;
+		return ll_open(p, O_WRONLY | O_CREAT | O_EXCL);
 	case 4:		/* make a directory */
 		ll_path(p, sizeof(p), c, "dir", k);
 		return mkdir(p, 0700);
@@ -620,10 +636,7 @@ ll_op(const struct ll_ctx *c, int op, int k)
 			r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 		} else
 			r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return r;
+		return ll_sock_done(fd, r);
 	case 11:	/* connect to an abstract unix socket (ABI 6) */
 		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
 			return -1;
@@ -632,10 +645,7 @@ ll_op(const struct ll_ctx *c, int op, int k)
 		snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
 		    "sbxrl-ll-%ld", (long)getppid());
 		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return r;
+		return ll_sock_done(fd, r);
 	case 12:	/* signal a process outside the domain (ABI 6) */
 		return kill(getppid(), 0);
 	}
@@ -786,6 +796,21 @@ child_probe_landlock(enum proc_role role, int mode, void *arg)
 	_exit(abi >= 0 && abi < 100 ? abi : 101);
 }
 
+/*
+ * The probe's child under a filter that gives landlock_create_ruleset the
+ * errno err (0: no filter), through the probe alone or, with wpath, the
+ * worker's own path: it must exit with the status want.
+ */
+static void
+expect_probe(struct child_run *cr, int err, int wpath, int want)
+{
+	run_child(cr, child_probe_landlock, ROLE_LEASE, err,
+	    wpath ? cr : NULL);
+	ck_assert_msg(exited(cr, want), "%s: want %d, status 0x%x: %s",
+	    err != 0 ? strerrorname_np(err) : "no filter", want, cr->status,
+	    cr->out);
+}
+
 START_TEST(test_landlock_probe_absent)
 {
 	struct child_run	 cr;
@@ -793,14 +818,8 @@ START_TEST(test_landlock_probe_absent)
 
 	/* ENOSYS (not built in), EOPNOTSUPP (off at boot): no Landlock */
 	for (wpath = 0; wpath < 2; wpath++) {
-		run_child(&cr, child_probe_landlock, ROLE_LEASE, ENOSYS,
-		    wpath ? &cr : NULL);
-		ck_assert_msg(exited(&cr, 0), "ENOSYS: status 0x%x: %s",
-		    cr.status, cr.out);
-		run_child(&cr, child_probe_landlock, ROLE_LEASE, EOPNOTSUPP,
-		    wpath ? &cr : NULL);
-		ck_assert_msg(exited(&cr, 0), "EOPNOTSUPP: status 0x%x: %s",
-		    cr.status, cr.out);
+		expect_probe(&cr, ENOSYS, wpath, 0);
+		expect_probe(&cr, EOPNOTSUPP, wpath, 0);
 		if (wpath)
 			ck_assert_msg(strstr(cr.out, "landlock: ABI 0\n") !=
 			    NULL, "wpath: %s", cr.out);
@@ -815,10 +834,7 @@ START_TEST(test_landlock_probe_refused)
 
 	/* EPERM (e.g. SystemCallFilter= without landlock_*): fatal */
 	for (wpath = 0; wpath < 2; wpath++) {
-		run_child(&cr, child_probe_landlock, ROLE_LEASE, EPERM,
-		    wpath ? &cr : NULL);
-		ck_assert_msg(exited(&cr, 1), "EPERM: status 0x%x: %s",
-		    cr.status, cr.out);
+		expect_probe(&cr, EPERM, wpath, 1);
 		ck_assert_msg(strstr(cr.out, "SystemCallFilter=") != NULL &&
 		    strstr(cr.out, "Operation not permitted") != NULL,
 		    "EPERM: the error does not name the cause: %s", cr.out);
@@ -826,9 +842,7 @@ START_TEST(test_landlock_probe_refused)
 		    "EPERM: the probe returned: %s", cr.out);
 	}
 	/* any other error is just as fatal */
-	run_child(&cr, child_probe_landlock, ROLE_LEASE, EINVAL, NULL);
-	ck_assert_msg(exited(&cr, 1), "EINVAL: status 0x%x: %s", cr.status,
-	    cr.out);
+	expect_probe(&cr, EINVAL, 0, 1);
 }
 END_TEST
 
@@ -842,50 +856,28 @@ START_TEST(test_landlock_probe_kernel)
 	saved = errno;
 	if (abi < 0)
 		abi = 0;
-	run_child(&cr, child_probe_landlock, ROLE_LEASE, 0, NULL);
-	ck_assert_msg(exited(&cr, abi), "kernel ABI %d: status 0x%x: %s", abi,
-	    cr.status, cr.out);
+	expect_probe(&cr, 0, 0, abi);
 	printf("Landlock ABI of this kernel: %d (%s)\n", abi,
 	    abi > 0 ? "available" : strerrorname_np(saved));
 }
 END_TEST
 
+#ifdef RELAYD_SANITIZERS
+#define SANITIZER_TESTS	{ test_sanitizer_reports, 3 }
+#else
+#define SANITIZER_TESTS	{ NULL }
+#endif
+
 /*
  * Three cases, so that a kernel without Landlock (tests/vm/landlock.sh
  * boots one) can run the probe's alone: CK_RUN_CASE=probe.
  */
-int
-main(void)
-{
-	Suite	*s = suite_create("sandbox");
-	TCase	*sc = tcase_create("seccomp");
-	TCase	*ll = tcase_create("landlock");
-	TCase	*pr = tcase_create("probe");
-	SRunner	*sr;
-	int	 failed;
-
-	tcase_set_timeout(sc, 120);
-	tcase_set_timeout(ll, 120);
-	tcase_set_timeout(pr, 120);
-	tcase_add_loop_test(sc, test_forbidden, 0, 3);
-	tcase_add_test(sc, test_fwd_no_accept);
-	tcase_add_loop_test(sc, test_allowed, 0, 3);
-	tcase_add_loop_test(sc, test_allowed_clean, 0, 3);
-	tcase_add_loop_test(sc, test_debug_handler, 0, 3);
-	tcase_add_test(sc, test_counts);
-#ifdef RELAYD_SANITIZERS
-	tcase_add_loop_test(sc, test_sanitizer_reports, 0, 3);
-#endif
-	tcase_add_loop_test(ll, test_landlock_role, 0, 3);
-	tcase_add_test(pr, test_landlock_probe_absent);
-	tcase_add_test(pr, test_landlock_probe_refused);
-	tcase_add_test(pr, test_landlock_probe_kernel);
-	suite_add_tcase(s, sc);
-	suite_add_tcase(s, ll);
-	suite_add_tcase(s, pr);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+UNIT_MAIN("sandbox",
+	{ "seccomp", { { test_forbidden, 3 }, { test_fwd_no_accept },
+	    { test_allowed, 3 }, { test_allowed_clean, 3 },
+	    { test_debug_handler, 3 }, { test_counts }, SANITIZER_TESTS },
+	    .timeout = 120 },
+	{ "landlock", { { test_landlock_role, 3 } }, .timeout = 120 },
+	{ "probe", { { test_landlock_probe_absent },
+	    { test_landlock_probe_refused },
+	    { test_landlock_probe_kernel } }, .timeout = 120 });
