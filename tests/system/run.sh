@@ -295,7 +295,11 @@ EOF
 # ---- boot ----
 
 say "booting the tree with systemd-nspawn"
+# nspawn's own seccomp allowlist (systemd 252) answers the Landlock calls
+# with EPERM, and relayd refuses to start without the Landlock the kernel
+# has (relayd(8)): let them through, as a host's systemd does for the unit.
 systemd-nspawn --boot --register=no --keep-unit --private-network \
+    --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self" \
     --console=read-only --machine="$MACHINE" -D "$TREE" \
     >"$W/nspawn.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
