@@ -43,21 +43,8 @@ fi
 STREAM_KBPS=${STREAM_KBPS:-160}
 STREAM_MIB=${STREAM_MIB:-6}
 
-if [ ! -x "$H" ]; then
-	echo "$H is missing: make check builds it (or make tests/e2e/hostile)" >&2
-	exit 99
-fi
-
-HOME="$T/home"
-export HOME
-unset XDG_CONFIG_HOME
-mkdir -p "$HOME"
-
-bg() {
-	"$@" &
-	PIDS="$PIDS $!"
-	LAST_PID=$!
-}
+need_hostile
+client_home
 
 # wait_pids SECONDS PID...: until every PID has exited (bounded)
 wait_pids() {
@@ -66,13 +53,6 @@ wait_pids() {
 	for wp_p in "$@"; do
 		poll_for "$wp_s" sh -c "! kill -0 $wp_p" || return 1
 	done
-}
-
-# val FILE KEY: the value of KEY=value on the last line of FILE with it
-val() {
-	v_v=$(grep "$2=" "$1" 2>/dev/null | tail -n 1 | tr ' ' '\n' |
-	    sed -n "s/^$2=//p" | head -n 1)
-	echo "${v_v:--1}"
 }
 
 # probe SRC: another control client is answered (quietly)
@@ -122,7 +102,6 @@ cp "$T/relayd.conf" "$T/good.conf"
 # that the next attack still says something (the one that killed it has
 # failed already).
 FIXED_PORT=$PORT
-free_port() { echo "$FIXED_PORT"; }
 REVIVED=0
 revive() {
 	kill -0 "$RELAYD_PID" 2>/dev/null && return 0

@@ -40,6 +40,13 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# FIXED_PORT: once a test sets it (after a first relay_start), relayd
+# comes back on that port each time it is started again.
+FIXED_PORT=""
+relay_port() {
+	if [ -n "$FIXED_PORT" ]; then echo "$FIXED_PORT"; else free_port; fi
+}
+
 # As root, relayd runs as "nobody" through setpriv, which execs it: $!
 # is relayd's own PID either way. RELAYD_AS_ROOT=1 (root only) runs it as
 # root instead, with the chroot and the user switch: the privileged path.
@@ -59,7 +66,7 @@ SANDBOX_FLAG=""
 
 # relay_start [extra relayd args]: config lines are read from stdin.
 relay_start() {
-	PORT=$(free_port)
+	PORT=$(relay_port)
 	SOCK="$T/relayd.sock"
 	{
 		echo "listen on 127.0.0.1 port $PORT"
@@ -116,9 +123,33 @@ wait_for() {
 	return 0
 }
 
+# wait_secs SECONDS COMMAND...: wait_for counted in seconds, with the
+# command's complaints silenced
+wait_secs() {
+	ws_n=$(($1 * 10))
+	shift
+	wait_for "$ws_n" "$@" 2>/dev/null
+}
+
 # PIDS: what a test started besides relayd (servers, clients); the
 # trap stops each by its PID.
 PIDS=""
+
+# bg COMMAND...: COMMAND in the background, its PID in LAST_PID and PIDS
+bg() {
+	"$@" &
+	LAST_PID=$!
+	PIDS="$PIDS $LAST_PID"
+}
+
+# client_home: a HOME of the test's own under $T, for relay-client's
+# keys and known_relays, and no XDG_CONFIG_HOME to lead it elsewhere
+client_home() {
+	HOME="$T/home"
+	export HOME
+	unset XDG_CONFIG_HOME
+	mkdir -p "$HOME"
+}
 
 cleanup() {
 	for p in $PIDS; do
@@ -158,6 +189,21 @@ HOSTILE="$top_builddir/tests/e2e/hostile"
 # PATH can take a second or more to start, and these run in polls.
 PY3=python3
 [ -x /usr/bin/python3 ] && PY3=/usr/bin/python3
+
+# need_hostile: a hard error (status 99) when the attacker is not built
+need_hostile() {
+	[ -x "$HOSTILE" ] && return 0
+	echo "$HOSTILE is missing: make check builds it (or make tests/e2e/hostile)" >&2
+	exit 99
+}
+
+# val FILE KEY: the value of KEY=value on the last line of FILE with it
+# (-1 when there is none)
+val() {
+	v_v=$(grep "$2=" "$1" 2>/dev/null | tail -n 1 | tr ' ' '\n' |
+	    sed -n "s/^$2=//p" | head -n 1)
+	echo "${v_v:--1}"
+}
 
 # poll_for SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds;
 # status 1 if it did not within SECONDS of the clock (a slow COMMAND

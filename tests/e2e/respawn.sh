@@ -26,27 +26,8 @@ RC="$top_builddir/relay-client/relay-client"
 HELPER="$top_srcdir/tests/e2e/client-helper.py"
 H=$HOSTILE
 
-if [ ! -x "$H" ]; then
-	echo "$H is missing: make check builds it (or make tests/e2e/hostile)" >&2
-	exit 99
-fi
-
-HOME="$T/home"
-export HOME
-unset XDG_CONFIG_HOME
-mkdir -p "$HOME"
-
-bg() {
-	"$@" &
-	PIDS="$PIDS $!"
-	LAST_PID=$!
-}
-
-val() {
-	v_v=$(grep "$2=" "$1" 2>/dev/null | tail -n 1 | tr ' ' '\n' |
-	    sed -n "s/^$2=//p" | head -n 1)
-	echo "${v_v:--1}"
-}
+need_hostile
+client_home
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -60,7 +41,6 @@ $CONF
 EOT
 R="127.0.0.1:$PORT"
 FIXED_PORT=$PORT
-free_port() { echo "$FIXED_PORT"; }
 
 relay_workers >"$T/w0"
 echo "# workers: $(tr '\n' ',' <"$T/w0")"
