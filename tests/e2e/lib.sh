@@ -16,25 +16,7 @@ PROTO_TEST="$top_builddir/tests/e2e/proto_test"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/relayd-test.XXXXXX")
 RELAYD_PID=""
-tests_passed=0
-tests_failed=0
-
-ok() {
-	tests_passed=$((tests_passed + 1))
-	echo "ok - $*"
-}
-
-not_ok() {
-	tests_failed=$((tests_failed + 1))
-	echo "not ok - $*"
-}
-
-# check DESCRIPTION COMMAND...: passes when the command succeeds
-check() {
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+. "$top_srcdir/tests/e2e/tally.sh"
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -178,8 +160,7 @@ finish() {
 			ok "sandbox debug: no forbidden call was logged"
 		fi
 	fi
-	echo "$tests_passed passed, $tests_failed failed"
-	[ "$tests_failed" -eq 0 ] && [ "$tests_passed" -gt 0 ]
+	tally
 }
 
 # ---- for the attack tests (hostile.sh, respawn.sh) ----
