@@ -119,7 +119,8 @@ EOT
 }
 
 # ---- the legitimate side: services, exposes, a long stream ----
-LEGIT_ID=$("$RC" keygen -f "$T/legit.key" 2>/dev/null)
+LEGIT_KEY="$T/legit.key"
+LEGIT_ID=$("$RC" keygen -f "$LEGIT_KEY" 2>/dev/null)
 "$RC" keygen >/dev/null 2>&1
 bg "$PY3" "$HELPER" echo "$T/echo.port"
 bg "$PY3" "$HELPER" duplex "$T/dup.port" 11 "$STREAM_MIB" "$T/dup.result"
@@ -133,15 +134,6 @@ check "the legitimate exposes register" poll_for 10 sh -c \
     "grep -q 'lease echo registered' '$T/expose-echo.log' &&
     grep -q 'lease stream registered' '$T/expose-stream.log'"
 
-LS=0
-# legit_session: a new relay-client session, 64 KiB through echo, checked
-legit_session() {
-	LS=$((LS + 1))
-	head -c 65536 /dev/urandom >"$T/ls$LS.in"
-	"$RC" connect -r "$R" -K "$RELAY_ID" -f "$T/legit.key" echo \
-	    <"$T/ls$LS.in" >"$T/ls$LS.out" 2>"$T/ls$LS.err" &&
-	    cmp -s "$T/ls$LS.in" "$T/ls$LS.out"
-}
 check "a legitimate session before the attacks" legit_session
 
 # The stream: paced at STREAM_KBPS both ways so it lasts through the

@@ -178,6 +178,17 @@ need_hostile() {
 	exit 99
 }
 
+# legit_session: a new relay-client ($RC) session with the key
+# $LEGIT_KEY to the lease echo through the relay $R: 64 KiB, checked
+LS=0
+legit_session() {
+	LS=$((LS + 1))
+	head -c 65536 /dev/urandom >"$T/ls$LS.in"
+	"$RC" connect -r "$R" -K "$RELAY_ID" -f "$LEGIT_KEY" echo \
+	    <"$T/ls$LS.in" >"$T/ls$LS.out" 2>"$T/ls$LS.err" &&
+	    cmp -s "$T/ls$LS.in" "$T/ls$LS.out"
+}
+
 # val FILE KEY: the value of KEY=value on the last line of FILE with it
 # (-1 when there is none)
 val() {

@@ -49,7 +49,8 @@ check "show summary lists two conn and two fwd workers, no respawn yet ($(respaw
     sh -c "[ \$(grep -c '^conn ' '$T/w0') -eq 2 ] && [ \$(grep -c '^fwd ' '$T/w0') -eq 2 ] &&
     [ \$(awk '\$4 != 0' '$T/w0' | wc -l) -eq 0 ] && [ '$(respawns)' = 0 ]"
 
-"$RC" keygen -f "$T/user.key" >/dev/null 2>&1
+LEGIT_KEY="$T/user.key"
+"$RC" keygen -f "$LEGIT_KEY" >/dev/null 2>&1
 "$RC" keygen >/dev/null 2>&1
 bg "$PY3" "$HELPER" echo "$T/echo.port"
 poll_for 10 test -s "$T/echo.port" || { echo "no echo server" >&2; exit 1; }
@@ -59,14 +60,6 @@ EXPOSE_PID=$LAST_PID
 check "expose registers" poll_for 10 grep -q "lease echo registered" \
     "$T/expose.log"
 
-LS=0
-legit_session() {
-	LS=$((LS + 1))
-	head -c 65536 /dev/urandom >"$T/ls$LS.in"
-	"$RC" connect -r "$R" -K "$RELAY_ID" -f "$T/user.key" echo \
-	    <"$T/ls$LS.in" >"$T/ls$LS.out" 2>"$T/ls$LS.err" &&
-	    cmp -s "$T/ls$LS.in" "$T/ls$LS.out"
-}
 check "a session before any kill" legit_session
 
 # new_pid ROLE INDEX OLD: the slot has a live PID other than OLD
