@@ -280,53 +280,23 @@ obuf_write(struct obuf *b, int fd)
 
 /* ---- control messages ---- */
 
-static void
-msg_list(ClientMessage *m, Relay__V1__ListLeases *l, uint32_t req)
-{
-	relay__v1__client_message__init(m);
-	relay__v1__list_leases__init(l);
-	l->request_id = req;
-	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-	m->list_leases = l;
-}
-
+/* A Connect to the lease name, ALPN tcp. */
 static void
 msg_connect(ClientMessage *m, Relay__V1__Connect *c, const char *name)
 {
-	relay__v1__client_message__init(m);
-	relay__v1__connect__init(c);
-	c->request_id = next_req++;
-	c->target_case = RELAY__V1__CONNECT__TARGET_NAME;
-	c->name = (char *)name;
-	c->alpn = (char *)"tcp";
-	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	m->connect = c;
+	t_msg_connect(m, c, next_req++, 1, name, "tcp");
 }
 
 static RelayMessage *
 do_register(struct tconn *t, const char *name)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
+	ClientMessage		 m;
+	Relay__V1__Register	 r;
 	char			*alpns[1] = { (char *)"tcp" };
 
-	r.request_id = next_req++;
-	r.name = (char *)name;
-	r.alpn = alpns;
-	r.n_alpn = 1;
-	r.ttl_seconds = 3600;
+	t_msg_register(&m, &r, next_req++, name, alpns, 1, 3600);
 	r.description = (char *)"hostile.c: a lease of the attacker";
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	m.register_ = &r;
-	if (t_send(t, &m) == -1)
-		return NULL;
-	return t_recv(t, 5000);
-}
-
-static int
-is_msg(const RelayMessage *r, int which)
-{
-	return r != NULL && (int)r->msg_case == which;
+	return t_ask(t, &m, 5000);
 }
 
 static const char *
@@ -387,9 +357,8 @@ static int
 mode_probe(int argc, char *argv[])
 {
 	struct tconn		 t;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Ping		 p = RELAY__V1__PING__INIT;
 	RelayMessage		*r;
+	uint64_t		 nonce;
 	int64_t			 t0 = now_ms();
 	int			 i, n;
 
@@ -401,12 +370,9 @@ mode_probe(int argc, char *argv[])
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		p.nonce = 0x5eed0000ULL + i;
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-		m.ping = &p;
-		if (t_send(&t, &m) == -1 || (r = t_recv(&t, 5000)) == NULL ||
-		    !is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_PONG) ||
-		    r->pong->nonce != p.nonce) {
+		nonce = 0x5eed0000ULL + i;
+		if (t_send_ping(&t, nonce) == -1 ||
+		    !IS_PONG(r = t_recv(&t, 5000)) || r->pong->nonce != nonce) {
 			printf("probe=fail why=ping%d\n", i);
 			return 1;
 		}
@@ -476,7 +442,7 @@ mode_listflood(int argc, char *argv[])
 			snprintf(name, sizeof(name), "flood-%d-%d-%zu",
 			    (int)getpid(), c, k);
 			r = do_register(&f[c].t, name);
-			if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED))
+			if (!IS_REGISTERED(r))
 				fprintf(stderr, "listflood: register %s: %s\n",
 				    name, err_name(r));
 		}
@@ -490,7 +456,7 @@ mode_listflood(int argc, char *argv[])
 		if (!drain)
 			small_rcvbuf(f[c].t.fd);
 		for (k = 1; k <= nreq; k++) {
-			msg_list(&m, &l, k);
+			t_msg_list(&m, &l, k, 0);
 			obuf_msg(&f[c].b, &f[c].t, &m);
 			if (bad)
 				obuf_record(&f[c].b, &f[c].t, junk,
@@ -573,14 +539,13 @@ mode_listflood(int argc, char *argv[])
 				continue;
 			}
 			f[c].answers++;
-			if (is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST)) {
+			if (IS_LIST(r)) {
 				f[c].lists++;
 				if (r->lease_list->request_id !=
 				    f[c].last_list + 1)
 					f[c].in_order = 0;
 				f[c].last_list = r->lease_list->request_id;
-			} else if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR) ||
-			    r->error->code !=
+			} else if (!IS_ERROR(r) || r->error->code !=
 			    RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST)
 				f[c].in_order = 0;
 			proto_arena_reset(&f[c].t.arena);
@@ -669,11 +634,9 @@ mode_squat(int argc, char *argv[])
 				continue;
 			/* drain what came without blocking for more */
 			while ((r = t_recv(&t[i], 0)) != NULL) {
-				if (is_msg(r,
-				    RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED))
+				if (IS_CONNECTED(r))
 					connected++;
-				else if (is_msg(r,
-				    RELAY__V1__RELAY_MESSAGE__MSG_ERROR)) {
+				else if (IS_ERROR(r)) {
 					if (r->error->code < NCODES)
 						per_code[r->error->code]++;
 					snprintf(line, sizeof(line), "%s: %s",
@@ -720,8 +683,6 @@ static int
 mode_holder(int argc, char *argv[])
 {
 	struct tconn		 t;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
 	RelayMessage		*r;
 	struct pollfd		 pfd[1 + HOLD_MAXDATA];
 	uint8_t			 sid[SESSION_ID_LEN], buf[65536];
@@ -737,7 +698,7 @@ mode_holder(int argc, char *argv[])
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1)
 		die("holder: no handshake");
 	r = do_register(&t, argv[1]);
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED))
+	if (!IS_REGISTERED(r))
 		die("holder: register %s: %s", argv[1], err_name(r));
 	printf("registered %s\n", argv[1]);
 	fflush(stdout);
@@ -766,7 +727,7 @@ mode_holder(int argc, char *argv[])
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		while ((r = t_recv(&t, 0)) != NULL) {
-			if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)) {
+			if (!IS_INCOMING(r)) {
 				proto_arena_reset(&t.arena);
 				continue;
 			}
@@ -785,11 +746,7 @@ mode_holder(int argc, char *argv[])
 			    r->incoming->token.data)) != -1)
 				ndata++;
 			proto_arena_reset(&t.arena);
-			acc.session_id.data = sid;
-			acc.session_id.len = SESSION_ID_LEN;
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-			m.accept = &acc;
-			if (t_send(&t, &m) == 0)
+			if (t_session_op(&t, 1, sid, SESSION_ID_LEN, NULL) == 0)
 				accepted++;
 		}
 		if (t.peer_closed)
@@ -829,13 +786,12 @@ mode_request(int argc, char *argv[])
 	msg_connect(&m, &cn, argv[2]);
 	if (t_send(&t, &m) == -1)
 		die("send");
-	while ((r = t_recv(&t, timeout)) != NULL &&
-	    is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_NOTICE))
+	while (IS_NOTICE(r = t_recv(&t, timeout)))
 		;
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)) {
+	if (!IS_CONNECTED(r)) {
 		printf("request=fail why=%s message=\"%s\" ms=%lld\n",
-		    err_name(r), is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR) ?
-		    r->error->message : "", (long long)(now_ms() - t0));
+		    err_name(r), IS_ERROR(r) ? r->error->message : "",
+		    (long long)(now_ms() - t0));
 		return 1;
 	}
 	if ((fd = t_data_open_from(argv[0], port, r->connected->token.data))
@@ -1060,8 +1016,7 @@ mode_reqflood(int argc, char *argv[])
 	if (t_write_full(t.fd, b.p, b.len) == -1)
 		die("reqflood: write");
 	while (answers < (size_t)n && (r = t_recv(&t, 5000)) != NULL) {
-		if (is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR) &&
-		    r->error->code < NCODES)
+		if (IS_ERROR(r) && r->error->code < NCODES)
 			per_code[r->error->code]++;
 		answers++;
 		proto_arena_reset(&t.arena);
@@ -1123,7 +1078,7 @@ sess_ctl_setup(struct sessctx *sc, const char *src, int nfwd)
 	    t_ctl_open_from(&sc->tq, src, port, sc->q, relay_id) == -1)
 		return -1;
 	r = do_register(&sc->th, sc->name);
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED)) {
+	if (!IS_REGISTERED(r)) {
 		fprintf(stderr, "sessions: register: %s\n", err_name(r));
 		return -1;
 	}
@@ -1131,16 +1086,25 @@ sess_ctl_setup(struct sessctx *sc, const char *src, int nfwd)
 	return 0;
 }
 
+/* s is not set up: what did not come, and what came instead */
+static void
+sess_why(struct sess *s, const char *what, const RelayMessage *r)
+{
+	static char	 why[128];
+
+	snprintf(why, sizeof(why), "no %s (%s%s%s)", what, err_name(r),
+	    IS_ERROR(r) ? ": " : "", IS_ERROR(r) ? r->error->message : "");
+	s->why = why;
+}
+
 /* One session: connect, accept, both data connections opened. */
 static void
 sess_open(struct sessctx *sc, struct sess *s, int idx)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	ClientMessage		 m;
 	Relay__V1__Connect	 cn;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
 	RelayMessage		*r;
 	uint8_t			 sid[SESSION_ID_LEN], tok_h[TOKEN_LEN];
-	static char		 why[128];
 	int64_t			 deadline;
 
 	memset(s, 0, sizeof(*s));
@@ -1166,31 +1130,19 @@ sess_open(struct sessctx *sc, struct sess *s, int idx)
 		pfd[0].events = pfd[1].events = POLLIN;
 		(void)poll(pfd, 2, 100);
 	}
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)) {
+	if (!IS_INCOMING(r)) {
 		proto_arena_reset(&sc->th.arena);
-		snprintf(why, sizeof(why), "no incoming (%s%s%s)",
-		    err_name(r), is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? ": " : "", is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? r->error->message : "");
-		s->why = why;
+		sess_why(s, "incoming", r);
 		proto_arena_reset(&sc->tq.arena);
 		return;
 	}
 	memcpy(sid, r->incoming->session_id.data, SESSION_ID_LEN);
 	memcpy(tok_h, r->incoming->token.data, TOKEN_LEN);
 	proto_arena_reset(&sc->th.arena);
-	acc.session_id.data = sid;
-	acc.session_id.len = SESSION_ID_LEN;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-	m.accept = &acc;
-	t_send(&sc->th, &m);
+	t_session_op(&sc->th, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&sc->tq, 5000);
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)) {
-		snprintf(why, sizeof(why), "no connected (%s%s%s)",
-		    err_name(r), is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? ": " : "", is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? r->error->message : "");
-		s->why = why;
+	if (!IS_CONNECTED(r)) {
+		sess_why(s, "connected", r);
 		proto_arena_reset(&sc->tq.arena);
 		return;
 	}
