@@ -505,6 +505,28 @@ out:
 	t_close(&tq);
 }
 
+/* A Connect the relay refuses with an Error of this code. */
+struct refusal {
+	int		 by_name;
+	const char	*target, *alpn;
+	int		 code;
+	const char	*what;
+};
+
+static void
+check_refusals(struct tconn *t, const struct refusal *rf, size_t n)
+{
+	RelayMessage	*r;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		do_connect(t, rf[i].by_name, rf[i].target, rf[i].alpn);
+		r = t_recv(t, 3000);
+		CHECK(is_error(r, rf[i].code), "%s (%s)", rf[i].what,
+		    describe(r));
+	}
+}
+
 static void
 test_refusals(const char *reserved_name, const struct identity *resv)
 {
@@ -514,30 +536,28 @@ test_refusals(const char *reserved_name, const struct identity *resv)
 	uint8_t			 lid[LEASE_ID_LEN], sid[SESSION_ID_LEN];
 	char			 name[32];
 	int			 i;
+	const struct refusal	 unknown[] = {
+		{ 1, "no-such-lease", "tcp",
+		    RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
+		    "connect to an unknown name: ERR_NOT_FOUND" },
+		{ 0, a->id, "tcp", RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
+		    "connect to an ID without leases: ERR_NOT_FOUND" },
+	}, alpn[] = {
+		{ 1, "refuse-me", "http",
+		    RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH,
+		    "ALPN not served: ERR_ALPN_MISMATCH" },
+		{ 0, a->id, "http", RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH,
+		    "by ID, ALPN not served: ERR_ALPN_MISMATCH" },
+	};
 
 	ctl(&ta, a);
 	ctl(&tb, b);
-	do_connect(&tb, 1, "no-such-lease", "tcp");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
-	    "connect to an unknown name: ERR_NOT_FOUND (%s)", describe(r));
-	do_connect(&tb, 0, a->id, "tcp");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
-	    "connect to an ID without leases: ERR_NOT_FOUND");
+	check_refusals(&tb, unknown, sizeof(unknown) / sizeof(unknown[0]));
 
 	r = do_register(&ta, "refuse-me", "tcp", 0, 60);
-	CHECK(IS_REGISTERED(r),
-	    "register refuse-me");
+	CHECK(IS_REGISTERED(r), "register refuse-me");
 	memcpy(lid, r->registered->lease_id.data, LEASE_ID_LEN);
-	do_connect(&tb, 1, "refuse-me", "http");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH),
-	    "ALPN not served: ERR_ALPN_MISMATCH (%s)", describe(r));
-	do_connect(&tb, 0, a->id, "http");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH),
-	    "by ID, ALPN not served: ERR_ALPN_MISMATCH");
+	check_refusals(&tb, alpn, sizeof(alpn) / sizeof(alpn[0]));
 
 	r = do_register(&tb, "refuse-me", "tcp", 0, 60);
 	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN),
@@ -921,6 +941,16 @@ out1:
 	t_close(&t1);
 }
 
+/* A length-delimited protobuf field (len < 128) at raw + n; the new n. */
+static size_t
+put_field(uint8_t *raw, size_t n, uint8_t key, const char *p, size_t len)
+{
+	raw[n++] = key;
+	raw[n++] = len;
+	memcpy(raw + n, p, len);
+	return n + len;
+}
+
 /* Item 8: a Connect with both id and name: the last one on the wire. */
 static void
 test_oneof(void)
@@ -943,26 +973,12 @@ test_oneof(void)
 		raw[n++] = 2 + 34 + 9 + 5;
 		raw[n++] = 0x08;
 		raw[n++] = 60 + order;
-		if (order == 1) {
-			raw[n++] = 0x1a;
-			raw[n++] = 7;
-			memcpy(raw + n, "oneof-x", 7);
-			n += 7;
-		}
-		raw[n++] = 0x12;
-		raw[n++] = 32;
-		memcpy(raw + n, nobody->id, 32);
-		n += 32;
-		if (order == 0) {
-			raw[n++] = 0x1a;
-			raw[n++] = 7;
-			memcpy(raw + n, "oneof-x", 7);
-			n += 7;
-		}
-		raw[n++] = 0x22;
-		raw[n++] = 3;
-		memcpy(raw + n, "tcp", 3);
-		n += 3;
+		if (order == 1)
+			n = put_field(raw, n, 0x1a, "oneof-x", 7);
+		n = put_field(raw, n, 0x12, nobody->id, 32);
+		if (order == 0)
+			n = put_field(raw, n, 0x1a, "oneof-x", 7);
+		n = put_field(raw, n, 0x22, "tcp", 3);
 		t_send_raw_record(&tq, raw, n);
 		if (order == 0) {
 			/* name last: the lease is asked */
