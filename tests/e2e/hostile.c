@@ -42,6 +42,7 @@
 
 static int	 port;
 static char	 relay_id[ID_BUFSZ];
+static const char *mode;		/* the mode's name */
 static uint32_t	 next_req = 1;
 
 /*
@@ -81,12 +82,23 @@ die(const char *fmt, ...)
 	exit(2);
 }
 
+/* calloc, or the end of the attacker */
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n, size)) == NULL)
+		die("calloc");
+	return p;
+}
+
 static struct identity *
 new_ident(void)
 {
-	struct identity	*id = calloc(1, sizeof(*id));
+	struct identity	*id = xcalloc(1, sizeof(*id));
 
-	if (id == NULL || identity_generate(id) == -1)
+	if (identity_generate(id) == -1)
 		die("identity_generate");
 	return id;
 }
@@ -152,6 +164,25 @@ num(const char *s, long long min, long long max)
 	if (errstr != NULL)
 		die("number %s: %s", s, errstr);
 	return v;
+}
+
+/*
+ * A control connection of a new identity from the i-th address of sp;
+ * -1, said on stderr (who i), if the handshake fails.
+ */
+static int
+ctl_from(struct tconn *t, const struct srcspec *sp, uint32_t i,
+    const char *who)
+{
+	char	 a[INET_ADDRSTRLEN];
+
+	t->fd = -1;
+	if (t_ctl_open_from(t, src_addr(sp, i, a), port, new_ident(),
+	    relay_id) == -1) {
+		fprintf(stderr, "%s %u from %s: no handshake\n", who, i, a);
+		return -1;
+	}
+	return 0;
 }
 
 /* A connection that stays unread: a tiny receive buffer, no autotuning. */
@@ -287,6 +318,16 @@ msg_connect(ClientMessage *m, Relay__V1__Connect *c, const char *name)
 	t_msg_connect(m, c, next_req++, 1, name, "tcp");
 }
 
+static int
+send_connect(struct tconn *t, const char *name)
+{
+	ClientMessage		 m;
+	Relay__V1__Connect	 c;
+
+	msg_connect(&m, &c, name);
+	return t_send(t, &m);
+}
+
 static RelayMessage *
 do_register(struct tconn *t, const char *name)
 {
@@ -354,7 +395,7 @@ pattern_check(uint64_t seed, uint64_t off, const uint8_t *p, size_t len)
 /* ---- probe: a control handshake and pings, answered in time ---- */
 
 static int
-mode_probe(int argc, char *argv[])
+mode_probe(char *argv[])
 {
 	struct tconn		 t;
 	RelayMessage		*r;
@@ -362,8 +403,6 @@ mode_probe(int argc, char *argv[])
 	int64_t			 t0 = now_ms();
 	int			 i, n;
 
-	if (argc != 2)
-		die("probe SRC NPINGS");
 	n = num(argv[1], 1, 1000);
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1) {
 		printf("probe=fail why=handshake\n");
@@ -400,7 +439,7 @@ struct flooder {
 };
 
 static int
-mode_listflood(int argc, char *argv[])
+mode_listflood(char *argv[])
 {
 	struct srcspec		 sp;
 	struct flooder		*f;
@@ -409,7 +448,7 @@ mode_listflood(int argc, char *argv[])
 	Relay__V1__ListLeases	 l;
 	RelayMessage		*r;
 	static const uint8_t	 junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff };
-	char			 a[INET_ADDRSTRLEN], name[64];
+	char			 name[64];
 	int64_t			 t0, deadline, drain_end;
 	size_t			 nreq, k, nleases;
 	size_t			 setup_ok = 0, closed = 0, full = 0;
@@ -417,8 +456,6 @@ mode_listflood(int argc, char *argv[])
 	size_t			 want;
 	int			 nclients, hold_ms, bad, drain, c, drain_wait;
 
-	if (argc != 7)
-		die("listflood SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN");
 	src_parse(argv[0], &sp);
 	nclients = num(argv[1], 1, 1000);
 	nleases = num(argv[2], 0, 16);
@@ -426,18 +463,12 @@ mode_listflood(int argc, char *argv[])
 	bad = num(argv[4], 0, 1);
 	hold_ms = num(argv[5], 0, 600000);
 	drain = num(argv[6], 0, 1);
-	if ((f = calloc(nclients, sizeof(*f))) == NULL ||
-	    (pfd = calloc(nclients, sizeof(*pfd))) == NULL)
-		die("calloc");
+	f = xcalloc(nclients, sizeof(*f));
+	pfd = xcalloc(nclients, sizeof(*pfd));
 
 	for (c = 0; c < nclients; c++) {
-		f[c].t.fd = -1;
-		if (t_ctl_open_from(&f[c].t, src_addr(&sp, c, a), port,
-		    new_ident(), relay_id) == -1) {
-			fprintf(stderr, "listflood: client %d from %s: no "
-			    "handshake\n", c, a);
+		if (ctl_from(&f[c].t, &sp, c, "listflood: client") == -1)
 			continue;
-		}
 		for (k = 0; k < nleases; k++) {
 			snprintf(name, sizeof(name), "flood-%d-%d-%zu",
 			    (int)getpid(), c, k);
@@ -574,15 +605,13 @@ out:
  */
 
 static int
-mode_squat(int argc, char *argv[])
+mode_squat(char *argv[])
 {
 	struct srcspec		 sp;
 	struct tconn		*t;
 	struct pollfd		*pfd;
-	ClientMessage		 m;
-	Relay__V1__Connect	 cn;
 	RelayMessage		*r;
-	char			 a[INET_ADDRSTRLEN], line[400];
+	char			 line[400];
 	char			 msgs[8][200];
 	size_t			 nmsgs = 0, counts[8] = { 0 };
 	size_t			 per_code[NCODES] = { 0 };
@@ -590,32 +619,21 @@ mode_squat(int argc, char *argv[])
 	int64_t			 deadline;
 	int			 nids, nreq, hold_ms, i, k, ok = 0;
 
-	if (argc != 5)
-		die("squat SRCSPEC NIDS NREQ TARGET HOLD_MS");
 	src_parse(argv[0], &sp);
 	nids = num(argv[1], 1, 1000);
 	nreq = num(argv[2], 1, 10000);
 	hold_ms = num(argv[4], 0, 600000);
-	if ((t = calloc(nids, sizeof(*t))) == NULL ||
-	    (pfd = calloc(nids, sizeof(*pfd))) == NULL)
-		die("calloc");
-	for (i = 0; i < nids; i++) {
-		t[i].fd = -1;
-		if (t_ctl_open_from(&t[i], src_addr(&sp, i, a), port,
-		    new_ident(), relay_id) == -1) {
-			fprintf(stderr, "squat: identity %d from %s: no "
-			    "handshake\n", i, a);
-			continue;
-		}
-		ok++;
-	}
+	t = xcalloc(nids, sizeof(*t));
+	pfd = xcalloc(nids, sizeof(*pfd));
+	for (i = 0; i < nids; i++)
+		if (ctl_from(&t[i], &sp, i, "squat: identity") == 0)
+			ok++;
 	/* all at once, so they are pending together */
 	for (k = 0; k < nreq; k++)
 		for (i = 0; i < nids; i++) {
 			if (t[i].fd == -1)
 				continue;
-			msg_connect(&m, &cn, argv[3]);
-			if (t_send(&t[i], &m) == 0)
+			if (send_connect(&t[i], argv[3]) == 0)
 				sent++;
 		}
 	printf("squatting identities=%d sent=%zu\n", ok, sent);
@@ -680,7 +698,7 @@ mode_squat(int argc, char *argv[])
 #define HOLD_MAXDATA	256
 
 static int
-mode_holder(int argc, char *argv[])
+mode_holder(char *argv[])
 {
 	struct tconn		 t;
 	RelayMessage		*r;
@@ -691,8 +709,6 @@ mode_holder(int argc, char *argv[])
 	int64_t			 deadline;
 	const char		*allow;
 
-	if (argc != 4)
-		die("holder SRC NAME ALLOW_ID|any|none HOLD_MS");
 	allow = argv[2];
 	deadline = now_ms() + num(argv[3], 0, 3600000);
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1)
@@ -760,12 +776,10 @@ mode_holder(int argc, char *argv[])
 /* ---- request: one connect with a given key, then an echo checked ---- */
 
 static int
-mode_request(int argc, char *argv[])
+mode_request(char *argv[])
 {
 	struct identity		 id;
 	struct tconn		 t;
-	ClientMessage		 m;
-	Relay__V1__Connect	 cn;
 	RelayMessage		*r;
 	uint8_t			*out, *in;
 	char			 err[256];
@@ -773,8 +787,6 @@ mode_request(int argc, char *argv[])
 	int64_t			 t0 = now_ms();
 	int			 fd, timeout;
 
-	if (argc != 5)
-		die("request SRC KEYFILE TARGET NBYTES TIMEOUT_MS");
 	if (identity_load(&id, argv[1], err, sizeof(err)) == -1)
 		die("%s", err);
 	len = num(argv[3], 1, 64 * 1024 * 1024);
@@ -783,8 +795,7 @@ mode_request(int argc, char *argv[])
 		printf("request=fail why=handshake\n");
 		return 1;
 	}
-	msg_connect(&m, &cn, argv[2]);
-	if (t_send(&t, &m) == -1)
+	if (send_connect(&t, argv[2]) == -1)
 		die("send");
 	while (IS_NOTICE(r = t_recv(&t, timeout)))
 		;
@@ -873,7 +884,7 @@ raw_poll(struct rawc *rc, int n, struct pollfd *pfd, int timeout)
 }
 
 static int
-mode_raw(const char *mode, int argc, char *argv[])
+mode_raw(char *argv[])
 {
 	struct srcspec	 sp;
 	struct rawc	*rc;
@@ -887,8 +898,6 @@ mode_raw(const char *mode, int argc, char *argv[])
 	int		 slow = strcmp(mode, "slowloris") == 0;
 	int		 tokens = strcmp(mode, "tokens") == 0;
 
-	if (argc != (slow ? 4 : 3))
-		die("%s SRCSPEC N HOLD_MS%s", mode, slow ? " INTERVAL_MS" : "");
 	src_parse(argv[0], &sp);
 	n = num(argv[1], 1, 20000);
 	hold_ms = num(argv[2], 0, 600000);
@@ -899,9 +908,8 @@ mode_raw(const char *mode, int argc, char *argv[])
 	 * machine); the deadlines tested are 2 s (orphan tokens) and more.
 	 */
 	fast_ms = 1500;
-	if ((rc = calloc(n, sizeof(*rc))) == NULL ||
-	    (pfd = calloc(n, sizeof(*pfd))) == NULL)
-		die("calloc");
+	rc = xcalloc(n, sizeof(*rc));
+	pfd = xcalloc(n, sizeof(*pfd));
 	t0 = now_ms();
 	for (i = 0; i < n; i++) {
 		rc[i].fd = tcp_start(src_addr(&sp, i, a));
@@ -993,7 +1001,7 @@ mode_raw(const char *mode, int argc, char *argv[])
 /* ---- reqflood: one identity sends Connect requests back to back ---- */
 
 static int
-mode_reqflood(int argc, char *argv[])
+mode_reqflood(char *argv[])
 {
 	struct tconn		 t;
 	struct obuf		 b;
@@ -1003,8 +1011,6 @@ mode_reqflood(int argc, char *argv[])
 	size_t			 per_code[NCODES] = { 0 }, answers = 0;
 	int			 n, i;
 
-	if (argc != 2)
-		die("reqflood SRC N");
 	n = num(argv[1], 1, 100000);
 	memset(&b, 0, sizeof(b));
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1)
@@ -1101,8 +1107,6 @@ sess_why(struct sess *s, const char *what, const RelayMessage *r)
 static void
 sess_open(struct sessctx *sc, struct sess *s, int idx)
 {
-	ClientMessage		 m;
-	Relay__V1__Connect	 cn;
 	RelayMessage		*r;
 	uint8_t			 sid[SESSION_ID_LEN], tok_h[TOKEN_LEN];
 	int64_t			 deadline;
@@ -1110,8 +1114,7 @@ sess_open(struct sessctx *sc, struct sess *s, int idx)
 	memset(s, 0, sizeof(*s));
 	s->fd_i = s->fd_r = -1;
 	s->fwd = -1;
-	msg_connect(&m, &cn, sc->name);
-	if (t_send(&sc->tq, &m) == -1) {
+	if (send_connect(&sc->tq, sc->name) == -1) {
 		s->why = "connect: send";
 		return;
 	}
@@ -1198,8 +1201,7 @@ sess_pump(struct sess *s, int n, uint64_t until, int64_t deadline,
 	size_t		 want;
 	int		 i, j, np, busy;
 
-	if ((pfd = calloc(n * 4 + 1, sizeof(*pfd))) == NULL)
-		die("calloc");
+	pfd = xcalloc(n * 4 + 1, sizeof(*pfd));
 	for (;;) {
 		int64_t	 now = now_ms();
 
@@ -1320,7 +1322,7 @@ sess_verdict(const struct sess *s)
  * then each end half-closes and every byte is checked.
  */
 static int
-mode_streams(int argc, char *argv[])
+mode_streams(char *argv[])
 {
 	struct sessctx	 sc;
 	struct sess	*s;
@@ -1329,15 +1331,12 @@ mode_streams(int argc, char *argv[])
 	int		 nok = 0, ncut = 0, ncorrupt = 0, ndown = 0;
 	int64_t		 maxms, t0;
 
-	if (argc != 6)
-		die("streams SRC NSESS NFWD RATE_KBPS STOPFILE MAX_MS");
 	nsess = num(argv[1], 1, 1000);
 	nfwd = num(argv[2], 1, 32);
 	rate = num(argv[3], 1, 1000000);
 	maxms = num(argv[5], 1, 3600000);
 	want = (nsess + nfwd - 1) / nfwd;
-	if ((s = calloc(nsess * 4, sizeof(*s))) == NULL)
-		die("calloc");
+	s = xcalloc(nsess * 4, sizeof(*s));
 	if (sess_ctl_setup(&sc, argv[0], nfwd) == -1)
 		die("streams: control setup");
 	for (;;) {
@@ -1408,7 +1407,7 @@ mode_streams(int argc, char *argv[])
  * close and NAFTER new sessions must work again within a bounded time.
  */
 static int
-mode_fdsessions(int argc, char *argv[])
+mode_fdsessions(char *argv[])
 {
 	struct sessctx	 sc;
 	struct sess	*s;
@@ -1419,13 +1418,10 @@ mode_fdsessions(int argc, char *argv[])
 	struct stat	 st;
 	int		 nwhy = 0, w;
 
-	if (argc != 5)
-		die("fdsessions SRC NSESS NFWD NAFTER GOFILE");
 	nsess = num(argv[1], 1, 10000);
 	nfwd = num(argv[2], 1, 32);
 	nafter = num(argv[3], 0, 100);
-	if ((s = calloc(nsess + nafter, sizeof(*s))) == NULL)
-		die("calloc");
+	s = xcalloc(nsess + nafter, sizeof(*s));
 	if (sess_ctl_setup(&sc, argv[0], nfwd) == -1)
 		die("fdsessions: control setup");
 	for (i = 0; i < nsess; i++)
@@ -1523,7 +1519,7 @@ pace(int64_t t0, uint64_t done, int kbps)
 }
 
 static int
-mode_gen(int argc, char *argv[])
+mode_gen(char *argv[])
 {
 	EVP_MD_CTX	*md;
 	uint8_t		 buf[16384];
@@ -1534,8 +1530,6 @@ mode_gen(int argc, char *argv[])
 	FILE		*f;
 	int		 kbps;
 
-	if (argc != 4)
-		die("gen SEED BYTES KBPS HASHFILE");
 	seed = num(argv[0], 0, INT32_MAX);
 	total = num(argv[1], 0, (long long)1 << 40);
 	kbps = num(argv[2], 1, 10000000);
@@ -1560,7 +1554,7 @@ mode_gen(int argc, char *argv[])
 }
 
 static int
-mode_sum(int argc, char *argv[])
+mode_sum(char *argv[])
 {
 	EVP_MD_CTX	*md;
 	uint8_t		 buf[16384];
@@ -1570,8 +1564,6 @@ mode_sum(int argc, char *argv[])
 	ssize_t		 n;
 	int		 kbps;
 
-	if (argc != 1)
-		die("sum KBPS");
 	kbps = num(argv[0], 1, 10000000);
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
@@ -1591,65 +1583,82 @@ mode_sum(int argc, char *argv[])
 	return 0;
 }
 
+/*
+ * The modes: those with relay need PORT RELAY_ID before their name; the
+ * others come first.
+ */
+static const struct mode {
+	const char	*name;
+	int		 relay;
+	int		 nargs;
+	const char	*args;
+	int		(*run)(char *[]);
+} modes[] = {
+	{ "gen", 0, 4, "SEED BYTES KBPS HASHFILE", mode_gen },
+	{ "sum", 0, 1, "KBPS", mode_sum },
+	{ "probe", 1, 2, "SRC NPINGS", mode_probe },
+	{ "listflood", 1, 7, "SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN",
+	    mode_listflood },
+	{ "squat", 1, 5, "SRCSPEC NIDS NREQ TARGET HOLD_MS", mode_squat },
+	{ "holder", 1, 4, "SRC NAME ALLOW_ID|any|none HOLD_MS", mode_holder },
+	{ "request", 1, 5, "SRC KEYFILE TARGET NBYTES TIMEOUT_MS",
+	    mode_request },
+	{ "slowloris", 1, 4, "SRCSPEC N HOLD_MS INTERVAL_MS", mode_raw },
+	{ "connflood", 1, 3, "SRCSPEC N HOLD_MS", mode_raw },
+	{ "tokens", 1, 3, "SRCSPEC N HOLD_MS", mode_raw },
+	{ "reqflood", 1, 2, "SRC N", mode_reqflood },
+	{ "streams", 1, 6, "SRC NSESS NFWD RATE_KBPS STOPFILE MAX_MS",
+	    mode_streams },
+	{ "fdsessions", 1, 5, "SRC NSESS NFWD NAFTER GOFILE", mode_fdsessions },
+};
+#define NMODES	(sizeof(modes) / sizeof(modes[0]))
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-"usage: hostile PORT RELAY_ID MODE ARGS...\n"
-"       hostile gen SEED BYTES KBPS HASHFILE\n"
-"       hostile sum KBPS\n"
-"  probe SRC NPINGS\n"
-"  listflood SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN\n"
-"  squat SRCSPEC NIDS NREQ TARGET HOLD_MS\n"
-"  holder SRC NAME ALLOW_ID|any|none HOLD_MS\n"
-"  request SRC KEYFILE TARGET NBYTES TIMEOUT_MS\n"
-"  slowloris SRCSPEC N HOLD_MS INTERVAL_MS\n"
-"  connflood SRCSPEC N HOLD_MS\n"
-"  tokens SRCSPEC N HOLD_MS\n"
-"  reqflood SRC N\n"
-"  streams SRC NSESS NFWD RATE_KBPS STOPFILE MAX_MS\n"
-"  fdsessions SRC NSESS NFWD NAFTER GOFILE\n"
-"SRCSPEC is A.B.C.D[+N]: N source addresses from A.B.C.D, in 127/8.\n");
+	size_t	 i;
+
+	fprintf(stderr, "usage: hostile PORT RELAY_ID MODE ARGS...\n");
+	/* the table lists the modes without relay first */
+	for (i = 0; i < NMODES; i++)
+		fprintf(stderr, "%s%s %s\n", modes[i].relay ? "  " :
+		    "       hostile ", modes[i].name, modes[i].args);
+	fprintf(stderr, "SRCSPEC is A.B.C.D[+N]: N source addresses from "
+	    "A.B.C.D, in 127/8.\n");
 	exit(2);
+}
+
+static const struct mode *
+find_mode(const char *name, int relay)
+{
+	size_t	 i;
+
+	for (i = 0; i < NMODES; i++)
+		if (modes[i].relay == relay && strcmp(modes[i].name, name) == 0)
+			return &modes[i];
+	return NULL;
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char	*mode;
+	const struct mode	*md;
+	int			 skip = 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc >= 2 && strcmp(argv[1], "gen") == 0)
-		return mode_gen(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "sum") == 0)
-		return mode_sum(argc - 2, argv + 2);
-	if (argc < 4)
+	if (argc < 2)
 		usage();
-	port = num(argv[1], 1, 65535);
-	if (id_normalize(argv[2], relay_id) == -1)
-		die("bad relay ID %s", argv[2]);
-	mode = argv[3];
-	argc -= 4;
-	argv += 4;
-	if (strcmp(mode, "probe") == 0)
-		return mode_probe(argc, argv);
-	if (strcmp(mode, "listflood") == 0)
-		return mode_listflood(argc, argv);
-	if (strcmp(mode, "squat") == 0)
-		return mode_squat(argc, argv);
-	if (strcmp(mode, "holder") == 0)
-		return mode_holder(argc, argv);
-	if (strcmp(mode, "request") == 0)
-		return mode_request(argc, argv);
-	if (strcmp(mode, "slowloris") == 0 || strcmp(mode, "connflood") == 0 ||
-	    strcmp(mode, "tokens") == 0)
-		return mode_raw(mode, argc, argv);
-	if (strcmp(mode, "reqflood") == 0)
-		return mode_reqflood(argc, argv);
-	if (strcmp(mode, "streams") == 0)
-		return mode_streams(argc, argv);
-	if (strcmp(mode, "fdsessions") == 0)
-		return mode_fdsessions(argc, argv);
-	usage();
+	if ((md = find_mode(argv[1], 0)) == NULL) {
+		if (argc < 4 || (md = find_mode(argv[3], 1)) == NULL)
+			usage();
+		port = num(argv[1], 1, 65535);
+		if (id_normalize(argv[2], relay_id) == -1)
+			die("bad relay ID %s", argv[2]);
+		skip = 4;
+	}
+	if (argc - skip != md->nargs)
+		die("%s %s", md->name, md->args);
+	mode = md->name;
+	return md->run(argv + skip);
 }

@@ -1126,6 +1126,14 @@ test_listing(void)
 	t_close(&tq);
 }
 
+/* An IPv4 loopback address with this port. */
+static int
+loopback_at(const Relay__V1__Address *a, int want_port)
+{
+	return a != NULL && a->ip.len == 4 && a->ip.data[0] == 127 &&
+	    (int)a->port == want_port;
+}
+
 /*
  * Items 19, 27, 28: the addresses in Incoming and Connected; an accepted
  * session outlives both control connections; swapped tokens still pair;
@@ -1150,10 +1158,7 @@ test_session_rules(void)
 	do_connect(&tq, 1, "rules-x", "tcp");
 	r = t_recv(&th, 3000);
 	ok = IS_INCOMING(r);
-	CHECK(ok && r->incoming->from_addr != NULL &&
-	    r->incoming->from_addr->ip.len == 4 &&
-	    r->incoming->from_addr->ip.data[0] == 127 &&
-	    (int)r->incoming->from_addr->port == qport,
+	CHECK(ok && loopback_at(r->incoming->from_addr, qport),
 	    "Incoming.from_addr is the requester's control connection "
 	    "address (port %d)", qport);
 	if (!ok)
@@ -1163,9 +1168,7 @@ test_session_rules(void)
 	t_session_op(&th, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&tq, 3000);
 	ok = IS_CONNECTED(r);
-	CHECK(ok && r->connected->peer_addr != NULL &&
-	    r->connected->peer_addr->ip.len == 4 &&
-	    (int)r->connected->peer_addr->port == hport,
+	CHECK(ok && loopback_at(r->connected->peer_addr, hport),
 	    "Connected.peer_addr is the holder's control connection address "
 	    "(port %d)", hport);
 	if (!ok)
