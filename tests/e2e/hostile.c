@@ -10,7 +10,7 @@
  * It never judges relayd itself (the shell does, from relay-ctl and
  * these lines), and it is test code only: it is not installed.
  *
- * usage: hostile PORT RELAY_ID MODE ARGS...  (see usage() below)
+ * usage: hostile PORT RELAY_ID MODE ARGS...  (see modes[] below)
  */
 #include "config.h"
 
