@@ -384,13 +384,7 @@ t_msg_connect(ClientMessage *m, Relay__V1__Connect *c, uint32_t rid,
 	relay__v1__client_message__init(m);
 	relay__v1__connect__init(c);
 	c->request_id = rid;
-	if (by_name) {
-		c->target_case = RELAY__V1__CONNECT__TARGET_NAME;
-		c->name = (char *)target;
-	} else {
-		c->target_case = RELAY__V1__CONNECT__TARGET_ID;
-		c->id = (char *)target;
-	}
+	proto_connect_target(c, by_name ? NULL : target, target);
 	c->alpn = (char *)alpn;
 	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
 	m->connect = c;
