@@ -36,17 +36,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/relayd-config.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
-pass=0
-fail=0
+. "$top_srcdir/tests/e2e/tally.sh"
 
-ok() {
-	pass=$((pass + 1))
-	echo "ok: $1"
-}
-
-not_ok() {
-	fail=$((fail + 1))
-	echo "FAIL: $1: $2"
+# fail NAME REASON: not ok, with what relayd said on stderr
+fail() {
+	not_ok "$1: $2"
 	if [ -s "$tmp/err" ]; then
 		sed 's/^/	stderr: /' "$tmp/err"
 	fi
@@ -69,21 +63,21 @@ for in in *.in; do
 	# $args is split into words on purpose
 	# shellcheck disable=SC2086
 	if ! "$RELAYD" -nv $args -f "$in" >"$tmp/out" 2>"$tmp/err"; then
-		not_ok "$name" "relayd -nv failed"
+		fail "$name" "relayd -nv failed"
 		continue
 	fi
 	if ! diff -u "$name.ok" "$tmp/out" >"$tmp/diff"; then
-		not_ok "$name" "output differs from $name.ok"
+		fail "$name" "output differs from $name.ok"
 		sed 's/^/	/' "$tmp/diff"
 		continue
 	fi
 	cp "$tmp/out" "$tmp/round.conf"
 	if ! "$RELAYD" -nv -f "$tmp/round.conf" >"$tmp/out2" 2>"$tmp/err"; then
-		not_ok "$name" "printed configuration does not parse"
+		fail "$name" "printed configuration does not parse"
 		continue
 	fi
 	if ! diff -u "$tmp/out" "$tmp/out2" >"$tmp/diff"; then
-		not_ok "$name" "printed configuration does not round-trip"
+		fail "$name" "printed configuration does not round-trip"
 		sed 's/^/	/' "$tmp/diff"
 		continue
 	fi
@@ -95,11 +89,11 @@ for bad in *.bad; do
 	name=${bad%.bad}
 	if [ ! -f "$name.err" ]; then
 		: >"$tmp/err"
-		not_ok "$name" "$name.err is missing"
+		fail "$name" "$name.err is missing"
 		continue
 	fi
 	if "$RELAYD" -n -f "$bad" >"$tmp/out" 2>"$tmp/err"; then
-		not_ok "$name" "relayd -n accepted $bad"
+		fail "$name" "relayd -n accepted $bad"
 		continue
 	fi
 	: >"$tmp/missing"
@@ -110,46 +104,44 @@ for bad in *.bad; do
 		fi
 	done <"$name.err"
 	if [ -s "$tmp/missing" ]; then
-		not_ok "$name" "expected messages not on stderr"
+		fail "$name" "expected messages not on stderr"
 		cat "$tmp/missing"
 		continue
 	fi
 	ok "$name"
 done
 
+# refused NAME FILE REASON: relayd -n refuses FILE, saying REASON
+refused() {
+	if "$RELAYD" -n -f "$2" >"$tmp/out" 2>"$tmp/err" ||
+	    ! grep -q "$3" "$tmp/err"; then
+		fail "secrecy: $1" "not refused with its reason"
+	else
+		ok "secrecy: $1"
+	fi
+}
+
 # As root, a file another user owns or may write is refused, includes too.
 if [ "$(id -u)" -eq 0 ]; then
 	printf 'listen on 127.0.0.1 port 7420\n' >"$tmp/secret.conf"
 	chmod 0646 "$tmp/secret.conf"
-	if "$RELAYD" -n -f "$tmp/secret.conf" >"$tmp/out" 2>"$tmp/err" ||
-	    ! grep -q "secret.conf is writable by others: chmod go-w" "$tmp/err"; then
-		not_ok "secrecy: world-writable" "not refused with its reason"
-	else
-		ok "secrecy: world-writable"
-	fi
+	refused "world-writable" "$tmp/secret.conf" \
+	    "secret.conf is writable by others: chmod go-w"
 	chmod 0644 "$tmp/secret.conf"
 	chown 65534 "$tmp/secret.conf"
-	if "$RELAYD" -n -f "$tmp/secret.conf" >"$tmp/out" 2>"$tmp/err" ||
-	    ! grep -q "secret.conf is owned by uid 65534, not root" "$tmp/err"; then
-		not_ok "secrecy: not owned by root" "not refused with its reason"
-	else
-		ok "secrecy: not owned by root"
-	fi
+	refused "not owned by root" "$tmp/secret.conf" \
+	    "secret.conf is owned by uid 65534, not root"
 	chown 0 "$tmp/secret.conf"
 	printf 'listen on 127.0.0.1 port 7420\n' >"$tmp/inc.conf"
 	chmod 0664 "$tmp/inc.conf"
 	printf 'include "%s"\n' "$tmp/inc.conf" >"$tmp/top.conf"
-	if "$RELAYD" -n -f "$tmp/top.conf" >"$tmp/out" 2>"$tmp/err" ||
-	    ! grep -q "inc.conf is writable by its group" "$tmp/err"; then
-		not_ok "secrecy: included file" "not refused with its reason"
-	else
-		ok "secrecy: included file"
-	fi
+	refused "included file" "$tmp/top.conf" \
+	    "inc.conf is writable by its group"
 	chmod 0644 "$tmp/inc.conf"
 	if "$RELAYD" -n -f "$tmp/top.conf" >"$tmp/out" 2>"$tmp/err"; then
 		ok "secrecy: a root-owned file is accepted"
 	else
-		not_ok "secrecy: a root-owned file is accepted" "refused"
+		fail "secrecy: a root-owned file is accepted" "refused"
 	fi
 fi
 
@@ -166,7 +158,7 @@ if "$RELAYD" -nv -f "$tmp/empty.conf" 2>/dev/null |
 	ok "relayd.conf(5) shows the built-in defaults"
 else
 	: >"$tmp/err"
-	not_ok "relayd.conf(5) shows the built-in defaults" "they differ"
+	fail "relayd.conf(5) shows the built-in defaults" "they differ"
 	sed 's/^/	/' "$tmp/diff"
 fi
 
@@ -176,9 +168,8 @@ if [ -f "$example" ]; then
 	if "$RELAYD" -n -f "$example" >"$tmp/out" 2>"$tmp/err"; then
 		ok "relayd.conf.example"
 	else
-		not_ok "relayd.conf.example" "relayd -n rejects it"
+		fail "relayd.conf.example" "relayd -n rejects it"
 	fi
 fi
 
-echo "config: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+tally "config: "

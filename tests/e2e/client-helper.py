@@ -23,7 +23,8 @@
                          its pages but one; or 20 s pass), then counts it: "full <bytes>",
                          or "not full <bytes>" if it never filled
   upload PORT FILE       sends FILE to 127.0.0.1:PORT, half-closes, and
-                         prints what comes back (a sink's byte count)
+                         prints what comes back (a sink's byte count, what
+                         an echo service sent back)
   sink PORTFILE          reads and discards until end of input, then
                          answers with the byte count and closes
   shim PORTFILE RELAY_PORT DUMP [FLIP]
@@ -63,12 +64,18 @@ def serve(portfile, handler):
         threading.Thread(target=handler, args=(c,), daemon=True).start()
 
 
+def chunks(c, size=65536):
+    """What c receives, a recv at a time, until the end of input."""
+    while True:
+        d = c.recv(size)
+        if not d:
+            return
+        yield d
+
+
 def echo(c):
     try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
+        for d in chunks(c):
             c.sendall(d)
         c.shutdown(socket.SHUT_WR)
     except OSError:
@@ -80,10 +87,7 @@ def summer(c):
     h = hashlib.sha256()
     n = 0
     try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
+        for d in chunks(c):
             h.update(d)
             n += len(d)
         c.sendall(b"%d %s\n" % (n, h.hexdigest().encode()))
@@ -225,11 +229,7 @@ def load(port, n, size):
             got = []
 
             def reader():
-                while True:
-                    d = c.recv(65536)
-                    if not d:
-                        break
-                    got.append(d)
+                got.extend(chunks(c))
             t = threading.Thread(target=reader)
             t.start()
             c.sendall(data)
@@ -259,10 +259,7 @@ def shim(portfile, relay_port, dump, flip):
     def copy(src, dst, flip_at):
         n = 0
         try:
-            while True:
-                d = src.recv(65536)
-                if not d:
-                    break
+            for d in chunks(src):
                 if flip_at is not None and n <= flip_at < n + len(d):
                     b = bytearray(d)
                     b[flip_at - n] ^= 0xff
@@ -330,13 +327,7 @@ def main():
         with open(sys.argv[3], "rb") as f:
             c.sendfile(f)
         c.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            got += d
-        sys.stdout.write(got.decode())
+        sys.stdout.write(b"".join(chunks(c, 4096)).decode())
     elif mode == "sink":
         serve(sys.argv[2], sink)
     elif mode == "fetch":

@@ -21,37 +21,11 @@ HELPER="$top_srcdir/tests/e2e/client-helper.py"
 SESSIONS=${CLIENT_SESSIONS:-200}
 RC=$RELAY_CLIENT
 
-HOME="$T/home"
-export HOME
-unset XDG_CONFIG_HOME
-mkdir -p "$HOME"
+client_home
 
-# Everything this script starts goes into PIDS: lib.sh's trap stops it.
-bg() {
-	"$@" &
-	PIDS="$PIDS $!"
-	LAST_PID=$!
-}
-
-# wait_for SECONDS COMMAND...: until the command succeeds
-wait_for() {
-	n=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		n=$((n - 1))
-		[ "$n" -le 0 ] && return 1
-		sleep 0.1
-	done
-}
-
-# After the first start, relayd comes back on the same port.
-FIXED_PORT=""
-orig_free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-free_port() {
-	if [ -n "$FIXED_PORT" ]; then echo "$FIXED_PORT"; else orig_free_port; fi
-}
+# Everything this script starts goes into PIDS (bg): lib.sh's trap stops
+# it. After the first start, relayd comes back on the same port
+# (FIXED_PORT).
 
 # ttl 2 for the renewal test; after it, relayd comes back with a TTL that
 # no delay of a loaded machine makes expire between renewals
@@ -110,8 +84,8 @@ check "list on a relay with no leases: status $st, nothing on stdout" \
 
 bg python3 "$HELPER" echo "$T/echo.port"
 bg python3 "$HELPER" sum "$T/sum.port"
-if ! wait_for 5 test -s "$T/echo.port" ||
-    ! wait_for 5 test -s "$T/sum.port"; then
+if ! wait_secs 5 test -s "$T/echo.port" ||
+    ! wait_secs 5 test -s "$T/sum.port"; then
 	echo "test servers did not start" >&2
 	exit 1
 fi
@@ -122,7 +96,7 @@ bg "$RC" -v expose -r "$R" -n echo -a tcp -a echo -d "an echo service" \
     "127.0.0.1:$ECHO_PORT" 2>"$T/expose-echo.log"
 EXPOSE_ECHO=$LAST_PID
 check "expose registers the lease" \
-    wait_for 10 grep -q "lease echo registered" "$T/expose-echo.log"
+    wait_secs 10 grep -q "lease echo registered" "$T/expose-echo.log"
 check "the first use of the relay is stored and said loudly" \
     grep -q "first connection to the relay $R: its ID is $RELAY_ID" \
     "$T/expose-echo.log"
@@ -133,7 +107,7 @@ check "known_relays holds the relay's ID" \
 printf '# who may connect\n\n%s   # key2\n' "$id2" >"$T/allow"
 bg "$RC" expose -r "$R" -f "$T/key3" -n sum --allow "$T/allow" \
     "127.0.0.1:$SUM_PORT" 2>"$T/expose-sum.log"
-wait_for 10 grep -q "lease sum registered" "$T/expose-sum.log"
+wait_secs 10 grep -q "lease sum registered" "$T/expose-sum.log"
 
 # ---- bytes both ways, half-close ----
 head -c 1048576 /dev/urandom >"$T/data"
@@ -158,10 +132,10 @@ check "half-close with no input at all" \
 # comparison with ssh is bench/client.sh.
 BIG_MIB=${BIG_MIB:-256}
 bg python3 "$HELPER" duplex "$T/big.port" 2 "$BIG_MIB" "$T/big.target"
-wait_for 5 test -s "$T/big.port"
+wait_secs 5 test -s "$T/big.port"
 bg "$RC" expose -r "$R" -f "$T/key3" -n big --hidden "127.0.0.1:$(cat "$T/big.port")" \
     2>"$T/expose-big.log"
-wait_for 10 grep -q "lease big registered" "$T/expose-big.log"
+wait_secs 10 grep -q "lease big registered" "$T/expose-big.log"
 t0=$(date +%s%N)
 {
 	python3 "$HELPER" gen 1 "$BIG_MIB" "$T/big.sent" |
@@ -169,7 +143,7 @@ t0=$(date +%s%N)
 	echo $? >"$T/big.st"
 } | sha256sum | cut -d' ' -f1 >"$T/big.got"
 t1=$(date +%s%N)
-wait_for 10 test -s "$T/big.target"
+wait_secs 10 test -s "$T/big.target"
 bytes=$((BIG_MIB * 1048576))
 mbs=$(echo "$t0 $t1 $BIG_MIB" |
     awk '{ printf "%.0f", 2 * $3 * 1048576 / (($2 - $1) / 1e3) }')
@@ -185,10 +159,10 @@ check "... connect's output has the SHA-256 the target sent" \
 # connect's buffers after the relay has ended the connection; that is
 # not a truncation ----
 bg python3 "$HELPER" duplex "$T/tail.port" 3 6 "$T/tail.target"
-wait_for 5 test -s "$T/tail.port"
+wait_secs 5 test -s "$T/tail.port"
 bg "$RC" expose -r "$R" -f "$T/key3" -n tail --hidden \
     "127.0.0.1:$(cat "$T/tail.port")" 2>"$T/expose-tail.log"
-wait_for 10 grep -q "lease tail registered" "$T/expose-tail.log"
+wait_secs 10 grep -q "lease tail registered" "$T/expose-tail.log"
 python3 "$HELPER" gen 3 6 "$T/tail.want" >/dev/null
 {
 	"$RC" connect -r "$R" -f "$T/key2" tail </dev/null 2>"$T/tail.err"
@@ -244,7 +218,7 @@ check "an ID with no lease: status 3 ($st)" [ "$st" -eq 3 ]
 st=$?
 check "a malformed target: status 1 ($st)" [ "$st" -eq 1 ]
 
-"$RC" connect -r "127.0.0.1:$(orig_free_port)" -K "$RELAY_ID" echo \
+"$RC" connect -r "127.0.0.1:$(free_port)" -K "$RELAY_ID" echo \
     </dev/null >/dev/null 2>"$T/e-unreach.err"
 st=$?
 check "no relay there: status 2 ($st)" [ "$st" -eq 2 ]
@@ -260,7 +234,7 @@ check "-K with another relay ID: status 7 ($st)" [ "$st" -eq 7 ]
 # second one also flips one byte the relay sends on the data connection.
 bg python3 "$HELPER" shim "$T/shim.port" "$PORT" "$T/shim.dump"
 bg python3 "$HELPER" shim "$T/flip.port" "$PORT" "$T/flip.dump" 300
-wait_for 5 test -s "$T/shim.port" && wait_for 5 test -s "$T/flip.port"
+wait_secs 5 test -s "$T/shim.port" && wait_secs 5 test -s "$T/flip.port"
 SHIM="127.0.0.1:$(cat "$T/shim.port")"
 FLIP="127.0.0.1:$(cat "$T/flip.port")"
 python3 -c 'import sys; sys.stdout.write("PLAINTEXT-MARKER-7f3a " * 5000)' \
@@ -301,7 +275,7 @@ if [ -n "$FAKE_PY" ]; then
 		esac
 		bg "$FAKE_PY" "$top_srcdir/tests/e2e/client-fakerelay.py" \
 		    "$T/fake-$mode.port" "$mode"
-		wait_for 5 test -s "$T/fake-$mode.port"
+		wait_secs 5 test -s "$T/fake-$mode.port"
 		read -r fport fid <"$T/fake-$mode.port"
 		"$RC" connect -r "127.0.0.1:$fport" -K "$fid" -f "$T/key2" "$id3" \
 		    </dev/null >"$T/fake-$mode.out" 2>"$T/fake-$mode.err"
@@ -314,7 +288,7 @@ if [ -n "$FAKE_PY" ]; then
 	done
 	bg "$FAKE_PY" "$top_srcdir/tests/e2e/client-fakerelay.py" \
 	    "$T/fake-escape.port" escape
-	wait_for 5 test -s "$T/fake-escape.port"
+	wait_secs 5 test -s "$T/fake-escape.port"
 	read -r fport fid <"$T/fake-escape.port"
 	"$RC" connect -r "127.0.0.1:$fport" -K "$fid" -f "$T/key2" "$id3" \
 	    </dev/null >/dev/null 2>"$T/fake-escape.err"
@@ -347,16 +321,16 @@ sys.exit(not (names == ['echo', 'sum'] and d['relay_id'] == '$RELAY_ID'))"
 # ---- forward -L carrying HTTP ----
 mkdir -p "$T/www"
 head -c 300000 /dev/urandom >"$T/www/blob"
-HTTP_PORT=$(orig_free_port)
+HTTP_PORT=$(free_port)
 bg python3 -m http.server --bind 127.0.0.1 --directory "$T/www" \
     "$HTTP_PORT" >"$T/http.log" 2>&1
 bg "$RC" expose -r "$R" -f "$T/key3" -n web -a http "127.0.0.1:$HTTP_PORT" \
     2>"$T/expose-web.log"
-wait_for 10 grep -q "lease web registered" "$T/expose-web.log"
-FWD_PORT=$(orig_free_port)
+wait_secs 10 grep -q "lease web registered" "$T/expose-web.log"
+FWD_PORT=$(free_port)
 bg "$RC" forward -r "$R" -f "$T/key2" -L "$FWD_PORT" -a http web \
     2>"$T/forward.log"
-wait_for 10 grep -q "forwarding" "$T/forward.log"
+wait_secs 10 grep -q "forwarding" "$T/forward.log"
 fetch() {
 	if command -v curl >/dev/null 2>&1; then
 		curl -sf -o "$2" "$1"
@@ -364,7 +338,7 @@ fetch() {
 		python3 "$HELPER" fetch "$1" "$2"
 	fi
 }
-wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $HTTP_PORT))'"
+wait_secs 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $HTTP_PORT))'"
 fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got"
 check "forward -L: an HTTP GET through the relay" cmp -s "$T/www/blob" "$T/blob.got"
 fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got2"
@@ -379,7 +353,7 @@ else
 	PIDS="$PIDS $SSHD_PID"
 	bg "$RC" expose -r "$R" -f "$T/key3" -n myhost -a ssh \
 	    --allow "$T/allow" "127.0.0.1:$SSH_PORT" 2>"$T/expose-ssh.log"
-	wait_for 10 grep -q "lease myhost registered" "$T/expose-ssh.log"
+	wait_secs 10 grep -q "lease myhost registered" "$T/expose-ssh.log"
 	PROXY="ProxyCommand=$RC connect -r $R -f $T/key2 -a ssh myhost"
 	# shellcheck disable=SC2086
 	got=$(ssh $SSH_OPTS -o "$PROXY" "$SSH_USER@myhost" 'echo ssh-ok; hostname' \
@@ -395,14 +369,14 @@ else
 fi
 
 # ---- forward out of file descriptors: it pauses, it does not spin ----
-FWD_FD=$(orig_free_port)
+FWD_FD=$(free_port)
 (
 	ulimit -n 20
 	exec "$RC" forward -r "$R" -f "$T/key2" -L "127.0.0.1:$FWD_FD" echo
 ) 2>"$T/forward-fd.log" &
 FWD_FD_PID=$!
 PIDS="$PIDS $FWD_FD_PID"
-wait_for 10 grep -q "forwarding" "$T/forward-fd.log"
+wait_secs 10 grep -q "forwarding" "$T/forward-fd.log"
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # 40 connections held open until forward has paused its listener twice
 # (a second at least between the two): CPU in that time is the measure.
@@ -448,10 +422,10 @@ check "... and serves again once they are free ($got)" [ "$got" = "fds back" ]
 kill "$FWD_FD_PID" 2>/dev/null
 
 # ---- many sessions at once through one expose ----
-FWD_ECHO=$(orig_free_port)
+FWD_ECHO=$(free_port)
 bg "$RC" forward -r "$R" -f "$T/key2" -L "127.0.0.1:$FWD_ECHO" echo \
     2>"$T/forward-echo.log"
-wait_for 10 grep -q "forwarding" "$T/forward-echo.log"
+wait_secs 10 grep -q "forwarding" "$T/forward-echo.log"
 out=$(python3 "$HELPER" load "$FWD_ECHO" "$SESSIONS" 65536 2>&1)
 st=$?
 check "$SESSIONS concurrent sessions through one forward and one expose ($out)" [ "$st" -eq 0 ]
@@ -485,7 +459,7 @@ check "$SESSIONS concurrent connect processes, all data correct ($bad bad)" [ "$
 
 # ---- renewal: ttl 2, renewed at half ----
 check "the lease was renewed again and again (ttl 2)" \
-    wait_for 30 sh -c "[ \$(grep -c 'lease echo renewed' '$T/expose-echo.log') -ge 3 ]"
+    wait_secs 30 sh -c "[ \$(grep -c 'lease echo renewed' '$T/expose-echo.log') -ge 3 ]"
 check "relay-ctl still shows the lease" \
     sh -c "'$RELAYCTL' -s '$SOCK' show leases | grep -q '^echo '"
 got=$(echo renewed | "$RC" connect -r "$R" -f "$T/key2" echo 2>&1)
@@ -505,8 +479,8 @@ EOT
 check "relayd is back on the same port" \
     sh -c "'$RELAYCTL' -s '$SOCK' show summary | grep -q '^listening: .*:$FIXED_PORT\$'"
 check "expose re-registers after the restart" \
-    wait_for 30 rereg_since echo "$n_echo"
-wait_for 30 rereg_since web "$n_web"
+    wait_secs 30 rereg_since echo "$n_echo"
+wait_secs 30 rereg_since web "$n_web"
 got=$(echo "after restart" | "$RC" connect -r "$R" -f "$T/key2" echo 2>&1)
 check "connect works after the restart ($got)" [ "$got" = "after restart" ]
 fetch "http://127.0.0.1:$FWD_PORT/blob" "$T/blob.got3"
@@ -528,7 +502,7 @@ check "... the message names the new ID and how to fix it" \
 	grep -q 'remove line 1' '$T/e-changed.err' &&
 	grep -q -- '-K $NEW_ID' '$T/e-changed.err'"
 check "expose refuses the changed relay and stops" \
-    wait_for 20 sh -c "! kill -0 $EXPOSE_ECHO"
+    wait_secs 20 sh -c "! kill -0 $EXPOSE_ECHO"
 wait "$EXPOSE_ECHO"
 st=$?
 check "... with status 7 ($st)" [ "$st" -eq 7 ]

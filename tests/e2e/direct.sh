@@ -178,23 +178,6 @@ stat() {
 	    awk -v l="$1" 'index($0, l " ") == 1 { print $NF }'
 }
 
-# everything this script starts goes into PIDS: the trap stops it
-bg() {
-	"$@" &
-	PIDS="$PIDS $!"
-	LAST_PID=$!
-}
-
-wait_for() {
-	n=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		n=$((n - 1))
-		[ "$n" -le 0 ] && return 1
-		sleep 0.1
-	done
-}
-
 # Each host: a key, an echo service and a duplex service on its loopback.
 for h in ha ha2 hb hp; do
 	eval "ns=\$NS_$(echo $h | tr a-z A-Z)"
@@ -204,7 +187,7 @@ for h in ha ha2 hb hp; do
 	    "$T/$h.duplex.result"
 done
 for h in ha ha2 hb hp; do
-	wait_for 10 test -s "$T/$h.echo" && wait_for 10 test -s "$T/$h.duplex"
+	wait_secs 10 test -s "$T/$h.echo" && wait_secs 10 test -s "$T/$h.duplex"
 done
 
 # expose HOST LEASE SERVICE [options...]: registered before it returns
@@ -216,7 +199,7 @@ expose() {
 	    -n "$lease" "$@" "127.0.0.1:$(cat "$T/$h.$svc")" \
 	    2>"$T/expose-$lease.log"
 	echo "$LAST_PID" >"$T/pid-$lease"
-	wait_for 20 grep -q "lease $lease registered" "$T/expose-$lease.log"
+	wait_secs 20 grep -q "lease $lease registered" "$T/expose-$lease.log"
 }
 
 # unexpose LEASE: that expose stops
@@ -224,7 +207,7 @@ unexpose() {
 	up=$(cat "$T/pid-$1")
 	kill "$up" 2>/dev/null
 	gone() { ! kill -0 "$up" 2>/dev/null; }
-	wait_for 20 gone || kill -KILL "$up" 2>/dev/null
+	wait_secs 20 gone || kill -KILL "$up" 2>/dev/null
 	wait "$up" 2>/dev/null
 }
 
@@ -293,7 +276,7 @@ big() {
 		echo $? >"$T/$name.st"
 	} | sha256sum | cut -d' ' -f1 >"$T/$name.got"
 	t1=$(date +%s%N)
-	wait_for 20 test -s "$T/$svc_host.duplex.result"
+	wait_secs 20 test -s "$T/$svc_host.duplex.result"
 	BIG_RELAYED=$(($(stat "bytes forwarded") - b0))
 	BIG_MBS=$(echo "$t0 $t1 $MIB" |
 	    awk '{ printf "%.0f", 2 * $3 * 1048576 / (($2 - $1) / 1e3) }')
@@ -339,20 +322,20 @@ session_direct() {
 	"$RELAYCTL" -s "$SOCK" show sessions | grep -q " echo-b .* direct "
 }
 check "relay-ctl show sessions marks the running session direct" \
-    wait_for 20 session_direct
+    wait_secs 20 session_direct
 SID=$("$RELAYCTL" -s "$SOCK" show sessions |
     awk '/ echo-b .* direct / { print $1 }')
 echo done >&4
 exec 4>&-
 hold_done() { ! kill -0 "$HOLD_PID" 2>/dev/null; }
-wait_for 30 hold_done || kill "$HOLD_PID" 2>/dev/null
+wait_secs 30 hold_done || kill "$HOLD_PID" 2>/dev/null
 wait "$HOLD_PID" 2>/dev/null
 session_gone() {
 	! "$RELAYCTL" -s "$SOCK" show sessions | grep -q "^$SID "
 }
 check "... it ends cleanly ($(cat "$T/hold.out"))" \
     sh -c "[ \"\$(cat '$T/hold.out')\" = done ]"
-check "... and leaves the table" wait_for 20 session_gone
+check "... and leaves the table" wait_secs 20 session_gone
 
 # ---- the matrix: NAT x NAT, path and setup p50 ----
 cell() {
@@ -454,20 +437,9 @@ fi
 # ---- forward: each local connection its own session, direct too ----
 bg ip netns exec "$NS_HA" "$RC" -v forward -r "$R" -K "$RELAY_ID" \
     -f "$T/ha.key" -L 127.0.0.1:7777 echo-c 2>"$T/forward.log"
-wait_for 20 grep -q "forwarding" "$T/forward.log"
-got=$(in_ns "$NS_HA" python3 -c '
-import socket
-c = socket.create_connection(("127.0.0.1", 7777), 10)
-c.settimeout(10)
-c.sendall(b"via forward")
-c.shutdown(socket.SHUT_WR)
-d = b""
-while True:
-    x = c.recv(100)
-    if not x:
-        break
-    d += x
-print(d.decode())')
+wait_secs 20 grep -q "forwarding" "$T/forward.log"
+printf 'via forward' >"$T/via-forward"
+got=$(in_ns "$NS_HA" python3 "$HELPER" upload 7777 "$T/via-forward")
 check "forward -L: a session through it works ($got)" [ "$got" = "via forward" ]
 check "... over a direct path" grep -q ": direct to " "$T/forward.log"
 
@@ -481,7 +453,7 @@ expose hp echo-p echo
 bg ip netns exec "$NS_HA" "$RC" -v connect -r "$R" -K "$RELAY_ID" -f "$T/ha.key" \
     --direct-only echo-p </dev/null >/dev/null 2>"$T/victim.log"
 VICTIM=$LAST_PID
-wait_for 20 sh -c "'$RELAYCTL' -s '$SOCK' show sessions | grep -q ' echo-p '"
+wait_secs 20 sh -c "'$RELAYCTL' -s '$SOCK' show sessions | grep -q ' echo-p '"
 ASID=$("$RELAYCTL" -s "$SOCK" show sessions | awk '/ echo-p / { print $1 }' | head -n 1)
 HP_PORT=$("$RELAYCTL" -s "$SOCK" show leases |
     awk '/^echo-p / { n = split($6, a, ":"); print a[n] }')

@@ -10,7 +10,7 @@
  * It never judges relayd itself (the shell does, from relay-ctl and
  * these lines), and it is test code only: it is not installed.
  *
- * usage: hostile PORT RELAY_ID MODE ARGS...  (see usage() below)
+ * usage: hostile PORT RELAY_ID MODE ARGS...  (see modes[] below)
  */
 #include "config.h"
 
@@ -42,6 +42,7 @@
 
 static int	 port;
 static char	 relay_id[ID_BUFSZ];
+static const char *mode;		/* the mode's name */
 static uint32_t	 next_req = 1;
 
 /*
@@ -81,12 +82,23 @@ die(const char *fmt, ...)
 	exit(2);
 }
 
+/* calloc, or the end of the attacker */
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n, size)) == NULL)
+		die("calloc");
+	return p;
+}
+
 static struct identity *
 new_ident(void)
 {
-	struct identity	*id = calloc(1, sizeof(*id));
+	struct identity	*id = xcalloc(1, sizeof(*id));
 
-	if (id == NULL || identity_generate(id) == -1)
+	if (identity_generate(id) == -1)
 		die("identity_generate");
 	return id;
 }
@@ -152,6 +164,25 @@ num(const char *s, long long min, long long max)
 	if (errstr != NULL)
 		die("number %s: %s", s, errstr);
 	return v;
+}
+
+/*
+ * A control connection of a new identity from the i-th address of sp;
+ * -1, said on stderr (who i), if the handshake fails.
+ */
+static int
+ctl_from(struct tconn *t, const struct srcspec *sp, uint32_t i,
+    const char *who)
+{
+	char	 a[INET_ADDRSTRLEN];
+
+	t->fd = -1;
+	if (t_ctl_open_from(t, src_addr(sp, i, a), port, new_ident(),
+	    relay_id) == -1) {
+		fprintf(stderr, "%s %u from %s: no handshake\n", who, i, a);
+		return -1;
+	}
+	return 0;
 }
 
 /* A connection that stays unread: a tiny receive buffer, no autotuning. */
@@ -280,53 +311,33 @@ obuf_write(struct obuf *b, int fd)
 
 /* ---- control messages ---- */
 
-static void
-msg_list(ClientMessage *m, Relay__V1__ListLeases *l, uint32_t req)
-{
-	relay__v1__client_message__init(m);
-	relay__v1__list_leases__init(l);
-	l->request_id = req;
-	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-	m->list_leases = l;
-}
-
+/* A Connect to the lease name, ALPN tcp. */
 static void
 msg_connect(ClientMessage *m, Relay__V1__Connect *c, const char *name)
 {
-	relay__v1__client_message__init(m);
-	relay__v1__connect__init(c);
-	c->request_id = next_req++;
-	c->target_case = RELAY__V1__CONNECT__TARGET_NAME;
-	c->name = (char *)name;
-	c->alpn = (char *)"tcp";
-	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	m->connect = c;
+	t_msg_connect(m, c, next_req++, 1, name, "tcp");
+}
+
+static int
+send_connect(struct tconn *t, const char *name)
+{
+	ClientMessage		 m;
+	Relay__V1__Connect	 c;
+
+	msg_connect(&m, &c, name);
+	return t_send(t, &m);
 }
 
 static RelayMessage *
 do_register(struct tconn *t, const char *name)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
+	ClientMessage		 m;
+	Relay__V1__Register	 r;
 	char			*alpns[1] = { (char *)"tcp" };
 
-	r.request_id = next_req++;
-	r.name = (char *)name;
-	r.alpn = alpns;
-	r.n_alpn = 1;
-	r.ttl_seconds = 3600;
+	t_msg_register(&m, &r, next_req++, name, alpns, 1, 3600);
 	r.description = (char *)"hostile.c: a lease of the attacker";
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	m.register_ = &r;
-	if (t_send(t, &m) == -1)
-		return NULL;
-	return t_recv(t, 5000);
-}
-
-static int
-is_msg(const RelayMessage *r, int which)
-{
-	return r != NULL && (int)r->msg_case == which;
+	return t_ask(t, &m, 5000);
 }
 
 static const char *
@@ -384,29 +395,23 @@ pattern_check(uint64_t seed, uint64_t off, const uint8_t *p, size_t len)
 /* ---- probe: a control handshake and pings, answered in time ---- */
 
 static int
-mode_probe(int argc, char *argv[])
+mode_probe(char *argv[])
 {
 	struct tconn		 t;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Ping		 p = RELAY__V1__PING__INIT;
 	RelayMessage		*r;
+	uint64_t		 nonce;
 	int64_t			 t0 = now_ms();
 	int			 i, n;
 
-	if (argc != 2)
-		die("probe SRC NPINGS");
 	n = num(argv[1], 1, 1000);
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1) {
 		printf("probe=fail why=handshake\n");
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		p.nonce = 0x5eed0000ULL + i;
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-		m.ping = &p;
-		if (t_send(&t, &m) == -1 || (r = t_recv(&t, 5000)) == NULL ||
-		    !is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_PONG) ||
-		    r->pong->nonce != p.nonce) {
+		nonce = 0x5eed0000ULL + i;
+		if (t_send_ping(&t, nonce) == -1 ||
+		    !IS_PONG(r = t_recv(&t, 5000)) || r->pong->nonce != nonce) {
 			printf("probe=fail why=ping%d\n", i);
 			return 1;
 		}
@@ -434,7 +439,7 @@ struct flooder {
 };
 
 static int
-mode_listflood(int argc, char *argv[])
+mode_listflood(char *argv[])
 {
 	struct srcspec		 sp;
 	struct flooder		*f;
@@ -443,7 +448,7 @@ mode_listflood(int argc, char *argv[])
 	Relay__V1__ListLeases	 l;
 	RelayMessage		*r;
 	static const uint8_t	 junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff };
-	char			 a[INET_ADDRSTRLEN], name[64];
+	char			 name[64];
 	int64_t			 t0, deadline, drain_end;
 	size_t			 nreq, k, nleases;
 	size_t			 setup_ok = 0, closed = 0, full = 0;
@@ -451,8 +456,6 @@ mode_listflood(int argc, char *argv[])
 	size_t			 want;
 	int			 nclients, hold_ms, bad, drain, c, drain_wait;
 
-	if (argc != 7)
-		die("listflood SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN");
 	src_parse(argv[0], &sp);
 	nclients = num(argv[1], 1, 1000);
 	nleases = num(argv[2], 0, 16);
@@ -460,23 +463,17 @@ mode_listflood(int argc, char *argv[])
 	bad = num(argv[4], 0, 1);
 	hold_ms = num(argv[5], 0, 600000);
 	drain = num(argv[6], 0, 1);
-	if ((f = calloc(nclients, sizeof(*f))) == NULL ||
-	    (pfd = calloc(nclients, sizeof(*pfd))) == NULL)
-		die("calloc");
+	f = xcalloc(nclients, sizeof(*f));
+	pfd = xcalloc(nclients, sizeof(*pfd));
 
 	for (c = 0; c < nclients; c++) {
-		f[c].t.fd = -1;
-		if (t_ctl_open_from(&f[c].t, src_addr(&sp, c, a), port,
-		    new_ident(), relay_id) == -1) {
-			fprintf(stderr, "listflood: client %d from %s: no "
-			    "handshake\n", c, a);
+		if (ctl_from(&f[c].t, &sp, c, "listflood: client") == -1)
 			continue;
-		}
 		for (k = 0; k < nleases; k++) {
 			snprintf(name, sizeof(name), "flood-%d-%d-%zu",
 			    (int)getpid(), c, k);
 			r = do_register(&f[c].t, name);
-			if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED))
+			if (!IS_REGISTERED(r))
 				fprintf(stderr, "listflood: register %s: %s\n",
 				    name, err_name(r));
 		}
@@ -490,7 +487,7 @@ mode_listflood(int argc, char *argv[])
 		if (!drain)
 			small_rcvbuf(f[c].t.fd);
 		for (k = 1; k <= nreq; k++) {
-			msg_list(&m, &l, k);
+			t_msg_list(&m, &l, k, 0);
 			obuf_msg(&f[c].b, &f[c].t, &m);
 			if (bad)
 				obuf_record(&f[c].b, &f[c].t, junk,
@@ -573,14 +570,13 @@ mode_listflood(int argc, char *argv[])
 				continue;
 			}
 			f[c].answers++;
-			if (is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST)) {
+			if (IS_LIST(r)) {
 				f[c].lists++;
 				if (r->lease_list->request_id !=
 				    f[c].last_list + 1)
 					f[c].in_order = 0;
 				f[c].last_list = r->lease_list->request_id;
-			} else if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR) ||
-			    r->error->code !=
+			} else if (!IS_ERROR(r) || r->error->code !=
 			    RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST)
 				f[c].in_order = 0;
 			proto_arena_reset(&f[c].t.arena);
@@ -609,15 +605,13 @@ out:
  */
 
 static int
-mode_squat(int argc, char *argv[])
+mode_squat(char *argv[])
 {
 	struct srcspec		 sp;
 	struct tconn		*t;
 	struct pollfd		*pfd;
-	ClientMessage		 m;
-	Relay__V1__Connect	 cn;
 	RelayMessage		*r;
-	char			 a[INET_ADDRSTRLEN], line[400];
+	char			 line[400];
 	char			 msgs[8][200];
 	size_t			 nmsgs = 0, counts[8] = { 0 };
 	size_t			 per_code[NCODES] = { 0 };
@@ -625,32 +619,21 @@ mode_squat(int argc, char *argv[])
 	int64_t			 deadline;
 	int			 nids, nreq, hold_ms, i, k, ok = 0;
 
-	if (argc != 5)
-		die("squat SRCSPEC NIDS NREQ TARGET HOLD_MS");
 	src_parse(argv[0], &sp);
 	nids = num(argv[1], 1, 1000);
 	nreq = num(argv[2], 1, 10000);
 	hold_ms = num(argv[4], 0, 600000);
-	if ((t = calloc(nids, sizeof(*t))) == NULL ||
-	    (pfd = calloc(nids, sizeof(*pfd))) == NULL)
-		die("calloc");
-	for (i = 0; i < nids; i++) {
-		t[i].fd = -1;
-		if (t_ctl_open_from(&t[i], src_addr(&sp, i, a), port,
-		    new_ident(), relay_id) == -1) {
-			fprintf(stderr, "squat: identity %d from %s: no "
-			    "handshake\n", i, a);
-			continue;
-		}
-		ok++;
-	}
+	t = xcalloc(nids, sizeof(*t));
+	pfd = xcalloc(nids, sizeof(*pfd));
+	for (i = 0; i < nids; i++)
+		if (ctl_from(&t[i], &sp, i, "squat: identity") == 0)
+			ok++;
 	/* all at once, so they are pending together */
 	for (k = 0; k < nreq; k++)
 		for (i = 0; i < nids; i++) {
 			if (t[i].fd == -1)
 				continue;
-			msg_connect(&m, &cn, argv[3]);
-			if (t_send(&t[i], &m) == 0)
+			if (send_connect(&t[i], argv[3]) == 0)
 				sent++;
 		}
 	printf("squatting identities=%d sent=%zu\n", ok, sent);
@@ -669,11 +652,9 @@ mode_squat(int argc, char *argv[])
 				continue;
 			/* drain what came without blocking for more */
 			while ((r = t_recv(&t[i], 0)) != NULL) {
-				if (is_msg(r,
-				    RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED))
+				if (IS_CONNECTED(r))
 					connected++;
-				else if (is_msg(r,
-				    RELAY__V1__RELAY_MESSAGE__MSG_ERROR)) {
+				else if (IS_ERROR(r)) {
 					if (r->error->code < NCODES)
 						per_code[r->error->code]++;
 					snprintf(line, sizeof(line), "%s: %s",
@@ -717,11 +698,9 @@ mode_squat(int argc, char *argv[])
 #define HOLD_MAXDATA	256
 
 static int
-mode_holder(int argc, char *argv[])
+mode_holder(char *argv[])
 {
 	struct tconn		 t;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
 	RelayMessage		*r;
 	struct pollfd		 pfd[1 + HOLD_MAXDATA];
 	uint8_t			 sid[SESSION_ID_LEN], buf[65536];
@@ -730,14 +709,12 @@ mode_holder(int argc, char *argv[])
 	int64_t			 deadline;
 	const char		*allow;
 
-	if (argc != 4)
-		die("holder SRC NAME ALLOW_ID|any|none HOLD_MS");
 	allow = argv[2];
 	deadline = now_ms() + num(argv[3], 0, 3600000);
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1)
 		die("holder: no handshake");
 	r = do_register(&t, argv[1]);
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED))
+	if (!IS_REGISTERED(r))
 		die("holder: register %s: %s", argv[1], err_name(r));
 	printf("registered %s\n", argv[1]);
 	fflush(stdout);
@@ -766,7 +743,7 @@ mode_holder(int argc, char *argv[])
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		while ((r = t_recv(&t, 0)) != NULL) {
-			if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)) {
+			if (!IS_INCOMING(r)) {
 				proto_arena_reset(&t.arena);
 				continue;
 			}
@@ -785,11 +762,7 @@ mode_holder(int argc, char *argv[])
 			    r->incoming->token.data)) != -1)
 				ndata++;
 			proto_arena_reset(&t.arena);
-			acc.session_id.data = sid;
-			acc.session_id.len = SESSION_ID_LEN;
-			m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-			m.accept = &acc;
-			if (t_send(&t, &m) == 0)
+			if (t_session_op(&t, 1, sid, SESSION_ID_LEN, NULL) == 0)
 				accepted++;
 		}
 		if (t.peer_closed)
@@ -803,12 +776,10 @@ mode_holder(int argc, char *argv[])
 /* ---- request: one connect with a given key, then an echo checked ---- */
 
 static int
-mode_request(int argc, char *argv[])
+mode_request(char *argv[])
 {
 	struct identity		 id;
 	struct tconn		 t;
-	ClientMessage		 m;
-	Relay__V1__Connect	 cn;
 	RelayMessage		*r;
 	uint8_t			*out, *in;
 	char			 err[256];
@@ -816,8 +787,6 @@ mode_request(int argc, char *argv[])
 	int64_t			 t0 = now_ms();
 	int			 fd, timeout;
 
-	if (argc != 5)
-		die("request SRC KEYFILE TARGET NBYTES TIMEOUT_MS");
 	if (identity_load(&id, argv[1], err, sizeof(err)) == -1)
 		die("%s", err);
 	len = num(argv[3], 1, 64 * 1024 * 1024);
@@ -826,16 +795,14 @@ mode_request(int argc, char *argv[])
 		printf("request=fail why=handshake\n");
 		return 1;
 	}
-	msg_connect(&m, &cn, argv[2]);
-	if (t_send(&t, &m) == -1)
+	if (send_connect(&t, argv[2]) == -1)
 		die("send");
-	while ((r = t_recv(&t, timeout)) != NULL &&
-	    is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_NOTICE))
+	while (IS_NOTICE(r = t_recv(&t, timeout)))
 		;
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)) {
+	if (!IS_CONNECTED(r)) {
 		printf("request=fail why=%s message=\"%s\" ms=%lld\n",
-		    err_name(r), is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR) ?
-		    r->error->message : "", (long long)(now_ms() - t0));
+		    err_name(r), IS_ERROR(r) ? r->error->message : "",
+		    (long long)(now_ms() - t0));
 		return 1;
 	}
 	if ((fd = t_data_open_from(argv[0], port, r->connected->token.data))
@@ -917,7 +884,7 @@ raw_poll(struct rawc *rc, int n, struct pollfd *pfd, int timeout)
 }
 
 static int
-mode_raw(const char *mode, int argc, char *argv[])
+mode_raw(char *argv[])
 {
 	struct srcspec	 sp;
 	struct rawc	*rc;
@@ -931,8 +898,6 @@ mode_raw(const char *mode, int argc, char *argv[])
 	int		 slow = strcmp(mode, "slowloris") == 0;
 	int		 tokens = strcmp(mode, "tokens") == 0;
 
-	if (argc != (slow ? 4 : 3))
-		die("%s SRCSPEC N HOLD_MS%s", mode, slow ? " INTERVAL_MS" : "");
 	src_parse(argv[0], &sp);
 	n = num(argv[1], 1, 20000);
 	hold_ms = num(argv[2], 0, 600000);
@@ -943,9 +908,8 @@ mode_raw(const char *mode, int argc, char *argv[])
 	 * machine); the deadlines tested are 2 s (orphan tokens) and more.
 	 */
 	fast_ms = 1500;
-	if ((rc = calloc(n, sizeof(*rc))) == NULL ||
-	    (pfd = calloc(n, sizeof(*pfd))) == NULL)
-		die("calloc");
+	rc = xcalloc(n, sizeof(*rc));
+	pfd = xcalloc(n, sizeof(*pfd));
 	t0 = now_ms();
 	for (i = 0; i < n; i++) {
 		rc[i].fd = tcp_start(src_addr(&sp, i, a));
@@ -1037,7 +1001,7 @@ mode_raw(const char *mode, int argc, char *argv[])
 /* ---- reqflood: one identity sends Connect requests back to back ---- */
 
 static int
-mode_reqflood(int argc, char *argv[])
+mode_reqflood(char *argv[])
 {
 	struct tconn		 t;
 	struct obuf		 b;
@@ -1047,8 +1011,6 @@ mode_reqflood(int argc, char *argv[])
 	size_t			 per_code[NCODES] = { 0 }, answers = 0;
 	int			 n, i;
 
-	if (argc != 2)
-		die("reqflood SRC N");
 	n = num(argv[1], 1, 100000);
 	memset(&b, 0, sizeof(b));
 	if (t_ctl_open_from(&t, argv[0], port, new_ident(), relay_id) == -1)
@@ -1060,8 +1022,7 @@ mode_reqflood(int argc, char *argv[])
 	if (t_write_full(t.fd, b.p, b.len) == -1)
 		die("reqflood: write");
 	while (answers < (size_t)n && (r = t_recv(&t, 5000)) != NULL) {
-		if (is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR) &&
-		    r->error->code < NCODES)
+		if (IS_ERROR(r) && r->error->code < NCODES)
 			per_code[r->error->code]++;
 		answers++;
 		proto_arena_reset(&t.arena);
@@ -1123,7 +1084,7 @@ sess_ctl_setup(struct sessctx *sc, const char *src, int nfwd)
 	    t_ctl_open_from(&sc->tq, src, port, sc->q, relay_id) == -1)
 		return -1;
 	r = do_register(&sc->th, sc->name);
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED)) {
+	if (!IS_REGISTERED(r)) {
 		fprintf(stderr, "sessions: register: %s\n", err_name(r));
 		return -1;
 	}
@@ -1131,23 +1092,29 @@ sess_ctl_setup(struct sessctx *sc, const char *src, int nfwd)
 	return 0;
 }
 
+/* s is not set up: what did not come, and what came instead */
+static void
+sess_why(struct sess *s, const char *what, const RelayMessage *r)
+{
+	static char	 why[128];
+
+	snprintf(why, sizeof(why), "no %s (%s%s%s)", what, err_name(r),
+	    IS_ERROR(r) ? ": " : "", IS_ERROR(r) ? r->error->message : "");
+	s->why = why;
+}
+
 /* One session: connect, accept, both data connections opened. */
 static void
 sess_open(struct sessctx *sc, struct sess *s, int idx)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Connect	 cn;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
 	RelayMessage		*r;
 	uint8_t			 sid[SESSION_ID_LEN], tok_h[TOKEN_LEN];
-	static char		 why[128];
 	int64_t			 deadline;
 
 	memset(s, 0, sizeof(*s));
 	s->fd_i = s->fd_r = -1;
 	s->fwd = -1;
-	msg_connect(&m, &cn, sc->name);
-	if (t_send(&sc->tq, &m) == -1) {
+	if (send_connect(&sc->tq, sc->name) == -1) {
 		s->why = "connect: send";
 		return;
 	}
@@ -1166,31 +1133,19 @@ sess_open(struct sessctx *sc, struct sess *s, int idx)
 		pfd[0].events = pfd[1].events = POLLIN;
 		(void)poll(pfd, 2, 100);
 	}
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)) {
+	if (!IS_INCOMING(r)) {
 		proto_arena_reset(&sc->th.arena);
-		snprintf(why, sizeof(why), "no incoming (%s%s%s)",
-		    err_name(r), is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? ": " : "", is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? r->error->message : "");
-		s->why = why;
+		sess_why(s, "incoming", r);
 		proto_arena_reset(&sc->tq.arena);
 		return;
 	}
 	memcpy(sid, r->incoming->session_id.data, SESSION_ID_LEN);
 	memcpy(tok_h, r->incoming->token.data, TOKEN_LEN);
 	proto_arena_reset(&sc->th.arena);
-	acc.session_id.data = sid;
-	acc.session_id.len = SESSION_ID_LEN;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-	m.accept = &acc;
-	t_send(&sc->th, &m);
+	t_session_op(&sc->th, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&sc->tq, 5000);
-	if (!is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)) {
-		snprintf(why, sizeof(why), "no connected (%s%s%s)",
-		    err_name(r), is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? ": " : "", is_msg(r, RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
-		    ? r->error->message : "");
-		s->why = why;
+	if (!IS_CONNECTED(r)) {
+		sess_why(s, "connected", r);
 		proto_arena_reset(&sc->tq.arena);
 		return;
 	}
@@ -1246,8 +1201,7 @@ sess_pump(struct sess *s, int n, uint64_t until, int64_t deadline,
 	size_t		 want;
 	int		 i, j, np, busy;
 
-	if ((pfd = calloc(n * 4 + 1, sizeof(*pfd))) == NULL)
-		die("calloc");
+	pfd = xcalloc(n * 4 + 1, sizeof(*pfd));
 	for (;;) {
 		int64_t	 now = now_ms();
 
@@ -1368,7 +1322,7 @@ sess_verdict(const struct sess *s)
  * then each end half-closes and every byte is checked.
  */
 static int
-mode_streams(int argc, char *argv[])
+mode_streams(char *argv[])
 {
 	struct sessctx	 sc;
 	struct sess	*s;
@@ -1377,15 +1331,12 @@ mode_streams(int argc, char *argv[])
 	int		 nok = 0, ncut = 0, ncorrupt = 0, ndown = 0;
 	int64_t		 maxms, t0;
 
-	if (argc != 6)
-		die("streams SRC NSESS NFWD RATE_KBPS STOPFILE MAX_MS");
 	nsess = num(argv[1], 1, 1000);
 	nfwd = num(argv[2], 1, 32);
 	rate = num(argv[3], 1, 1000000);
 	maxms = num(argv[5], 1, 3600000);
 	want = (nsess + nfwd - 1) / nfwd;
-	if ((s = calloc(nsess * 4, sizeof(*s))) == NULL)
-		die("calloc");
+	s = xcalloc(nsess * 4, sizeof(*s));
 	if (sess_ctl_setup(&sc, argv[0], nfwd) == -1)
 		die("streams: control setup");
 	for (;;) {
@@ -1456,7 +1407,7 @@ mode_streams(int argc, char *argv[])
  * close and NAFTER new sessions must work again within a bounded time.
  */
 static int
-mode_fdsessions(int argc, char *argv[])
+mode_fdsessions(char *argv[])
 {
 	struct sessctx	 sc;
 	struct sess	*s;
@@ -1467,13 +1418,10 @@ mode_fdsessions(int argc, char *argv[])
 	struct stat	 st;
 	int		 nwhy = 0, w;
 
-	if (argc != 5)
-		die("fdsessions SRC NSESS NFWD NAFTER GOFILE");
 	nsess = num(argv[1], 1, 10000);
 	nfwd = num(argv[2], 1, 32);
 	nafter = num(argv[3], 0, 100);
-	if ((s = calloc(nsess + nafter, sizeof(*s))) == NULL)
-		die("calloc");
+	s = xcalloc(nsess + nafter, sizeof(*s));
 	if (sess_ctl_setup(&sc, argv[0], nfwd) == -1)
 		die("fdsessions: control setup");
 	for (i = 0; i < nsess; i++)
@@ -1571,7 +1519,7 @@ pace(int64_t t0, uint64_t done, int kbps)
 }
 
 static int
-mode_gen(int argc, char *argv[])
+mode_gen(char *argv[])
 {
 	EVP_MD_CTX	*md;
 	uint8_t		 buf[16384];
@@ -1582,8 +1530,6 @@ mode_gen(int argc, char *argv[])
 	FILE		*f;
 	int		 kbps;
 
-	if (argc != 4)
-		die("gen SEED BYTES KBPS HASHFILE");
 	seed = num(argv[0], 0, INT32_MAX);
 	total = num(argv[1], 0, (long long)1 << 40);
 	kbps = num(argv[2], 1, 10000000);
@@ -1608,7 +1554,7 @@ mode_gen(int argc, char *argv[])
 }
 
 static int
-mode_sum(int argc, char *argv[])
+mode_sum(char *argv[])
 {
 	EVP_MD_CTX	*md;
 	uint8_t		 buf[16384];
@@ -1618,8 +1564,6 @@ mode_sum(int argc, char *argv[])
 	ssize_t		 n;
 	int		 kbps;
 
-	if (argc != 1)
-		die("sum KBPS");
 	kbps = num(argv[0], 1, 10000000);
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
@@ -1639,65 +1583,82 @@ mode_sum(int argc, char *argv[])
 	return 0;
 }
 
+/*
+ * The modes: those with relay need PORT RELAY_ID before their name; the
+ * others come first.
+ */
+static const struct mode {
+	const char	*name;
+	int		 relay;
+	int		 nargs;
+	const char	*args;
+	int		(*run)(char *[]);
+} modes[] = {
+	{ "gen", 0, 4, "SEED BYTES KBPS HASHFILE", mode_gen },
+	{ "sum", 0, 1, "KBPS", mode_sum },
+	{ "probe", 1, 2, "SRC NPINGS", mode_probe },
+	{ "listflood", 1, 7, "SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN",
+	    mode_listflood },
+	{ "squat", 1, 5, "SRCSPEC NIDS NREQ TARGET HOLD_MS", mode_squat },
+	{ "holder", 1, 4, "SRC NAME ALLOW_ID|any|none HOLD_MS", mode_holder },
+	{ "request", 1, 5, "SRC KEYFILE TARGET NBYTES TIMEOUT_MS",
+	    mode_request },
+	{ "slowloris", 1, 4, "SRCSPEC N HOLD_MS INTERVAL_MS", mode_raw },
+	{ "connflood", 1, 3, "SRCSPEC N HOLD_MS", mode_raw },
+	{ "tokens", 1, 3, "SRCSPEC N HOLD_MS", mode_raw },
+	{ "reqflood", 1, 2, "SRC N", mode_reqflood },
+	{ "streams", 1, 6, "SRC NSESS NFWD RATE_KBPS STOPFILE MAX_MS",
+	    mode_streams },
+	{ "fdsessions", 1, 5, "SRC NSESS NFWD NAFTER GOFILE", mode_fdsessions },
+};
+#define NMODES	(sizeof(modes) / sizeof(modes[0]))
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-"usage: hostile PORT RELAY_ID MODE ARGS...\n"
-"       hostile gen SEED BYTES KBPS HASHFILE\n"
-"       hostile sum KBPS\n"
-"  probe SRC NPINGS\n"
-"  listflood SRCSPEC NCLIENTS NLEASES NREQ BAD HOLD_MS DRAIN\n"
-"  squat SRCSPEC NIDS NREQ TARGET HOLD_MS\n"
-"  holder SRC NAME ALLOW_ID|any|none HOLD_MS\n"
-"  request SRC KEYFILE TARGET NBYTES TIMEOUT_MS\n"
-"  slowloris SRCSPEC N HOLD_MS INTERVAL_MS\n"
-"  connflood SRCSPEC N HOLD_MS\n"
-"  tokens SRCSPEC N HOLD_MS\n"
-"  reqflood SRC N\n"
-"  streams SRC NSESS NFWD RATE_KBPS STOPFILE MAX_MS\n"
-"  fdsessions SRC NSESS NFWD NAFTER GOFILE\n"
-"SRCSPEC is A.B.C.D[+N]: N source addresses from A.B.C.D, in 127/8.\n");
+	size_t	 i;
+
+	fprintf(stderr, "usage: hostile PORT RELAY_ID MODE ARGS...\n");
+	/* the table lists the modes without relay first */
+	for (i = 0; i < NMODES; i++)
+		fprintf(stderr, "%s%s %s\n", modes[i].relay ? "  " :
+		    "       hostile ", modes[i].name, modes[i].args);
+	fprintf(stderr, "SRCSPEC is A.B.C.D[+N]: N source addresses from "
+	    "A.B.C.D, in 127/8.\n");
 	exit(2);
+}
+
+static const struct mode *
+find_mode(const char *name, int relay)
+{
+	size_t	 i;
+
+	for (i = 0; i < NMODES; i++)
+		if (modes[i].relay == relay && strcmp(modes[i].name, name) == 0)
+			return &modes[i];
+	return NULL;
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char	*mode;
+	const struct mode	*md;
+	int			 skip = 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc >= 2 && strcmp(argv[1], "gen") == 0)
-		return mode_gen(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "sum") == 0)
-		return mode_sum(argc - 2, argv + 2);
-	if (argc < 4)
+	if (argc < 2)
 		usage();
-	port = num(argv[1], 1, 65535);
-	if (id_normalize(argv[2], relay_id) == -1)
-		die("bad relay ID %s", argv[2]);
-	mode = argv[3];
-	argc -= 4;
-	argv += 4;
-	if (strcmp(mode, "probe") == 0)
-		return mode_probe(argc, argv);
-	if (strcmp(mode, "listflood") == 0)
-		return mode_listflood(argc, argv);
-	if (strcmp(mode, "squat") == 0)
-		return mode_squat(argc, argv);
-	if (strcmp(mode, "holder") == 0)
-		return mode_holder(argc, argv);
-	if (strcmp(mode, "request") == 0)
-		return mode_request(argc, argv);
-	if (strcmp(mode, "slowloris") == 0 || strcmp(mode, "connflood") == 0 ||
-	    strcmp(mode, "tokens") == 0)
-		return mode_raw(mode, argc, argv);
-	if (strcmp(mode, "reqflood") == 0)
-		return mode_reqflood(argc, argv);
-	if (strcmp(mode, "streams") == 0)
-		return mode_streams(argc, argv);
-	if (strcmp(mode, "fdsessions") == 0)
-		return mode_fdsessions(argc, argv);
-	usage();
+	if ((md = find_mode(argv[1], 0)) == NULL) {
+		if (argc < 4 || (md = find_mode(argv[3], 1)) == NULL)
+			usage();
+		port = num(argv[1], 1, 65535);
+		if (id_normalize(argv[2], relay_id) == -1)
+			die("bad relay ID %s", argv[2]);
+		skip = 4;
+	}
+	if (argc - skip != md->nargs)
+		die("%s %s", md->name, md->args);
+	mode = md->name;
+	return md->run(argv + skip);
 }

@@ -43,21 +43,8 @@ fi
 STREAM_KBPS=${STREAM_KBPS:-160}
 STREAM_MIB=${STREAM_MIB:-6}
 
-if [ ! -x "$H" ]; then
-	echo "$H is missing: make check builds it (or make tests/e2e/hostile)" >&2
-	exit 99
-fi
-
-HOME="$T/home"
-export HOME
-unset XDG_CONFIG_HOME
-mkdir -p "$HOME"
-
-bg() {
-	"$@" &
-	PIDS="$PIDS $!"
-	LAST_PID=$!
-}
+need_hostile
+client_home
 
 # wait_pids SECONDS PID...: until every PID has exited (bounded)
 wait_pids() {
@@ -66,13 +53,6 @@ wait_pids() {
 	for wp_p in "$@"; do
 		poll_for "$wp_s" sh -c "! kill -0 $wp_p" || return 1
 	done
-}
-
-# val FILE KEY: the value of KEY=value on the last line of FILE with it
-val() {
-	v_v=$(grep "$2=" "$1" 2>/dev/null | tail -n 1 | tr ' ' '\n' |
-	    sed -n "s/^$2=//p" | head -n 1)
-	echo "${v_v:--1}"
 }
 
 # probe SRC: another control client is answered (quietly)
@@ -122,7 +102,6 @@ cp "$T/relayd.conf" "$T/good.conf"
 # that the next attack still says something (the one that killed it has
 # failed already).
 FIXED_PORT=$PORT
-free_port() { echo "$FIXED_PORT"; }
 REVIVED=0
 revive() {
 	kill -0 "$RELAYD_PID" 2>/dev/null && return 0
@@ -140,7 +119,8 @@ EOT
 }
 
 # ---- the legitimate side: services, exposes, a long stream ----
-LEGIT_ID=$("$RC" keygen -f "$T/legit.key" 2>/dev/null)
+LEGIT_KEY="$T/legit.key"
+LEGIT_ID=$("$RC" keygen -f "$LEGIT_KEY" 2>/dev/null)
 "$RC" keygen >/dev/null 2>&1
 bg "$PY3" "$HELPER" echo "$T/echo.port"
 bg "$PY3" "$HELPER" duplex "$T/dup.port" 11 "$STREAM_MIB" "$T/dup.result"
@@ -154,15 +134,6 @@ check "the legitimate exposes register" poll_for 10 sh -c \
     "grep -q 'lease echo registered' '$T/expose-echo.log' &&
     grep -q 'lease stream registered' '$T/expose-stream.log'"
 
-LS=0
-# legit_session: a new relay-client session, 64 KiB through echo, checked
-legit_session() {
-	LS=$((LS + 1))
-	head -c 65536 /dev/urandom >"$T/ls$LS.in"
-	"$RC" connect -r "$R" -K "$RELAY_ID" -f "$T/legit.key" echo \
-	    <"$T/ls$LS.in" >"$T/ls$LS.out" 2>"$T/ls$LS.err" &&
-	    cmp -s "$T/ls$LS.in" "$T/ls$LS.out"
-}
 check "a legitimate session before the attacks" legit_session
 
 # The stream: paced at STREAM_KBPS both ways so it lasts through the

@@ -16,28 +16,17 @@ PROTO_TEST="$top_builddir/tests/e2e/proto_test"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/relayd-test.XXXXXX")
 RELAYD_PID=""
-tests_passed=0
-tests_failed=0
-
-ok() {
-	tests_passed=$((tests_passed + 1))
-	echo "ok - $*"
-}
-
-not_ok() {
-	tests_failed=$((tests_failed + 1))
-	echo "not ok - $*"
-}
-
-# check DESCRIPTION COMMAND...: passes when the command succeeds
-check() {
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+. "$top_srcdir/tests/e2e/tally.sh"
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# FIXED_PORT: once a test sets it (after a first relay_start), relayd
+# comes back on that port each time it is started again.
+FIXED_PORT=""
+relay_port() {
+	if [ -n "$FIXED_PORT" ]; then echo "$FIXED_PORT"; else free_port; fi
 }
 
 # As root, relayd runs as "nobody" through setpriv, which execs it: $!
@@ -59,7 +48,7 @@ SANDBOX_FLAG=""
 
 # relay_start [extra relayd args]: config lines are read from stdin.
 relay_start() {
-	PORT=$(free_port)
+	PORT=$(relay_port)
 	SOCK="$T/relayd.sock"
 	{
 		echo "listen on 127.0.0.1 port $PORT"
@@ -116,9 +105,33 @@ wait_for() {
 	return 0
 }
 
+# wait_secs SECONDS COMMAND...: wait_for counted in seconds, with the
+# command's complaints silenced
+wait_secs() {
+	ws_n=$(($1 * 10))
+	shift
+	wait_for "$ws_n" "$@" 2>/dev/null
+}
+
 # PIDS: what a test started besides relayd (servers, clients); the
 # trap stops each by its PID.
 PIDS=""
+
+# bg COMMAND...: COMMAND in the background, its PID in LAST_PID and PIDS
+bg() {
+	"$@" &
+	LAST_PID=$!
+	PIDS="$PIDS $LAST_PID"
+}
+
+# client_home: a HOME of the test's own under $T, for relay-client's
+# keys and known_relays, and no XDG_CONFIG_HOME to lead it elsewhere
+client_home() {
+	HOME="$T/home"
+	export HOME
+	unset XDG_CONFIG_HOME
+	mkdir -p "$HOME"
+}
 
 cleanup() {
 	for p in $PIDS; do
@@ -147,8 +160,7 @@ finish() {
 			ok "sandbox debug: no forbidden call was logged"
 		fi
 	fi
-	echo "$tests_passed passed, $tests_failed failed"
-	[ "$tests_failed" -eq 0 ] && [ "$tests_passed" -gt 0 ]
+	tally
 }
 
 # ---- for the attack tests (hostile.sh, respawn.sh) ----
@@ -158,6 +170,32 @@ HOSTILE="$top_builddir/tests/e2e/hostile"
 # PATH can take a second or more to start, and these run in polls.
 PY3=python3
 [ -x /usr/bin/python3 ] && PY3=/usr/bin/python3
+
+# need_hostile: a hard error (status 99) when the attacker is not built
+need_hostile() {
+	[ -x "$HOSTILE" ] && return 0
+	echo "$HOSTILE is missing: make check builds it (or make tests/e2e/hostile)" >&2
+	exit 99
+}
+
+# legit_session: a new relay-client ($RC) session with the key
+# $LEGIT_KEY to the lease echo through the relay $R: 64 KiB, checked
+LS=0
+legit_session() {
+	LS=$((LS + 1))
+	head -c 65536 /dev/urandom >"$T/ls$LS.in"
+	"$RC" connect -r "$R" -K "$RELAY_ID" -f "$LEGIT_KEY" echo \
+	    <"$T/ls$LS.in" >"$T/ls$LS.out" 2>"$T/ls$LS.err" &&
+	    cmp -s "$T/ls$LS.in" "$T/ls$LS.out"
+}
+
+# val FILE KEY: the value of KEY=value on the last line of FILE with it
+# (-1 when there is none)
+val() {
+	v_v=$(grep "$2=" "$1" 2>/dev/null | tail -n 1 | tr ' ' '\n' |
+	    sed -n "s/^$2=//p" | head -n 1)
+	echo "${v_v:--1}"
+}
 
 # poll_for SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds;
 # status 1 if it did not within SECONDS of the clock (a slow COMMAND

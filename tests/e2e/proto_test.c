@@ -77,50 +77,35 @@ ctl(struct tconn *t, const struct identity *id)
 	return t_ctl_open(t, port, id, relay_id);
 }
 
-/* Register; returns the answer (Registered or Error). */
+/*
+ * Register with the ALPNs alpn and "extra" and a description; returns the
+ * answer (Registered or Error).
+ */
 static RelayMessage *
 do_register(struct tconn *t, const char *name, const char *alpn, int hidden,
     uint32_t ttl)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
+	ClientMessage		 m;
+	Relay__V1__Register	 r;
 	char			*alpns[2];
 	char			 a0[64], a1[] = "extra";
 
 	strlcpy(a0, alpn, sizeof(a0));
 	alpns[0] = a0;
 	alpns[1] = a1;
-	r.request_id = next_req++;
-	r.name = (char *)name;
-	r.alpn = alpns;
-	r.n_alpn = 2;
-	r.ttl_seconds = ttl;
+	t_msg_register(&m, &r, next_req++, name, alpns, 2, ttl);
 	r.hidden = hidden;
 	r.description = (char *)"a test lease";
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	m.register_ = &r;
-	if (t_send(t, &m) == -1)
-		return NULL;
-	return t_recv(t, 3000);
+	return t_ask(t, &m, 3000);
 }
 
 static int
 do_connect(struct tconn *t, int by_name, const char *target, const char *alpn)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Connect	 c = RELAY__V1__CONNECT__INIT;
+	ClientMessage		 m;
+	Relay__V1__Connect	 c;
 
-	c.request_id = next_req++;
-	if (by_name) {
-		c.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-		c.name = (char *)target;
-	} else {
-		c.target_case = RELAY__V1__CONNECT__TARGET_ID;
-		c.id = (char *)target;
-	}
-	c.alpn = (char *)alpn;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-	m.connect = &c;
+	t_msg_connect(&m, &c, next_req++, by_name, target, alpn);
 	return t_send(t, &m);
 }
 
@@ -146,20 +131,6 @@ describe(RelayMessage *m)
 	return proto_relay_msg_name(m->msg_case);
 }
 
-static int
-is_msg(RelayMessage *m, int which)
-{
-	return m != NULL && (int)m->msg_case == which;
-}
-
-#define IS_REGISTERED(m)	is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED)
-#define IS_INCOMING(m)		is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)
-#define IS_CONNECTED(m)		is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)
-#define IS_NOTICE(m)		is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_NOTICE)
-#define IS_LIST(m)		is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST)
-#define IS_PONG(m)		is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_PONG)
-#define IS_ACK(m)		is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_ACK)
-
 /* An Error with this code and this request_id. */
 static int
 is_error_id(RelayMessage *m, int code, uint32_t request_id)
@@ -172,20 +143,12 @@ static RelayMessage *
 do_register_alpns(struct tconn *t, uint32_t rid, const char *name,
     char **alpns, size_t nalpn, int hidden, uint32_t ttl)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
+	ClientMessage		 m;
+	Relay__V1__Register	 r;
 
-	r.request_id = rid;
-	r.name = (char *)name;
-	r.alpn = alpns;
-	r.n_alpn = nalpn;
-	r.ttl_seconds = ttl;
+	t_msg_register(&m, &r, rid, name, alpns, nalpn, ttl);
 	r.hidden = hidden;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-	m.register_ = &r;
-	if (t_send(t, &m) == -1)
-		return NULL;
-	return t_recv(t, 3000);
+	return t_ask(t, &m, 3000);
 }
 
 /* Renew (or Unregister) a lease_id of any length; returns the answer. */
@@ -210,60 +173,23 @@ do_lease_op(struct tconn *t, int renew, uint32_t rid, const uint8_t *lid,
 		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
 		m.unregister = &un;
 	}
-	if (t_send(t, &m) == -1)
-		return NULL;
-	return t_recv(t, 3000);
-}
-
-/* Send Accept (or Reject) for a session_id of any length. */
-static int
-do_session_op(struct tconn *t, int accept, const uint8_t *sid, size_t len,
-    const char *reason)
-{
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Accept	 a = RELAY__V1__ACCEPT__INIT;
-	Relay__V1__Reject	 r = RELAY__V1__REJECT__INIT;
-
-	if (accept) {
-		a.session_id.data = (uint8_t *)sid;
-		a.session_id.len = len;
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-		m.accept = &a;
-	} else {
-		r.session_id.data = (uint8_t *)sid;
-		r.session_id.len = len;
-		r.reason = (char *)reason;
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-		m.reject = &r;
-	}
-	return t_send(t, &m);
+	return t_ask(t, &m, 3000);
 }
 
 static RelayMessage *
 do_list(struct tconn *t, uint32_t rid, uint32_t offset)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__ListLeases	 l = RELAY__V1__LIST_LEASES__INIT;
+	ClientMessage		 m;
+	Relay__V1__ListLeases	 l;
 
-	l.request_id = rid;
-	l.offset = offset;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-	m.list_leases = &l;
-	if (t_send(t, &m) == -1)
-		return NULL;
-	return t_recv(t, 3000);
+	t_msg_list(&m, &l, rid, offset);
+	return t_ask(t, &m, 3000);
 }
 
 static RelayMessage *
 do_ping(struct tconn *t, uint64_t nonce)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Ping		 p = RELAY__V1__PING__INIT;
-
-	p.nonce = nonce;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-	m.ping = &p;
-	if (t_send(t, &m) == -1)
+	if (t_send_ping(t, nonce) == -1)
 		return NULL;
 	return t_recv(t, 3000);
 }
@@ -350,6 +276,16 @@ time_to_close(int fd, double start, int timeout_ms)
 	return -1;
 }
 
+/* time_to_close from now, within 6 s; fd is closed then. */
+static double
+close_delay(int fd)
+{
+	double	 el = time_to_close(fd, t_now(), 6000);
+
+	close(fd);
+	return el;
+}
+
 static void
 test_pinning(void)
 {
@@ -372,26 +308,17 @@ test_ping_list(void)
 {
 	struct identity		*a = new_ident(), *b = new_ident();
 	struct tconn		 t, u;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Ping		 p = RELAY__V1__PING__INIT;
-	Relay__V1__ListLeases	 l = RELAY__V1__LIST_LEASES__INIT;
 	RelayMessage		*r;
 	size_t			 i;
 	int			 seen_pub = 0, seen_hidden = 0;
 
 	ctl(&t, a);
-	p.nonce = 0x1234567890abcdefULL;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-	m.ping = &p;
-	t_send(&t, &m);
-	r = t_recv(&t, 3000);
-	CHECK(r != NULL && r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_PONG &&
-	    r->pong->nonce == p.nonce, "ping is answered by pong with the nonce");
+	r = do_ping(&t, 0x1234567890abcdefULL);
+	CHECK(pong_ok(r, 0x1234567890abcdefULL),
+	    "ping is answered by pong with the nonce");
 
 	r = do_register(&t, "listed-one", "tcp", 0, 1);
-	CHECK(r != NULL &&
-	    r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED &&
-	    r->registered->lease_id.len == LEASE_ID_LEN &&
+	CHECK(IS_REGISTERED(r) && r->registered->lease_id.len == LEASE_ID_LEN &&
 	    strcmp(r->registered->name, "listed-one") == 0 &&
 	    r->registered->ttl_seconds >= 2 &&
 	    r->registered->observed_addr != NULL &&
@@ -401,16 +328,11 @@ test_ping_list(void)
 	    describe(r));
 	ctl(&u, b);
 	r = do_register(&u, "hidden-one", "tcp", 1, 60);
-	CHECK(r != NULL &&
-	    r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED,
+	CHECK(IS_REGISTERED(r),
 	    "register a hidden lease");
 
-	l.request_id = 77;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-	m.list_leases = &l;
-	t_send(&t, &m);
-	r = t_recv(&t, 3000);
-	if (r != NULL && r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST)
+	r = do_list(&t, 77, 0);
+	if (IS_LIST(r))
 		for (i = 0; i < r->lease_list->n_leases; i++) {
 			if (strcmp(r->lease_list->leases[i]->name,
 			    "listed-one") == 0 &&
@@ -421,9 +343,8 @@ test_ping_list(void)
 			    "hidden-one") == 0)
 				seen_hidden = 1;
 		}
-	CHECK(r != NULL && r->msg_case ==
-	    RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST &&
-	    r->lease_list->request_id == 77 && seen_pub && !seen_hidden,
+	CHECK(IS_LIST(r) && r->lease_list->request_id == 77 && seen_pub &&
+	    !seen_hidden,
 	    "list shows the public lease with its ID and ALPNs, not the "
 	    "hidden one");
 	t_close(&t);
@@ -440,8 +361,6 @@ test_session(int by_name)
 {
 	struct identity		*h = new_ident(), *q = new_ident();
 	struct tconn		 th, tq, eh, eq;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
 	RelayMessage		*r;
 	uint8_t			 sid[SESSION_ID_LEN], tok_h[TOKEN_LEN];
 	uint8_t			 tok_q[TOKEN_LEN], frame[REC_MAX_FRAME];
@@ -455,16 +374,14 @@ test_session(int by_name)
 	snprintf(name, sizeof(name), "svc-%d", by_name);
 	ctl(&th, h);
 	r = do_register(&th, name, "ssh", 0, 60);
-	CHECK(r != NULL &&
-	    r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED,
+	CHECK(IS_REGISTERED(r),
 	    "holder registers %s", name);
 	if (IS_REGISTERED(r))
 		memcpy(lid, r->registered->lease_id.data, LEASE_ID_LEN);
 	ctl(&tq, q);
 	do_connect(&tq, by_name, by_name ? name : h->id, "ssh");
 	r = t_recv(&th, 3000);
-	ok = r != NULL && r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_INCOMING &&
-	    r->incoming->token.len == TOKEN_LEN &&
+	ok = IS_INCOMING(r) && r->incoming->token.len == TOKEN_LEN &&
 	    r->incoming->session_id.len == SESSION_ID_LEN &&
 	    strcmp(r->incoming->from_id, q->id) == 0 &&
 	    strcmp(r->incoming->alpn, "ssh") == 0 &&
@@ -477,15 +394,9 @@ test_session(int by_name)
 	memcpy(tok_h, r->incoming->token.data, TOKEN_LEN);
 	strlcpy(from, r->incoming->from_id, sizeof(from));
 
-	acc.session_id.data = sid;
-	acc.session_id.len = SESSION_ID_LEN;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-	m.accept = &acc;
-	t_send(&th, &m);
+	t_session_op(&th, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&tq, 3000);
-	ok = r != NULL &&
-	    r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED &&
-	    strcmp(r->connected->id, h->id) == 0 &&
+	ok = IS_CONNECTED(r) && strcmp(r->connected->id, h->id) == 0 &&
 	    memcmp(r->connected->session_id.data, sid, SESSION_ID_LEN) == 0 &&
 	    r->connected->token.len == TOKEN_LEN &&
 	    memcmp(r->connected->token.data, tok_h, TOKEN_LEN) != 0;
@@ -594,44 +505,59 @@ out:
 	t_close(&tq);
 }
 
+/* A Connect the relay refuses with an Error of this code. */
+struct refusal {
+	int		 by_name;
+	const char	*target, *alpn;
+	int		 code;
+	const char	*what;
+};
+
+static void
+check_refusals(struct tconn *t, const struct refusal *rf, size_t n)
+{
+	RelayMessage	*r;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		do_connect(t, rf[i].by_name, rf[i].target, rf[i].alpn);
+		r = t_recv(t, 3000);
+		CHECK(is_error(r, rf[i].code), "%s (%s)", rf[i].what,
+		    describe(r));
+	}
+}
+
 static void
 test_refusals(const char *reserved_name, const struct identity *resv)
 {
 	struct identity		*a = new_ident(), *b = new_ident();
 	struct tconn		 ta, tb;
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Reject	 rj = RELAY__V1__REJECT__INIT;
-	Relay__V1__Renew	 rn = RELAY__V1__RENEW__INIT;
-	Relay__V1__Unregister	 un = RELAY__V1__UNREGISTER__INIT;
 	RelayMessage		*r;
 	uint8_t			 lid[LEASE_ID_LEN], sid[SESSION_ID_LEN];
 	char			 name[32];
 	int			 i;
+	const struct refusal	 unknown[] = {
+		{ 1, "no-such-lease", "tcp",
+		    RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
+		    "connect to an unknown name: ERR_NOT_FOUND" },
+		{ 0, a->id, "tcp", RELAY__V1__ERROR_CODE__ERR_NOT_FOUND,
+		    "connect to an ID without leases: ERR_NOT_FOUND" },
+	}, alpn[] = {
+		{ 1, "refuse-me", "http",
+		    RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH,
+		    "ALPN not served: ERR_ALPN_MISMATCH" },
+		{ 0, a->id, "http", RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH,
+		    "by ID, ALPN not served: ERR_ALPN_MISMATCH" },
+	};
 
 	ctl(&ta, a);
 	ctl(&tb, b);
-	do_connect(&tb, 1, "no-such-lease", "tcp");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
-	    "connect to an unknown name: ERR_NOT_FOUND (%s)", describe(r));
-	do_connect(&tb, 0, a->id, "tcp");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
-	    "connect to an ID without leases: ERR_NOT_FOUND");
+	check_refusals(&tb, unknown, sizeof(unknown) / sizeof(unknown[0]));
 
 	r = do_register(&ta, "refuse-me", "tcp", 0, 60);
-	CHECK(r != NULL &&
-	    r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED,
-	    "register refuse-me");
+	CHECK(IS_REGISTERED(r), "register refuse-me");
 	memcpy(lid, r->registered->lease_id.data, LEASE_ID_LEN);
-	do_connect(&tb, 1, "refuse-me", "http");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH),
-	    "ALPN not served: ERR_ALPN_MISMATCH (%s)", describe(r));
-	do_connect(&tb, 0, a->id, "http");
-	r = t_recv(&tb, 3000);
-	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_ALPN_MISMATCH),
-	    "by ID, ALPN not served: ERR_ALPN_MISMATCH");
+	check_refusals(&tb, alpn, sizeof(alpn) / sizeof(alpn[0]));
 
 	r = do_register(&tb, "refuse-me", "tcp", 0, 60);
 	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NAME_TAKEN),
@@ -645,8 +571,7 @@ test_refusals(const char *reserved_name, const struct identity *resv)
 
 		ctl(&tr, resv);
 		r = do_register(&tr, reserved_name, "tcp", 0, 60);
-		CHECK(r != NULL && r->msg_case ==
-		    RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED,
+		CHECK(IS_REGISTERED(r),
 		    "the reserved name for its own ID (%s)", describe(r));
 		t_close(&tr);
 	}
@@ -654,23 +579,17 @@ test_refusals(const char *reserved_name, const struct identity *resv)
 	/* reject with a reason */
 	do_connect(&tb, 1, "refuse-me", "tcp");
 	r = t_recv(&ta, 3000);
-	CHECK(r != NULL && r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_INCOMING,
-	    "incoming for the reject test");
-	if (r != NULL && r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_INCOMING) {
+	CHECK(IS_INCOMING(r), "incoming for the reject test");
+	if (IS_INCOMING(r)) {
 		memcpy(sid, r->incoming->session_id.data, SESSION_ID_LEN);
-		rj.session_id.data = sid;
-		rj.session_id.len = SESSION_ID_LEN;
-		rj.reason = (char *)"not today";
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-		m.reject = &rj;
-		t_send(&ta, &m);
+		t_session_op(&ta, 0, sid, SESSION_ID_LEN, "not today");
 		r = t_recv(&tb, 3000);
 		CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_REJECTED) &&
 		    strstr(r->error->message, "not today") != NULL,
 		    "reject: ERR_REJECTED with the holder's reason (%s)",
 		    describe(r));
-		/* b cannot accept a's session */
-		t_send(&tb, &m);
+		/* b cannot answer a's session */
+		t_session_op(&tb, 0, sid, SESSION_ID_LEN, "not today");
 		r = t_recv(&tb, 3000);
 		CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
 		    "only the holder can answer a session");
@@ -685,36 +604,22 @@ test_refusals(const char *reserved_name, const struct identity *resv)
 	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_TIMEOUT),
 	    "holder silent: ERR_TIMEOUT (%s)", describe(r));
 	/* the holder was told nothing; its late Accept finds no session */
-	do_session_op(&ta, 1, sid, SESSION_ID_LEN, NULL);
+	t_session_op(&ta, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&ta, 3000);
 	CHECK(is_error_id(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND, 0),
 	    "the holder's Accept after the deadline: ERR_NOT_FOUND (%s)",
 	    describe(r));
 
 	/* renew, unregister, and not found afterwards */
-	rn.request_id = 900;
-	rn.lease_id.data = lid;
-	rn.lease_id.len = LEASE_ID_LEN;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-	m.renew = &rn;
-	t_send(&ta, &m);
-	r = t_recv(&ta, 3000);
-	CHECK(r != NULL &&
-	    r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED &&
-	    r->registered->request_id == 900, "renew answers Registered");
-	t_send(&tb, &m);
-	r = t_recv(&tb, 3000);
+	r = do_lease_op(&ta, 1, 900, lid, LEASE_ID_LEN);
+	CHECK(IS_REGISTERED(r) && r->registered->request_id == 900,
+	    "renew answers Registered");
+	r = do_lease_op(&tb, 1, 900, lid, LEASE_ID_LEN);
 	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
 	    "renewing another connection's lease: ERR_NOT_FOUND");
-	un.request_id = 901;
-	un.lease_id.data = lid;
-	un.lease_id.len = LEASE_ID_LEN;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
-	m.unregister = &un;
-	t_send(&ta, &m);
-	r = t_recv(&ta, 3000);
-	CHECK(r != NULL && r->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ACK &&
-	    r->ack->request_id == 901, "unregister answers Ack");
+	r = do_lease_op(&ta, 0, 901, lid, LEASE_ID_LEN);
+	CHECK(IS_ACK(r) && r->ack->request_id == 901,
+	    "unregister answers Ack");
 	do_connect(&tb, 1, "refuse-me", "tcp");
 	r = t_recv(&tb, 3000);
 	CHECK(is_error(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND),
@@ -859,11 +764,11 @@ test_request_ids(void)
 	    "Unregister with a 3-byte lease_id: its request_id");
 	r = do_ping(&t, 6);
 	CHECK(pong_ok(r, 6), "a Ping resets the count again");
-	do_session_op(&t, 1, three, sizeof(three), NULL);
+	t_session_op(&t, 1, three, sizeof(three), NULL);
 	r = t_recv(&t, 3000);
 	CHECK(is_error_id(r, RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST, 0),
 	    "Accept with a 3-byte session_id: request_id 0 (Accept has none)");
-	do_session_op(&t, 0, three, sizeof(three), "no");
+	t_session_op(&t, 0, three, sizeof(three), "no");
 	r = t_recv(&t, 3000);
 	CHECK(is_error_id(r, RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST, 0),
 	    "Reject with a 3-byte session_id: request_id 0");
@@ -925,14 +830,9 @@ test_client_close(void)
 {
 	struct tconn	 t;
 	RelayMessage	*r;
-	ClientMessage	 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Ping	 p = RELAY__V1__PING__INIT;
 
 	ctl(&t, new_ident());
-	p.nonce = 11;
-	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-	m.ping = &p;
-	t_send(&t, &m);
+	t_send_ping(&t, 11);
 	t_send_close(&t);
 	shutdown(t.fd, SHUT_WR);
 	r = t_recv(&t, 3000);
@@ -1021,16 +921,16 @@ test_lease_rules(void)
 	CHECK(ok, "the new lease serves connects (%s)", describe(r));
 	if (ok) {
 		memcpy(sid, r->incoming->session_id.data, SESSION_ID_LEN);
-		do_session_op(&t2, 0, sid, SESSION_ID_LEN, "done");
+		t_session_op(&t2, 0, sid, SESSION_ID_LEN, "done");
 		(void)t_recv(&tb, 3000);
 	}
 	/* item 6: Accept and Reject of a session nobody has */
 	memset(sid, 0x3c, sizeof(sid));
-	do_session_op(&t2, 1, sid, SESSION_ID_LEN, NULL);
+	t_session_op(&t2, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&t2, 3000);
 	CHECK(is_error_id(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND, 0),
 	    "Accept of an unknown session: ERR_NOT_FOUND, request_id 0");
-	do_session_op(&t2, 0, sid, SESSION_ID_LEN, "no");
+	t_session_op(&t2, 0, sid, SESSION_ID_LEN, "no");
 	r = t_recv(&t2, 3000);
 	CHECK(is_error_id(r, RELAY__V1__ERROR_CODE__ERR_NOT_FOUND, 0),
 	    "Reject of an unknown session: ERR_NOT_FOUND, request_id 0");
@@ -1039,6 +939,16 @@ out2:
 	t_close(&t2);
 out1:
 	t_close(&t1);
+}
+
+/* A length-delimited protobuf field (len < 128) at raw + n; the new n. */
+static size_t
+put_field(uint8_t *raw, size_t n, uint8_t key, const char *p, size_t len)
+{
+	raw[n++] = key;
+	raw[n++] = len;
+	memcpy(raw + n, p, len);
+	return n + len;
 }
 
 /* Item 8: a Connect with both id and name: the last one on the wire. */
@@ -1063,26 +973,12 @@ test_oneof(void)
 		raw[n++] = 2 + 34 + 9 + 5;
 		raw[n++] = 0x08;
 		raw[n++] = 60 + order;
-		if (order == 1) {
-			raw[n++] = 0x1a;
-			raw[n++] = 7;
-			memcpy(raw + n, "oneof-x", 7);
-			n += 7;
-		}
-		raw[n++] = 0x12;
-		raw[n++] = 32;
-		memcpy(raw + n, nobody->id, 32);
-		n += 32;
-		if (order == 0) {
-			raw[n++] = 0x1a;
-			raw[n++] = 7;
-			memcpy(raw + n, "oneof-x", 7);
-			n += 7;
-		}
-		raw[n++] = 0x22;
-		raw[n++] = 3;
-		memcpy(raw + n, "tcp", 3);
-		n += 3;
+		if (order == 1)
+			n = put_field(raw, n, 0x1a, "oneof-x", 7);
+		n = put_field(raw, n, 0x12, nobody->id, 32);
+		if (order == 0)
+			n = put_field(raw, n, 0x1a, "oneof-x", 7);
+		n = put_field(raw, n, 0x22, "tcp", 3);
 		t_send_raw_record(&tq, raw, n);
 		if (order == 0) {
 			/* name last: the lease is asked */
@@ -1090,7 +986,7 @@ test_oneof(void)
 			CHECK(IS_INCOMING(r), "Connect with an id, then a name: "
 			    "the name counts (%s)", describe(r));
 			if (IS_INCOMING(r)) {
-				do_session_op(&th, 0,
+				t_session_op(&th, 0,
 				    r->incoming->session_id.data,
 				    SESSION_ID_LEN, "no");
 				r = t_recv(&tq, 3000);
@@ -1230,6 +1126,14 @@ test_listing(void)
 	t_close(&tq);
 }
 
+/* An IPv4 loopback address with this port. */
+static int
+loopback_at(const Relay__V1__Address *a, int want_port)
+{
+	return a != NULL && a->ip.len == 4 && a->ip.data[0] == 127 &&
+	    (int)a->port == want_port;
+}
+
 /*
  * Items 19, 27, 28: the addresses in Incoming and Connected; an accepted
  * session outlives both control connections; swapped tokens still pair;
@@ -1243,8 +1147,8 @@ test_session_rules(void)
 	RelayMessage	*r;
 	uint8_t		 sid[SESSION_ID_LEN], tok_h[TOKEN_LEN];
 	uint8_t		 tok_q[TOKEN_LEN];
-	double		 t0, el;
-	int		 ok, fd, qport, hport;
+	double		 el;
+	int		 ok, qport, hport;
 
 	ctl(&th, h);
 	r = do_register(&th, "rules-x", "tcp", 0, 60);
@@ -1254,22 +1158,17 @@ test_session_rules(void)
 	do_connect(&tq, 1, "rules-x", "tcp");
 	r = t_recv(&th, 3000);
 	ok = IS_INCOMING(r);
-	CHECK(ok && r->incoming->from_addr != NULL &&
-	    r->incoming->from_addr->ip.len == 4 &&
-	    r->incoming->from_addr->ip.data[0] == 127 &&
-	    (int)r->incoming->from_addr->port == qport,
+	CHECK(ok && loopback_at(r->incoming->from_addr, qport),
 	    "Incoming.from_addr is the requester's control connection "
 	    "address (port %d)", qport);
 	if (!ok)
 		goto out;
 	memcpy(sid, r->incoming->session_id.data, SESSION_ID_LEN);
 	memcpy(tok_h, r->incoming->token.data, TOKEN_LEN);
-	do_session_op(&th, 1, sid, SESSION_ID_LEN, NULL);
+	t_session_op(&th, 1, sid, SESSION_ID_LEN, NULL);
 	r = t_recv(&tq, 3000);
 	ok = IS_CONNECTED(r);
-	CHECK(ok && r->connected->peer_addr != NULL &&
-	    r->connected->peer_addr->ip.len == 4 &&
-	    (int)r->connected->peer_addr->port == hport,
+	CHECK(ok && loopback_at(r->connected->peer_addr, hport),
 	    "Connected.peer_addr is the holder's control connection address "
 	    "(port %d)", hport);
 	if (!ok)
@@ -1284,12 +1183,9 @@ test_session_rules(void)
 	    "after both control connections closed, the accepted session "
 	    "pairs with swapped tokens and carries data both ways");
 	/* a token used once is unknown afterwards */
-	fd = t_data_open(port, tok_q);
-	t0 = t_now();
-	el = time_to_close(fd, t0, 6000);
+	el = close_delay(t_data_open(port, tok_q));
 	CHECK(el >= 1.9 && el < 5.0, "a used token: closed without a byte "
 	    "after 2 s (%.2f s)", el);
-	close(fd);
 	return;
 out:
 	t_close(&th);
@@ -1304,8 +1200,7 @@ test_lease_end(void)
 	struct tconn	 th, tq;
 	RelayMessage	*r;
 	uint8_t		 tok[TOKEN_LEN];
-	double		 t0, el;
-	int		 fd;
+	double		 el;
 
 	ctl(&th, h);
 	r = do_register(&th, "ends-x", "tcp", 0, 60);
@@ -1321,12 +1216,9 @@ test_lease_end(void)
 	t_close(&tq);
 
 	memset(tok, 0x42, sizeof(tok));
-	fd = t_data_open(port, tok);
-	t0 = t_now();
-	el = time_to_close(fd, t0, 6000);
+	el = close_delay(t_data_open(port, tok));
 	CHECK(el >= 1.9 && el < 5.0, "an unknown token: closed without a "
 	    "byte after 2 s (%.2f s)", el);
-	close(fd);
 }
 
 /*
@@ -1383,19 +1275,15 @@ test_timing(void)
 	/* item 15: a data connection that stalls inside its token */
 	fd = t_tcp_connect(port);
 	t_write_full(fd, "RLY\x01" "D0123456789", 15);
-	t0 = t_now();
-	el = time_to_close(fd, t0, 6000);
+	el = close_delay(fd);
 	CHECK(el >= 1.9 && el < 5.0, "a data connection stalled inside its "
 	    "token: closed at the handshake timeout (%.2f s)", el);
-	close(fd);
 	/* and a control connection stalled inside its handshake */
 	fd = t_tcp_connect(port);
 	t_write_full(fd, "RLY\x01" "C\x00\x20" "0123", 11);
-	t0 = t_now();
-	el = time_to_close(fd, t0, 6000);
+	el = close_delay(fd);
 	CHECK(el >= 1.9 && el < 5.0, "a control connection stalled inside "
 	    "M1: closed at the handshake timeout (%.2f s)", el);
-	close(fd);
 
 	/*
 	 * Item 16: the pairing timeout (4 s) counts from the Connect that
@@ -1418,7 +1306,7 @@ test_timing(void)
 		r = t_recv(&th, 2000);
 		CHECK(r == NULL && !th.peer_closed, "nothing else comes for "
 		    "2 s");
-		do_session_op(&th, 1, sid, SESSION_ID_LEN, NULL);
+		t_session_op(&th, 1, sid, SESSION_ID_LEN, NULL);
 		r = t_recv(&tq, 3000);
 		CHECK(IS_CONNECTED(r), "Connected after a late Accept (%s)",
 		    describe(r));

@@ -8,23 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 RC="$top_builddir/relay-client/relay-client"
-export HOME="$T/home"
-mkdir -p "$HOME"
-
-# After the first start, relayd comes back on the same port.
-FIXED_PORT=""
-orig_free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-free_port() {
-	if [ -n "$FIXED_PORT" ]; then echo "$FIXED_PORT"; else orig_free_port; fi
-}
-
-bg() {
-	"$@" &
-	LAST_PID=$!
-	PIDS="$PIDS $LAST_PID"
-}
+client_home
 
 # exited PID: the process is gone (it is our child: wait collects it)
 exited() {
@@ -64,7 +48,7 @@ check "a holder registers held-x" wait_for 50 grep -q "registered held-x" \
     "$T/hold.out"
 check "relay-client expose registers rc-x" \
     wait_for 50 grep -q "lease rc-x registered" "$T/expose.log"
-FWD_PORT=$(orig_free_port)
+FWD_PORT=$(free_port)
 bg "$RC" forward -r "127.0.0.1:$PORT" -K "$RELAY_ID" -f "$T/rc.key" \
     -L "127.0.0.1:$FWD_PORT" rc-x 2>"$T/forward.log"
 check "relay-client forward is ready" \

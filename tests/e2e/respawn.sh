@@ -26,27 +26,8 @@ RC="$top_builddir/relay-client/relay-client"
 HELPER="$top_srcdir/tests/e2e/client-helper.py"
 H=$HOSTILE
 
-if [ ! -x "$H" ]; then
-	echo "$H is missing: make check builds it (or make tests/e2e/hostile)" >&2
-	exit 99
-fi
-
-HOME="$T/home"
-export HOME
-unset XDG_CONFIG_HOME
-mkdir -p "$HOME"
-
-bg() {
-	"$@" &
-	PIDS="$PIDS $!"
-	LAST_PID=$!
-}
-
-val() {
-	v_v=$(grep "$2=" "$1" 2>/dev/null | tail -n 1 | tr ' ' '\n' |
-	    sed -n "s/^$2=//p" | head -n 1)
-	echo "${v_v:--1}"
-}
+need_hostile
+client_home
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -60,7 +41,6 @@ $CONF
 EOT
 R="127.0.0.1:$PORT"
 FIXED_PORT=$PORT
-free_port() { echo "$FIXED_PORT"; }
 
 relay_workers >"$T/w0"
 echo "# workers: $(tr '\n' ',' <"$T/w0")"
@@ -69,7 +49,8 @@ check "show summary lists two conn and two fwd workers, no respawn yet ($(respaw
     sh -c "[ \$(grep -c '^conn ' '$T/w0') -eq 2 ] && [ \$(grep -c '^fwd ' '$T/w0') -eq 2 ] &&
     [ \$(awk '\$4 != 0' '$T/w0' | wc -l) -eq 0 ] && [ '$(respawns)' = 0 ]"
 
-"$RC" keygen -f "$T/user.key" >/dev/null 2>&1
+LEGIT_KEY="$T/user.key"
+"$RC" keygen -f "$LEGIT_KEY" >/dev/null 2>&1
 "$RC" keygen >/dev/null 2>&1
 bg "$PY3" "$HELPER" echo "$T/echo.port"
 poll_for 10 test -s "$T/echo.port" || { echo "no echo server" >&2; exit 1; }
@@ -79,14 +60,6 @@ EXPOSE_PID=$LAST_PID
 check "expose registers" poll_for 10 grep -q "lease echo registered" \
     "$T/expose.log"
 
-LS=0
-legit_session() {
-	LS=$((LS + 1))
-	head -c 65536 /dev/urandom >"$T/ls$LS.in"
-	"$RC" connect -r "$R" -K "$RELAY_ID" -f "$T/user.key" echo \
-	    <"$T/ls$LS.in" >"$T/ls$LS.out" 2>"$T/ls$LS.err" &&
-	    cmp -s "$T/ls$LS.in" "$T/ls$LS.out"
-}
 check "a session before any kill" legit_session
 
 # new_pid ROLE INDEX OLD: the slot has a live PID other than OLD

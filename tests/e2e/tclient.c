@@ -360,3 +360,95 @@ t_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+void
+t_msg_register(ClientMessage *m, Relay__V1__Register *r, uint32_t rid,
+    const char *name, char **alpns, size_t nalpn, uint32_t ttl)
+{
+	relay__v1__client_message__init(m);
+	relay__v1__register__init(r);
+	r->request_id = rid;
+	r->name = (char *)name;
+	r->alpn = alpns;
+	r->n_alpn = nalpn;
+	r->ttl_seconds = ttl;
+	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
+	m->register_ = r;
+}
+
+/* A Connect to the lease named target (by_name) or to the ID target. */
+void
+t_msg_connect(ClientMessage *m, Relay__V1__Connect *c, uint32_t rid,
+    int by_name, const char *target, const char *alpn)
+{
+	relay__v1__client_message__init(m);
+	relay__v1__connect__init(c);
+	c->request_id = rid;
+	proto_connect_target(c, by_name ? NULL : target, target);
+	c->alpn = (char *)alpn;
+	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
+	m->connect = c;
+}
+
+void
+t_msg_list(ClientMessage *m, Relay__V1__ListLeases *l, uint32_t rid,
+    uint32_t offset)
+{
+	relay__v1__client_message__init(m);
+	relay__v1__list_leases__init(l);
+	l->request_id = rid;
+	l->offset = offset;
+	m->msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
+	m->list_leases = l;
+}
+
+int
+t_send_ping(struct tconn *t, uint64_t nonce)
+{
+	ClientMessage	 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	Relay__V1__Ping	 p = RELAY__V1__PING__INIT;
+
+	p.nonce = nonce;
+	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
+	m.ping = &p;
+	return t_send(t, &m);
+}
+
+/* Send Accept (or Reject, with reason) for a session_id of any length. */
+int
+t_session_op(struct tconn *t, int accept, const uint8_t *sid, size_t len,
+    const char *reason)
+{
+	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
+	Relay__V1__Accept	 a = RELAY__V1__ACCEPT__INIT;
+	Relay__V1__Reject	 r = RELAY__V1__REJECT__INIT;
+
+	if (accept) {
+		a.session_id.data = (uint8_t *)sid;
+		a.session_id.len = len;
+		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
+		m.accept = &a;
+	} else {
+		r.session_id.data = (uint8_t *)sid;
+		r.session_id.len = len;
+		r.reason = (char *)reason;
+		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
+		m.reject = &r;
+	}
+	return t_send(t, &m);
+}
+
+/* Send m, then the answer: the next RelayMessage, or NULL. */
+RelayMessage *
+t_ask(struct tconn *t, const ClientMessage *m, int timeout_ms)
+{
+	if (t_send(t, m) == -1)
+		return NULL;
+	return t_recv(t, timeout_ms);
+}
+
+int
+t_is_msg(const RelayMessage *m, int which)
+{
+	return m != NULL && (int)m->msg_case == which;
+}

@@ -47,4 +47,30 @@ int	 t_e2e(struct tconn *, int fd, int initiator, const struct identity *,
 int	 t_read_full(int fd, void *, size_t, int timeout_ms);
 int	 t_write_full(int fd, const void *, size_t);
 
+/* Requests: m made ready to send, with its part beside it. */
+void	 t_msg_register(ClientMessage *m, Relay__V1__Register *,
+	    uint32_t request_id, const char *name, char **alpns, size_t nalpn,
+	    uint32_t ttl);
+void	 t_msg_connect(ClientMessage *m, Relay__V1__Connect *,
+	    uint32_t request_id, int by_name, const char *target,
+	    const char *alpn);
+void	 t_msg_list(ClientMessage *m, Relay__V1__ListLeases *,
+	    uint32_t request_id, uint32_t offset);
+int	 t_send_ping(struct tconn *, uint64_t nonce);
+int	 t_session_op(struct tconn *, int accept, const uint8_t *session_id,
+	    size_t, const char *reason);
+RelayMessage *t_ask(struct tconn *, const ClientMessage *, int timeout_ms);
+int	 t_is_msg(const RelayMessage *, int msg_case);
+
+/* What a RelayMessage is (NULL is none of them). */
+#define T_MSG(m, c)	t_is_msg((m), RELAY__V1__RELAY_MESSAGE__MSG_ ## c)
+#define IS_REGISTERED(m)	T_MSG(m, REGISTERED)
+#define IS_INCOMING(m)		T_MSG(m, INCOMING)
+#define IS_CONNECTED(m)		T_MSG(m, CONNECTED)
+#define IS_NOTICE(m)		T_MSG(m, NOTICE)
+#define IS_LIST(m)		T_MSG(m, LEASE_LIST)
+#define IS_PONG(m)		T_MSG(m, PONG)
+#define IS_ACK(m)		T_MSG(m, ACK)
+#define IS_ERROR(m)		T_MSG(m, ERROR)
+
 #endif

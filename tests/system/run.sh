@@ -67,10 +67,12 @@ remove_tree() {
 	rm -rf "$W"
 }
 
+# stop_pid PID [TENTHS]: SIGTERM, then SIGKILL if PID is still there
+# after TENTHS tenths of a second (default 100)
 stop_pid() {
 	kill -0 "$1" 2>/dev/null || return 0
 	kill -TERM "$1" 2>/dev/null
-	n=100
+	n=${2:-100}
 	while kill -0 "$1" 2>/dev/null && [ "$n" -gt 0 ]; do
 		sleep 0.1
 		n=$((n - 1))
@@ -85,17 +87,8 @@ cleanup() {
 	for p in $BG_PIDS; do
 		stop_pid "$p"
 	done
-	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-		# SIGTERM makes nspawn shut the container down in order
-		kill -TERM "$NSPAWN_PID" 2>/dev/null
-		n=300
-		while kill -0 "$NSPAWN_PID" 2>/dev/null && [ "$n" -gt 0 ]; do
-			sleep 0.1
-			n=$((n - 1))
-		done
-		kill -KILL "$NSPAWN_PID" 2>/dev/null
-		wait "$NSPAWN_PID" 2>/dev/null
-	fi
+	# SIGTERM makes nspawn shut the container down in order
+	[ -n "$NSPAWN_PID" ] && stop_pid "$NSPAWN_PID" 300
 	remove_tree
 	exit "$st"
 }
