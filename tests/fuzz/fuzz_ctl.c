@@ -39,8 +39,6 @@
 static jmp_buf		 fz_jb;
 static struct imsg	*fz_last_imsg;
 static void		 fz_exit_now(void) __attribute__((noreturn));
-void			 fz_err(int, const char *, ...)
-			    __attribute__((noreturn, format(printf, 2, 3)));
 void			 fz_errx(int, const char *, ...)
 			    __attribute__((noreturn, format(printf, 2, 3)));
 void			 fz_exit(int) __attribute__((noreturn));
@@ -56,7 +54,8 @@ fz_imsg_get(struct imsgbuf *b, struct imsg *m)
 }
 
 #define main		relay_ctl_main
-#define err(...)	fz_err(__VA_ARGS__)
+/* err() and errx() alike: the message (errno's text is no matter here) */
+#define err(...)	fz_errx(__VA_ARGS__)
 #define errx(...)	fz_errx(__VA_ARGS__)
 #define exit(s)		fz_exit(s)
 #define imsg_get	fz_imsg_get
@@ -80,17 +79,6 @@ fz_exit_now(void)
 void
 fz_exit(int status)
 {
-	fz_exit_now();
-}
-
-void
-fz_err(int status, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fz_exit_now();
 }
 

@@ -330,16 +330,60 @@ has_unknown(const ProtobufCMessage *m, int depth)
 	return 0;
 }
 
+/*
+ * A message one way, from the input: unpacked within its arena (never
+ * beyond it, nothing from more than a record), checked (a reason with
+ * every refusal; an accepted one holds what proto.h promises), then
+ * packed, unpacked and packed again: the same verdict, the same bytes.
+ * One body for both directions (T: ClientMessage or RelayMessage).
+ */
+#define ROUND_TRIP(fn, T, dir)						\
+static void								\
+fn(struct proto_arena *a, const uint8_t *msg, size_t len)		\
+{									\
+	static uint8_t	 once[REC_MAX_PAYLOAD], twice[REC_MAX_PAYLOAD];	\
+	char		 err[128], err2[128];				\
+	ssize_t		 n1, n2;					\
+	int		 r, r2;						\
+	T		*m, *m2;					\
+									\
+	m = proto_unpack_##dir(a, msg, len);				\
+	FZ_CHECK(a->used <= a->size);					\
+	if (len > REC_MAX_PAYLOAD)					\
+		FZ_CHECK(m == NULL);					\
+	if (m == NULL)							\
+		return;							\
+	FZ_CHECK(!a->exhausted && !a->bad_string);			\
+	FZ_CHECK(proto_##dir##_msg_name(m->msg_case) != NULL);		\
+	memset(err, 0, sizeof(err));					\
+	r = proto_check_##dir(m, err, sizeof(err));			\
+	FZ_CHECK(r == 0 || (r == -1 && err[0] != '\0'));		\
+	if (r == 0)							\
+		check_##dir##_ok(m);					\
+	n1 = proto_pack_##dir(m, once, sizeof(once));			\
+	if (n1 == -1) {							\
+		FZ_CHECK(errno == EMSGSIZE);				\
+		return;							\
+	}								\
+	m2 = proto_unpack_##dir(&arena_again, once, n1);		\
+	if (m2 == NULL && has_unknown(&m->base, 0))			\
+		return;							\
+	FZ_CHECK(m2 != NULL);						\
+	r2 = proto_check_##dir(m2, err2, sizeof(err2));			\
+	FZ_CHECK(r == r2);						\
+	n2 = proto_pack_##dir(m2, twice, sizeof(twice));		\
+	FZ_CHECK(n1 == n2 && memcmp(once, twice, n1) == 0);		\
+}
+
+ROUND_TRIP(round_trip_relay, RelayMessage, relay)
+ROUND_TRIP(round_trip_client, ClientMessage, client)
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t	 once[REC_MAX_PAYLOAD], twice[REC_MAX_PAYLOAD];
 	struct fz	 f;
-	char		 err[128], err2[128];
 	const uint8_t	*msg;
-	ssize_t		 n1, n2;
 	size_t		 len;
-	int		 r, r2;
 	uint8_t		 mode;
 
 	fz_init(&f, data, size);
@@ -349,62 +393,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	msg = fz_take(&f, f.n, &len);
-	if (mode & 1) {
-		RelayMessage	*m, *m2;
-
-		m = proto_unpack_relay(&arena_client, msg, len);
-		FZ_CHECK(arena_client.used <= arena_client.size);
-		if (m == NULL)
-			return 0;
-		FZ_CHECK(!arena_client.exhausted && !arena_client.bad_string);
-		FZ_CHECK(proto_relay_msg_name(m->msg_case) != NULL);
-		memset(err, 0, sizeof(err));
-		r = proto_check_relay(m, err, sizeof(err));
-		FZ_CHECK(r == 0 || (r == -1 && err[0] != '\0'));
-		if (r == 0)
-			check_relay_ok(m);
-		n1 = proto_pack_relay(m, once, sizeof(once));
-		if (n1 == -1) {
-			FZ_CHECK(errno == EMSGSIZE);
-			return 0;
-		}
-		m2 = proto_unpack_relay(&arena_again, once, n1);
-		if (m2 == NULL && has_unknown(&m->base, 0))
-			return 0;
-		FZ_CHECK(m2 != NULL);
-		r2 = proto_check_relay(m2, err2, sizeof(err2));
-		FZ_CHECK(r == r2);
-		n2 = proto_pack_relay(m2, twice, sizeof(twice));
-		FZ_CHECK(n1 == n2 && memcmp(once, twice, n1) == 0);
-	} else {
-		ClientMessage	*m, *m2;
-
-		m = proto_unpack_client(&arena_relay, msg, len);
-		FZ_CHECK(arena_relay.used <= arena_relay.size);
-		if (len > REC_MAX_PAYLOAD)
-			FZ_CHECK(m == NULL);
-		if (m == NULL)
-			return 0;
-		FZ_CHECK(!arena_relay.exhausted && !arena_relay.bad_string);
-		FZ_CHECK(proto_client_msg_name(m->msg_case) != NULL);
-		memset(err, 0, sizeof(err));
-		r = proto_check_client(m, err, sizeof(err));
-		FZ_CHECK(r == 0 || (r == -1 && err[0] != '\0'));
-		if (r == 0)
-			check_client_ok(m);
-		n1 = proto_pack_client(m, once, sizeof(once));
-		if (n1 == -1) {
-			FZ_CHECK(errno == EMSGSIZE);
-			return 0;
-		}
-		m2 = proto_unpack_client(&arena_again, once, n1);
-		if (m2 == NULL && has_unknown(&m->base, 0))
-			return 0;
-		FZ_CHECK(m2 != NULL);
-		r2 = proto_check_client(m2, err2, sizeof(err2));
-		FZ_CHECK(r == r2);
-		n2 = proto_pack_client(m2, twice, sizeof(twice));
-		FZ_CHECK(n1 == n2 && memcmp(once, twice, n1) == 0);
-	}
+	/* what the relay sends is unpacked in a client's arena */
+	if (mode & 1)
+		round_trip_relay(&arena_client, msg, len);
+	else
+		round_trip_client(&arena_relay, msg, len);
 	return 0;
 }
