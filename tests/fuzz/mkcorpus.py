@@ -100,6 +100,10 @@ def c_accept(sid=SESSION_ID):
     return fb(5, fb(1, sid))
 
 
+def c_path_report(sid=SESSION_ID, outcome=1):
+    return fb(9, fb(1, sid) + fv(2, outcome))
+
+
 def c_reject(sid=SESSION_ID, reason="no"):
     return fb(6, fb(1, sid) + fb(2, reason))
 
@@ -250,6 +254,9 @@ for k, v in CLIENT_MSGS.items():
     write("proto", "client-" + k, bytes([0]) + v)
 for k, v in RELAY_MSGS.items():
     write("proto", "relay-" + k, bytes([1]) + v)
+# regression: a valid PathReport failed the target's own check of what
+# conn.c copies (fuzz_proto had no case for it)
+write("proto", "regress-client-path-report", bytes([0]) + c_path_report())
 write("proto", "validators-utf8", bytes([0xf0]) + u16(12) +
       "\u00e9\u2603\U0001f600a".encode())
 write("proto", "validators-id", bytes([0xf0]) + u16(32) +
