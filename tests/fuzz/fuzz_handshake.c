@@ -340,6 +340,23 @@ check_accept(struct run *run, int before, int tampered)
 		FZ_CHECK(strcmp(run->expect, hs->peer_id) == 0);
 }
 
+/*
+ * A scripted step: hs reads what the other side wrote on w. 1 when that
+ * went wrong or the message was not the one written; "us" accepting the
+ * peer is checked.
+ */
+static int
+script_read(struct run *run, struct handshake *hs, const struct wire *w,
+    struct fz *f)
+{
+	int	 before = hs->state, tampered, r;
+
+	r = do_read(hs, w, f, &tampered);
+	if (hs == &run->us)
+		check_accept(run, before, tampered);
+	return r == -1 || tampered;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -410,25 +427,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int		  bad = !run.ctx_same;
 
 		bad |= do_write(I, wI, HS_FRAME_M1) == -1;
-		before = R->state;
-		bad |= do_read(R, wI, &f, &tampered) == -1 || tampered;
+		bad |= script_read(&run, R, wI, &f);
 		bad |= do_sign(R, &f, R == &run.peer) == -1 ||
 		    !sig_authentic(R);
 		id_from_pk(R->local_pk, rid);
 		bad |= do_write(R, wR, HS_FRAME_M2) == -1;
-		before = I->state;
-		r = do_read(I, wR, &f, &tampered);
-		bad |= r == -1 || tampered;
-		if (I == &run.us)
-			check_accept(&run, before, tampered);
+		bad |= script_read(&run, I, wR, &f);
 		bad |= do_sign(I, &f, I == &run.peer) == -1 ||
 		    !sig_authentic(I);
 		bad |= do_write(I, wI, HS_FRAME_M3) == -1;
-		before = R->state;
-		r = do_read(R, wI, &f, &tampered);
-		bad |= r == -1 || tampered;
-		if (R == &run.us)
-			check_accept(&run, before, tampered);
+		bad |= script_read(&run, R, wI, &f);
 		check_side(&run.us, 0);
 		check_side(&run.peer, 0);
 		if (run.expect[0] != '\0' && strcmp(run.expect, rid) != 0)
