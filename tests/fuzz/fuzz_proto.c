@@ -159,35 +159,77 @@ check_addrs(Relay__V1__Address * const *a, size_t n)
 		check_addr(a[i]);
 }
 
+/* A string of at most max bytes of UTF-8. */
 static void
-check_str(const char *s, size_t max)
+check_text(const char *s, size_t max)
 {
 	FZ_CHECK(s != NULL);
 	FZ_CHECK(strlen(s) <= max);
+	FZ_CHECK(ref_utf8(s, max));
+}
+
+/* The other end of a session: its ID, address as seen (if any), its own. */
+static void
+check_peer(const char *id, const Relay__V1__Address *seen,
+    Relay__V1__Address * const *local, size_t nlocal)
+{
+	FZ_CHECK(ref_id(id));
+	if (seen != NULL)
+		check_addr(seen);
+	check_addrs(local, nlocal);
 }
 
 #define CHECK_BYTES(b, n)	FZ_CHECK((b).len == (n) && (b).data != NULL)
 
-/* The envelope holds a message of its case (the case: its field number). */
-static void
-check_envelope(const ProtobufCMessage *m, uint32_t msg_case)
+/* The message in an envelope (the case is its field number). */
+static const ProtobufCMessage *
+envelope_msg(const ProtobufCMessage *m, uint32_t msg_case)
 {
 	const ProtobufCFieldDescriptor	*fd;
-	const void			*sub;
+	const ProtobufCMessage		*sub;
 
 	fd = protobuf_c_message_descriptor_get_field(m->descriptor, msg_case);
 	FZ_CHECK(fd != NULL && fd->type == PROTOBUF_C_TYPE_MESSAGE);
 	memcpy(&sub, (const uint8_t *)m + fd->offset, sizeof(sub));
-	FZ_CHECK(sub != NULL);
+	return sub;
 }
 
-/* What conn.c's client_request() copies without looking again. */
+static void
+check_envelope(const ProtobufCMessage *m, uint32_t msg_case)
+{
+	FZ_CHECK(envelope_msg(m, msg_case) != NULL);
+}
+
+/* The bytes field name of the envelope's message, if it has one: len bytes. */
+static void
+check_id(const ProtobufCMessage *m, uint32_t msg_case, const char *name,
+    size_t len)
+{
+	const ProtobufCMessage		*sub = envelope_msg(m, msg_case);
+	const ProtobufCFieldDescriptor	*fd;
+	ProtobufCBinaryData		 b;
+
+	fd = protobuf_c_message_descriptor_get_field_by_name(sub->descriptor,
+	    name);
+	if (fd == NULL)
+		return;
+	FZ_CHECK(fd->type == PROTOBUF_C_TYPE_BYTES);
+	memcpy(&b, (const uint8_t *)sub + fd->offset, sizeof(b));
+	CHECK_BYTES(b, len);
+}
+
+/*
+ * What conn.c's client_request() copies without looking again (every
+ * lease or session ID a client sends is one of 16 bytes).
+ */
 static void
 check_client_ok(const ClientMessage *m)
 {
 	size_t	 i;
 
 	check_envelope(&m->base, m->msg_case);
+	check_id(&m->base, m->msg_case, "lease_id", LEASE_ID_LEN);
+	check_id(&m->base, m->msg_case, "session_id", SESSION_ID_LEN);
 	switch (m->msg_case) {
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
 		FZ_CHECK(ref_name(m->register_->name));
@@ -195,16 +237,9 @@ check_client_ok(const ClientMessage *m)
 		    m->register_->n_alpn <= ALPN_MAX_COUNT);
 		for (i = 0; i < m->register_->n_alpn; i++)
 			FZ_CHECK(ref_alpn(m->register_->alpn[i]));
-		check_str(m->register_->description, DESC_MAX_LEN);
-		FZ_CHECK(ref_utf8(m->register_->description, DESC_MAX_LEN));
+		check_text(m->register_->description, DESC_MAX_LEN);
 		check_addrs(m->register_->local_addrs,
 		    m->register_->n_local_addrs);
-		break;
-	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
-		CHECK_BYTES(m->renew->lease_id, LEASE_ID_LEN);
-		break;
-	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
-		CHECK_BYTES(m->unregister->lease_id, LEASE_ID_LEN);
 		break;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
 		if (m->connect->target_case == RELAY__V1__CONNECT__TARGET_ID)
@@ -218,21 +253,19 @@ check_client_ok(const ClientMessage *m)
 		check_addrs(m->connect->local_addrs,
 		    m->connect->n_local_addrs);
 		break;
-	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
-		CHECK_BYTES(m->accept->session_id, SESSION_ID_LEN);
-		break;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
-		CHECK_BYTES(m->reject->session_id, SESSION_ID_LEN);
 		if (m->reject->reason != NULL)
 			FZ_CHECK(ref_utf8(m->reject->reason, REASON_MAX_LEN));
 		break;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
-		CHECK_BYTES(m->path_report->session_id, SESSION_ID_LEN);
 		FZ_CHECK(m->path_report->outcome >=
 		    RELAY__V1__PATH_OUTCOME__PATH_DIRECT &&
 		    m->path_report->outcome <=
 		    RELAY__V1__PATH_OUTCOME__PATH_ENDED);
 		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
 	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
 		break;
@@ -241,7 +274,10 @@ check_client_ok(const ClientMessage *m)
 	}
 }
 
-/* What relay-client's handlers use without looking again. */
+/*
+ * What relay-client's handlers use without looking again (every session
+ * ID and token the relay sends has its length).
+ */
 static void
 check_relay_ok(const RelayMessage *m)
 {
@@ -249,6 +285,8 @@ check_relay_ok(const RelayMessage *m)
 	size_t				 i, j;
 
 	check_envelope(&m->base, m->msg_case);
+	check_id(&m->base, m->msg_case, "session_id", SESSION_ID_LEN);
+	check_id(&m->base, m->msg_case, "token", TOKEN_LEN);
 	switch (m->msg_case) {
 	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED:
 		CHECK_BYTES(m->registered->lease_id, LEASE_ID_LEN);
@@ -260,23 +298,15 @@ check_relay_ok(const RelayMessage *m)
 	case RELAY__V1__RELAY_MESSAGE__MSG_PONG:
 		break;
 	case RELAY__V1__RELAY_MESSAGE__MSG_INCOMING:
-		CHECK_BYTES(m->incoming->session_id, SESSION_ID_LEN);
 		CHECK_BYTES(m->incoming->lease_id, LEASE_ID_LEN);
-		CHECK_BYTES(m->incoming->token, TOKEN_LEN);
 		FZ_CHECK(ref_alpn(m->incoming->alpn));
-		FZ_CHECK(ref_id(m->incoming->from_id));
-		if (m->incoming->from_addr != NULL)
-			check_addr(m->incoming->from_addr);
-		check_addrs(m->incoming->from_local_addrs,
+		check_peer(m->incoming->from_id, m->incoming->from_addr,
+		    m->incoming->from_local_addrs,
 		    m->incoming->n_from_local_addrs);
 		break;
 	case RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED:
-		CHECK_BYTES(m->connected->session_id, SESSION_ID_LEN);
-		CHECK_BYTES(m->connected->token, TOKEN_LEN);
-		FZ_CHECK(ref_id(m->connected->id));
-		if (m->connected->peer_addr != NULL)
-			check_addr(m->connected->peer_addr);
-		check_addrs(m->connected->peer_local_addrs,
+		check_peer(m->connected->id, m->connected->peer_addr,
+		    m->connected->peer_local_addrs,
 		    m->connected->n_peer_local_addrs);
 		break;
 	case RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST:
@@ -284,20 +314,17 @@ check_relay_ok(const RelayMessage *m)
 			l = m->lease_list->leases[i];
 			FZ_CHECK(ref_name(l->name));
 			FZ_CHECK(ref_id(l->id));
-			check_str(l->description, DESC_MAX_LEN);
-			FZ_CHECK(ref_utf8(l->description, DESC_MAX_LEN));
+			check_text(l->description, DESC_MAX_LEN);
 			FZ_CHECK(l->n_alpn >= 1 && l->n_alpn <= ALPN_MAX_COUNT);
 			for (j = 0; j < l->n_alpn; j++)
 				FZ_CHECK(ref_alpn(l->alpn[j]));
 		}
 		break;
 	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
-		check_str(m->error->message, REASON_MAX_LEN);
-		FZ_CHECK(ref_utf8(m->error->message, REASON_MAX_LEN));
+		check_text(m->error->message, REASON_MAX_LEN);
 		break;
 	case RELAY__V1__RELAY_MESSAGE__MSG_NOTICE:
-		check_str(m->notice->message, REASON_MAX_LEN);
-		FZ_CHECK(ref_utf8(m->notice->message, REASON_MAX_LEN));
+		check_text(m->notice->message, REASON_MAX_LEN);
 		FZ_CHECK(m->notice->lease_id.len == 0 ||
 		    m->notice->lease_id.len == LEASE_ID_LEN);
 		break;
