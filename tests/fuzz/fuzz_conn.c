@@ -536,6 +536,7 @@ fz_finish(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct fz_fds	 fds;
 	struct fzc	*k;
 	size_t		 off = 1, chunk;
 	uint8_t		 pattern;
@@ -545,6 +546,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pattern = data[0];
 	memset(&fz, 0, sizeof(fz));
+	fz_fd_snapshot(&fds);
 	fz.stream = data + 1;
 	size--;
 	k = fz_connect(0);
@@ -576,6 +578,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(conn_client(k) == NULL);
 	fz_hangup(k);
 	fz_finish();
+	fz_fd_check(&fds);
 	return 0;
 }
 
