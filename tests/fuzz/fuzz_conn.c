@@ -14,7 +14,8 @@
  *                  answers (each request answered once, as lease.c does,
  *                  with input-filled fields; full pages of leases;
  *                  floods of Incoming and Notice for a client that never
- *                  reads), the lease channel backlogged and drained,
+ *                  reads), the lease channel backlogged and drained, a
+ *                  fwd worker gone (its data connections refused),
  *                  timeouts, closes, and a client reading its replies or
  *                  not.
  *
@@ -1142,8 +1143,11 @@ fz_step(struct fz *f, uint8_t op)
 	case 13:
 		fz_data(k, f);
 		break;
-	case 14:	/* the lease channel backlogged (0x80) or drained */
-		fz_lease_backlog(!!(op & 0x80));
+	case 14:	/* the lease channel backlogged (0x80) or drained, */
+		if (op & 0x40)	/* or the second fwd worker gone or back */
+			peer_fwd[1].connected = !peer_fwd[1].connected;
+		else
+			fz_lease_backlog(!!(op & 0x80));
 		break;
 	default:	/* a record of a type control connections never take */
 		k->rec.path_ok = 1;	/* our side may seal it */
@@ -1179,6 +1183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* the end: every client closed, nothing left behind */
 	fz_lease_backlog(0);
+	peer_fwd[1].connected = 1;
 	for (i = 0; i < NCLIENTS; i++) {
 		if (fzc[i].state == FZC_NONE)
 			continue;

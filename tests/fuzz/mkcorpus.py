@@ -408,7 +408,8 @@ write("preamble", "bad-kind", bytes([0x40]) + b"RLY\x01X" + bytes(8))
 # record, 3 valid requests, 4 tampered record / (0x80) close, 5 raw
 # bytes, 6-7 lease answers, 8 lease news, 9 read, 10 deadline, 11 close,
 # 12 parent signs, 13 data preamble, 14 lease channel drained /
-# (0x80) backlogged, 15 a path record
+# (0x80) backlogged / (0x40) second fwd worker gone or back, 15 a path
+# record
 
 HS = bytes([0x01, 0, 0])           # handshake: parent signs, M3 intact
 
@@ -468,6 +469,9 @@ write("conn", "path-report", bytes([0x00]) + HS + V_PATH + A_SIMPLE +
 # requests while the lease channel is backlogged: read once it drains
 write("conn", "backlog", bytes([0x00]) + HS + bytes([0x8e]) + V_PING +
       V_LIST + bytes([0x09, 0x0e]) + A_LIST_FULL + bytes([0x09]))
+# token[0] odd: the second fwd worker's, gone
+write("conn", "data-fwd-gone", bytes([0x4e, 0x00, 0x0d]) + bytes([1]) +
+      TOKEN[1:])
 write("conn", "path-record", bytes([0x00]) + HS + bytes([0x0f, 0x09]))
 write("conn", "two-clients", bytes([0x00, 0x00]) + HS +
       bytes([0x11, 0, 0]) + V_PING + bytes([0x12]) + u16(2) + b"\x42\x00" +
