@@ -4,7 +4,8 @@
  * that turns the fuzzer's bytes into the choices of one run (never
  * reading past the end: a short input just runs out of choices), the
  * check that makes a broken invariant a crash the fuzzer reports, and
- * the quieting of the programs' own log lines.
+ * the quieting of the programs' own log lines; and what fuzz_util.c
+ * holds for all of them.
  *
  * Test code only: nothing here is linked into relayd, relay-ctl or
  * relay-client.
@@ -26,6 +27,29 @@ struct fz {
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
+
+/* fuzz_util.c */
+struct proto_arena;
+struct rec_layer;
+
+/*
+ * Descriptors: which of the 64 from the lowest free one are open before
+ * a run (some may be, above the first hole), so that afterwards every
+ * other one can be required closed again.
+ */
+#define FZ_FD_WINDOW	64
+struct fz_fds {
+	int		 lo;
+	uint64_t	 open;
+};
+
+/* out[i] = first + i: the fixed seeds and ephemerals of the targets */
+void	fz_counting(uint8_t *, size_t, uint8_t);
+/* before a run; after it, the same descriptors are open and no other */
+void	fz_fd_snapshot(struct fz_fds *);
+void	fz_fd_check(const struct fz_fds *);
+void	fz_rec_drain(struct rec_layer *, uint8_t *, size_t *, int *,
+	    struct proto_arena *, int from_relay);
 
 static inline void
 fz_init(struct fz *f, const uint8_t *data, size_t size)

@@ -138,41 +138,15 @@ fake_connect(struct relay_client *rc, struct fake_relay *fr)
 static void
 relay_drain(struct fake_relay *fr)
 {
-	uint8_t		 pt[REC_MAX_PAYLOAD];
-	char		 err[128];
-	ClientMessage	*m;
-	ssize_t		 n, flen;
-	size_t		 plen;
-	int		 r;
+	ssize_t	 n;
 
 	for (;;) {
 		n = read(fr->fd, fr->in + fr->inlen, sizeof(fr->in) - fr->inlen);
 		if (n <= 0)
 			break;
 		fr->inlen += n;
-		while (!fr->in_broken) {
-			flen = rec_frame_len(fr->in, fr->inlen);
-			FZ_CHECK(flen >= 0);
-			if (flen == 0 || (size_t)flen > fr->inlen)
-				break;
-			r = rec_open(&fr->rx, fr->in, flen, pt, sizeof(pt),
-			    &plen);
-			FZ_CHECK(r != REC_ERR);
-			memmove(fr->in, fr->in + flen, fr->inlen - flen);
-			fr->inlen -= flen;
-			if (r == REC_CLOSE) {
-				fr->in_broken = 1;
-				break;
-			}
-			m = proto_unpack_client(&arena, pt, plen);
-			FZ_CHECK(m != NULL);
-			if (proto_check_client(m, err, sizeof(err)) == -1) {
-				dprintf(2, "relay-client sent a bad %s: %s\n",
-				    proto_client_msg_name(m->msg_case), err);
-				FZ_CHECK(!"relay-client sent a bad message");
-			}
-			proto_arena_reset(&arena);
-		}
+		fz_rec_drain(&fr->rx, fr->in, &fr->inlen, &fr->in_broken,
+		    &arena, 0);
 	}
 }
 
@@ -187,6 +161,28 @@ relay_send_record(struct fake_relay *fr, int type, const uint8_t *p,
 	    (n = rec_seal(&fr->tx, type, p, len, frame, sizeof(frame))) < 0)
 		return;
 	(void)write(fr->fd, frame, n);	/* a full socket drops it: fine */
+}
+
+/*
+ * The request_id of the message in m's envelope, NULL for a kind without
+ * one: the oneof's case is its field number (protobuf-c), and every kind
+ * that answers a request has a request_id field.
+ */
+static uint32_t *
+reply_request_id(RelayMessage *m)
+{
+	const ProtobufCFieldDescriptor	*fd;
+	ProtobufCMessage		*sub;
+
+	fd = protobuf_c_message_descriptor_get_field(m->base.descriptor,
+	    m->msg_case);
+	if (fd == NULL || fd->type != PROTOBUF_C_TYPE_MESSAGE)
+		return NULL;
+	memcpy(&sub, (uint8_t *)m + fd->offset, sizeof(sub));
+	fd = protobuf_c_message_descriptor_get_field_by_name(sub->descriptor,
+	    "request_id");
+	return fd != NULL ? (uint32_t *)(void *)((uint8_t *)sub + fd->offset) :
+	    NULL;
 }
 
 /* Give a RelayMessage the request_id of a request that waits for one. */
@@ -207,25 +203,7 @@ answer_request(struct relay_client *rc, uint8_t *buf, size_t len,
 	if (id == 0 ||
 	    (m = relay__v1__relay_message__unpack(NULL, len, buf)) == NULL)
 		return len;
-	switch (m->msg_case) {
-	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED:
-		f = &m->registered->request_id;
-		break;
-	case RELAY__V1__RELAY_MESSAGE__MSG_ACK:
-		f = &m->ack->request_id;
-		break;
-	case RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED:
-		f = &m->connected->request_id;
-		break;
-	case RELAY__V1__RELAY_MESSAGE__MSG_LEASE_LIST:
-		f = &m->lease_list->request_id;
-		break;
-	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
-		f = &m->error->request_id;
-		break;
-	default:
-		break;
-	}
+	f = reply_request_id(m);
 	if (f != NULL)
 		*f = id;
 	n = len;

@@ -7,7 +7,7 @@
  * the depth limit are reached too).
  *
  * parse.y's fopen() is this file's fuzz_fopen() (the target is compiled
- * with -Dfopen=fuzz_fopen): it serves those files from memory and
+ * with -Dfopen=fuzz_fopen): it serves those files from memory (memfds) and
  * refuses every other path, so no input can make the parser read a real
  * file, a terminal or an endless device. It also refuses more than
  * OPEN_MAX_PER_PARSE opens in one parse: a file that includes itself
@@ -19,6 +19,8 @@
  * config_check() gives the same verdict on both.
  */
 #include "config.h"
+
+#include <sys/mman.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +36,6 @@ FILE	*fuzz_fopen(const char *, const char *);
 
 static const uint8_t	*main_text, *inc_text, *printed_text;
 static size_t		 main_len, inc_len, printed_len;
-static char		 empty[1];
 static int		 nopen;
 
 #define OPEN_MAX_PER_PARSE	24
@@ -57,27 +58,49 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The files in memory, by path. */
+static const struct {
+	const char	 *path;
+	const uint8_t	**text;
+	size_t		 *len;
+} mem_files[] = {
+	{ "/fuzz/relayd.conf", &main_text, &main_len },
+	{ "/fuzz/inc.conf", &inc_text, &inc_len },
+	{ "/fuzz/printed.conf", &printed_text, &printed_len },
+};
+
+/*
+ * A file in memory with a descriptor of its own (a memfd, not
+ * fmemopen()): parse.y fstat()s the file it opened.
+ */
 static FILE *
 mem_open(const uint8_t *p, size_t len)
 {
-	if (len == 0)
-		return fmemopen(empty, 1, "r");	/* reads the one NUL */
-	return fmemopen((void *)(uintptr_t)p, len, "r");
+	FILE	*f;
+	int	 fd;
+
+	if ((fd = memfd_create("fuzz-config", MFD_CLOEXEC)) == -1)
+		return NULL;
+	if ((len > 0 && write(fd, p, len) != (ssize_t)len) ||
+	    lseek(fd, 0, SEEK_SET) == -1 || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	return f;
 }
 
 FILE *
 fuzz_fopen(const char *path, const char *mode)
 {
+	size_t	 i;
+
 	if (strcmp(mode, "r") != 0 || ++nopen > OPEN_MAX_PER_PARSE) {
 		errno = EACCES;
 		return NULL;
 	}
-	if (strcmp(path, "/fuzz/relayd.conf") == 0)
-		return mem_open(main_text, main_len);
-	if (strcmp(path, "/fuzz/inc.conf") == 0)
-		return mem_open(inc_text, inc_len);
-	if (strcmp(path, "/fuzz/printed.conf") == 0)
-		return mem_open(printed_text, printed_len);
+	for (i = 0; i < sizeof(mem_files) / sizeof(mem_files[0]); i++)
+		if (strcmp(path, mem_files[i].path) == 0)
+			return mem_open(*mem_files[i].text, *mem_files[i].len);
 	if (strcmp(path, "/fuzz/dir") == 0) {	/* "is a directory" */
 		int	 fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		FILE	*f;

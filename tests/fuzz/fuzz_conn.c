@@ -10,43 +10,46 @@
  *   fuzz_conn      a session of operations over several connections:
  *                  honest control handshakes, records carrying any
  *                  ClientMessage (raw, or a valid one of each kind, or a
- *                  burst of ListLeases), tampered records, the lease
- *                  worker's answers (each request answered once, as
- *                  lease.c does, with input-filled fields; page after
- *                  page of leases; floods of Incoming and Notice for a
- *                  client that never reads), timeouts, closes, and a
- *                  client reading its replies or not.
+ *                  burst of them), tampered records, the lease worker's
+ *                  answers (each request answered once, as lease.c does,
+ *                  with input-filled fields; full pages of leases;
+ *                  floods of Incoming and Notice for a client that never
+ *                  reads), the lease channel backlogged and drained, a
+ *                  fwd worker gone (its data connections refused),
+ *                  timeouts, closes, and a client reading its replies or
+ *                  not.
  *
  * conn.c is compiled into this file; what it needs from proc.c (the
  * channels to the other processes, a few helpers) is replaced here:
  * peer_compose() hands the message to the parent, lease worker or fwd
- * worker played by this file. Connections come through conn.c's own
+ * worker played by this file, and the messages played back reach conn.c
+ * through its dispatchers (conn_proc.dispatch), as proc.c's peer_drain()
+ * hands them. Every message either way first passes msgtab.c's
+ * msg_check(), as in relayd. Connections come through conn.c's own
  * conn_accept() on an AF_UNIX listener; the conn side's send buffer is
  * small, so a client that does not read fills conn.c's own queue soon.
  *
  * Beyond "no crash" (use-after-free, leaks: ASan): a data connection is
  * handed to the fwd worker named by its token with exactly the bytes
  * after the token still unread; every message to the lease worker is
- * one it accepts (strings terminated, counts in range, valid names and
- * IDs, from an established client) and a client has at most
+ * one it accepts (msgtab.c's rules, and valid names, ALPN names, IDs and
+ * addresses, from an established client) and a client has at most
  * CONN_INFLIGHT_MAX requests waiting; a client's queue never passes
  * CONN_OUT_MAX; every record a client receives opens and carries a
  * RelayMessage that passes proto_check_relay(); after a run no client,
  * address count or descriptor is left.
  *
- * Written against conn.c of main 112f3a2 (clients freed from the event
- * loop, CL_DEAD); conn.c's next restructuring will need this file
- * adapted: fz_find_new_client(), the lease answers and the stubs.
+ * Input (fuzz_conn): steps of one op byte, slot << 4 | kind, and the
+ * bytes that kind reads (LLVMFuzzerTestOneInput(), fz_step()); the kinds
+ * are listed in tests/fuzz/mkcorpus.py too.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <poll.h>
 
 #include "../../relayd/conn.c"
 
@@ -60,42 +63,47 @@ uint8_t				 relay_pk[ED25519_PK_LEN];
 const char			*role_names[] = { "parent", "lease", "conn", "fwd" };
 static struct peer		 peer_lease, peer_fwd[2];
 
-int
-str_terminated(const char *s, size_t len)
-{
-	return memchr(s, '\0', len) != NULL;
-}
-
 void
 bad_imsg(struct peer *p, struct imsg *imsg, const char *why)
 {
 	/* the harness sent conn.c a message the real peer would not */
-	dprintf(2, "bad_imsg: type %u from %d: %s\n", imsg->hdr.type,
-	    p->role, why);
+	dprintf(2, "bad_imsg: %s from %s: %s\n", msg_name(imsg->hdr.type),
+	    role_names[p->role], why);
 	abort();
+}
+
+void
+worker_exit(void)
+{
+	/* only an orderly stop ends the worker, and the harness starts none */
+	dprintf(2, "worker_exit: the conn worker stopped\n");
+	abort();
+}
+
+int
+peer_up(const struct peer *p)
+{
+	return p != NULL && p->connected;
+}
+
+int
+peer_backlogged(const struct peer *p)
+{
+	return p != NULL && p->backlog;
 }
 
 void
 wire_addr_from_sockaddr(struct wire_addr *wa, const struct sockaddr *sa)
 {
+	/* the harness's connections are AF_UNIX: there is no address */
+	FZ_CHECK(sa->sa_family == AF_UNIX);
 	memset(wa, 0, sizeof(*wa));
-	if (sa->sa_family == AF_INET) {
-		memcpy(wa->ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		wa->len = 4;
-		wa->port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-	}
-}
-
-void
-sockaddr_str(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "%s", sa->sa_family == AF_UNIX ? "unix" :
-	    "unknown");
 }
 
 /* ---- the other processes, played here ---- */
 
-#define PENDING_MAX	256
+/* at most 64 steps of up to 64 requests each */
+#define PENDING_MAX	(64 * 64 + 64)
 
 struct pending {			/* a request the lease must answer */
 	uint32_t	 type;
@@ -106,13 +114,46 @@ struct pending {			/* a request the lease must answer */
 static struct {
 	struct pending	 lease[PENDING_MAX];
 	int		 nlease;
-	uint32_t	 sign_reqid[PENDING_MAX];
+	uint32_t	 sign_cid[PENDING_MAX];
 	uint8_t		 sign_h[PENDING_MAX][HS_HASH_LEN];
 	int		 nsign;
 	int		 data_fds;		/* handed to fwd */
 	const uint8_t	*stream;		/* fuzz_preamble: the bytes */
 	size_t		 written;		/* ... sent so far */
 } fz;
+
+static struct identity	 relay_ident, client_ident;
+
+/* A message as proc.c reads it, checked as proc.c checks it. */
+static void
+fz_imsg(struct imsg *imsg, enum proc_role to, enum proc_role from,
+    uint32_t type, uint32_t peerid, int fd, const void *data, size_t len)
+{
+	const char	*why;
+
+	memset(imsg, 0, sizeof(*imsg));
+	imsg->hdr.type = type;
+	imsg->hdr.peerid = peerid;
+	imsg->fd = fd;
+	imsg->data = (uint8_t *)data;
+	imsg->len = len;
+	if (msg_check(to, from, PH_RUN | PH_TREE, imsg, &why) == -1) {
+		dprintf(2, "%s from %s to %s: %s\n", msg_name(type),
+		    role_names[from], role_names[to], why);
+		FZ_CHECK(!"a message msgtab.c refuses");
+	}
+}
+
+/* A message from the parent or the lease worker, handed to conn.c. */
+static void
+to_conn(struct peer *from, uint32_t type, uint32_t cid, const void *data,
+    size_t len)
+{
+	struct imsg	 imsg;
+
+	fz_imsg(&imsg, ROLE_CONN, from->role, type, cid, -1, data, len);
+	conn_proc.dispatch[from->role](from, &imsg);
+}
 
 static int
 inflight_of(uint32_t cid)
@@ -127,80 +168,83 @@ inflight_of(uint32_t cid)
 }
 
 static void
-check_alpn(const char *a, size_t size)
+check_addrs(const struct wire_addr *a, uint32_t n)
 {
-	FZ_CHECK(str_terminated(a, size));
-	FZ_CHECK(proto_alpn_valid(a));
+	uint32_t	 i;
+
+	for (i = 0; i < n; i++)
+		FZ_CHECK((a[i].len == 4 || a[i].len == 16) && a[i].port != 0);
 }
 
-/* What lease.c would refuse with bad_imsg(), or find nonsense in. */
+/* What lease.c would find nonsense in (msg_check() saw to the rest). */
 static void
-check_to_lease(uint32_t type, const void *data, size_t len)
+check_to_lease(uint32_t type, uint32_t cid, const void *data)
 {
 	const struct l_register	*lr = data;
 	const struct l_connect	*lc = data;
-	const struct l_reject	*rj = data;
 	const struct l_hello	*h = data;
-	struct client		*c;
+	const struct l_path	*lp = data;
+	struct client		*c = client_find(cid);
 	char			 norm[ID_BUFSZ];
-	uint32_t		 cid, i;
+	uint32_t		 i;
 
-	FZ_CHECK(len >= sizeof(uint32_t));
-	memcpy(&cid, data, sizeof(cid));
-	c = client_find(cid);
 	if (type != IMSG_L_GONE)
 		FZ_CHECK(c != NULL && c->state == CL_ESTABLISHED);
 	switch (type) {
 	case IMSG_L_HELLO:
-		FZ_CHECK(len == sizeof(*h));
-		FZ_CHECK(str_terminated(h->id, sizeof(h->id)) &&
-		    id_normalize(h->id, norm) == 0);
-		FZ_CHECK(str_terminated(h->addr, sizeof(h->addr)));
-		break;
-	case IMSG_L_GONE:
-		FZ_CHECK(len == sizeof(struct l_client));
+		FZ_CHECK(id_normalize(h->id, norm) == 0);
 		break;
 	case IMSG_L_REGISTER:
-		FZ_CHECK(len == sizeof(*lr));
-		FZ_CHECK(str_terminated(lr->name, sizeof(lr->name)) &&
-		    proto_name_valid(lr->name));
-		FZ_CHECK(lr->nalpn >= 1 && lr->nalpn <= ALPN_MAX_COUNT);
+		FZ_CHECK(proto_name_valid(lr->name));
 		for (i = 0; i < lr->nalpn; i++)
-			check_alpn(lr->alpn[i], sizeof(lr->alpn[i]));
-		FZ_CHECK(str_terminated(lr->description,
-		    sizeof(lr->description)));
-		FZ_CHECK(lr->nlocal <= ADDR_MAX_COUNT);
-		for (i = 0; i < lr->nlocal; i++)
-			FZ_CHECK(lr->local[i].len == 4 ||
-			    lr->local[i].len == 16);
-		break;
-	case IMSG_L_RENEW:
-	case IMSG_L_UNREGISTER:
-		FZ_CHECK(len == sizeof(struct l_lease_op));
+			FZ_CHECK(proto_alpn_valid(lr->alpn[i]));
+		check_addrs(lr->local, lr->nlocal);
 		break;
 	case IMSG_L_CONNECT:
-		FZ_CHECK(len == sizeof(*lc));
-		FZ_CHECK(str_terminated(lc->target, sizeof(lc->target)));
 		if (lc->by_name)
 			FZ_CHECK(proto_name_valid(lc->target));
 		else
 			FZ_CHECK(id_normalize(lc->target, norm) == 0 &&
 			    strcmp(norm, lc->target) == 0);
-		check_alpn(lc->alpn, sizeof(lc->alpn));
+		FZ_CHECK(proto_alpn_valid(lc->alpn));
+		check_addrs(lc->local, lc->nlocal);
 		break;
-	case IMSG_L_ACCEPT:
-		FZ_CHECK(len == sizeof(struct l_session_op));
-		break;
-	case IMSG_L_REJECT:
-		FZ_CHECK(len == sizeof(*rj));
-		FZ_CHECK(str_terminated(rj->reason, sizeof(rj->reason)));
-		break;
-	case IMSG_L_LIST:
-		FZ_CHECK(len == sizeof(struct l_list));
+	case IMSG_L_PATH:
+		FZ_CHECK(lp->outcome >= RELAY__V1__PATH_OUTCOME__PATH_DIRECT &&
+		    lp->outcome <= RELAY__V1__PATH_OUTCOME__PATH_ENDED);
 		break;
 	default:
-		FZ_CHECK(!"conn.c sent the lease worker an unknown message");
+		break;
 	}
+}
+
+/* A request the lease worker answers later (fz_lease_answer()). */
+static void
+lease_pending(uint32_t type, uint32_t cid, const void *data)
+{
+	struct pending	*q;
+	int		 i, k = 0;
+
+	if (type == IMSG_L_HELLO)
+		return;
+	if (type == IMSG_L_GONE) {
+		/* its requests die with it, as in lease.c */
+		for (i = 0; i < fz.nlease; i++)
+			if (fz.lease[i].cid != cid)
+				fz.lease[k++] = fz.lease[i];
+		fz.nlease = k;
+		return;
+	}
+	FZ_CHECK(fz.nlease < PENDING_MAX);
+	q = &fz.lease[fz.nlease++];
+	q->type = type;
+	q->cid = cid;
+	q->request_id = 0;
+	/* request_id is the first field of every request that has one */
+	if (type != IMSG_L_ACCEPT && type != IMSG_L_REJECT &&
+	    type != IMSG_L_PATH)
+		memcpy(&q->request_id, data, sizeof(q->request_id));
+	FZ_CHECK(inflight_of(cid) <= CONN_INFLIGHT_MAX);
 }
 
 /* A data connection: the token's fwd worker, and the rest left unread. */
@@ -213,7 +257,6 @@ check_data_fd(struct peer *p, int fd, const struct f_data *d)
 
 	FZ_CHECK(fd != -1);
 	FZ_CHECK(p == &peer_fwd[d->token[0] % worker->lim.workers_fwd]);
-	FZ_CHECK(str_terminated(d->addr, sizeof(d->addr)));
 	if (fz.stream != NULL) {
 		FZ_CHECK(memcmp(d->token, fz.stream + PREAMBLE_LEN,
 		    TOKEN_LEN) == 0);
@@ -231,72 +274,60 @@ check_data_fd(struct peer *p, int fd, const struct f_data *d)
 }
 
 void
-peer_compose(struct peer *p, uint32_t type, int fd, const void *data,
-    size_t len)
+peer_compose(struct peer *p, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
 {
 	const struct sign_req	*sr = data;
-	struct l_list		 ll;
+	struct imsg		 imsg;
 
+	fz_imsg(&imsg, p->role, ROLE_CONN, type, peerid, fd, data, len);
 	if (p == &worker->parent) {
-		FZ_CHECK(type == IMSG_SIGN_REQ && len == sizeof(*sr) &&
-		    fd == -1);
+		FZ_CHECK(type == IMSG_SIGN_REQ);
 		if (fz.nsign < PENDING_MAX) {
-			fz.sign_reqid[fz.nsign] = sr->reqid;
+			fz.sign_cid[fz.nsign] = peerid;
 			memcpy(fz.sign_h[fz.nsign++], sr->h, HS_HASH_LEN);
 		}
 		return;
 	}
 	if (p == &peer_fwd[0] || p == &peer_fwd[1]) {
-		FZ_CHECK(type == IMSG_F_DATA_FD && len == sizeof(struct f_data));
+		FZ_CHECK(type == IMSG_F_DATA_FD);
 		check_data_fd(p, fd, data);
 		return;
 	}
-	FZ_CHECK(p == &peer_lease && fd == -1);
-	check_to_lease(type, data, len);
-	if (type == IMSG_L_HELLO)
-		return;
-	if (type == IMSG_L_GONE) {
-		uint32_t	 cid;
-		int		 i, k = 0;
+	FZ_CHECK(p == &peer_lease);
+	check_to_lease(type, peerid, data);
+	lease_pending(type, peerid, data);
+}
 
-		/* its requests die with it, as in lease.c */
-		memcpy(&cid, data, sizeof(cid));
-		for (i = 0; i < fz.nlease; i++)
-			if (fz.lease[i].cid != cid)
-				fz.lease[k++] = fz.lease[i];
-		fz.nlease = k;
-		return;
+/* The parent: sign (or not) every request it was sent. */
+static void
+fz_parent(struct fz *f)
+{
+	struct sign_resp	 resp;
+	uint8_t			 msg[HS_SIGMSG_LEN];
+	uint8_t			 how;
+	int			 i;
+
+	for (i = 0; i < fz.nsign; i++) {
+		how = f != NULL ? fz_u8(f) : 0;
+		hs_build_sigmsg(HS_RESPONDER, fz.sign_h[i], relay_pk, msg);
+		if (identity_sign(&relay_ident, msg, sizeof(msg), resp.sig) ==
+		    -1)
+			abort();
+		if (how == 0xff)
+			resp.sig[0] ^= 1;	/* a signer with another key */
+		/* 0xfe: the answer names another client */
+		to_conn(&worker->parent, IMSG_SIGN_RESP, fz.sign_cid[i] +
+		    (how == 0xfe), &resp, sizeof(resp));
 	}
-	FZ_CHECK(fz.nlease < PENDING_MAX);
-	fz.lease[fz.nlease].type = type;
-	memcpy(&fz.lease[fz.nlease].cid, data, sizeof(uint32_t));
-	/* request_id is the second field of every request that has one */
-	memcpy(&ll, data, len < sizeof(ll) ? len : sizeof(ll));
-	fz.lease[fz.nlease].request_id = type == IMSG_L_ACCEPT ||
-	    type == IMSG_L_REJECT ? 0 : ll.request_id;
-	fz.nlease++;
-	FZ_CHECK(inflight_of(fz.lease[fz.nlease - 1].cid) <=
-	    CONN_INFLIGHT_MAX);
+	fz.nsign = 0;
 }
 
 /* ---- the harness ---- */
 
-static const uint8_t	 seed_relay[32] = {
-	0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a,
-	0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
-	0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f };
-static const uint8_t	 seed_client[32] = {
-	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-	0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
-	0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f };
-static const uint8_t	 eph_client[32] __attribute__((unused)) =
-    "an ephemeral key, fixed for fuzz";
-
-static struct identity	 relay_ident, client_ident;
 static struct proto_arena arena;
 static int		 lfd = -1;
 static struct listener	 fz_listener;
-static int		 devnull = -1;
 
 #define NCLIENTS	8
 
@@ -316,40 +347,11 @@ struct fzc {				/* the client side of a connection */
 
 static struct fzc	 fzc[NCLIENTS];
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+static void
+fz_listen(void)
 {
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
-
-	fz_quiet();
-	signal(SIGPIPE, SIG_IGN);	/* as the program does */
-	if (identity_from_seed(&relay_ident, seed_relay) == -1 ||
-	    identity_from_seed(&client_ident, seed_client) == -1 ||
-	    proto_arena_init(&arena, PROTO_ARENA_CLIENT) == -1 ||
-	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
-		abort();
-	memcpy(relay_pk, relay_ident.pk, sizeof(relay_pk));
-	if (getenv("FUZZ_VERBOSE") != NULL)
-		log_setverbose(2);
-	if ((worker->base = event_base_new()) == NULL)
-		abort();
-	worker->role = ROLE_CONN;
-	worker->parent.role = ROLE_PARENT;
-	worker->parent.connected = 1;
-	peer_lease.role = ROLE_LEASE;
-	peer_lease.connected = 1;
-	peer_fwd[0].role = peer_fwd[1].role = ROLE_FWD;
-	worker->lease = &peer_lease;
-	worker->fwd[0] = &peer_fwd[0];
-	worker->fwd[1] = &peer_fwd[1];
-	worker->lim.workers_conn = 1;
-	worker->lim.workers_fwd = 2;
-	worker->lim.conns_per_addr = NCLIENTS - 2;
-	worker->lim.conns_total = NCLIENTS;
-	worker->lim.timeout_handshake = 10;
-	worker->lim.timeout_idle = 90;
-	conn_init();
 
 	/* a listener in the abstract namespace: no file, gone with us */
 	memset(&sun, 0, sizeof(sun));
@@ -362,42 +364,52 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    listen(lfd, 64) == -1)
 		abort();
 	fz_listener.fd = lfd;
+	strlcpy(fz_listener.name, "fuzz", sizeof(fz_listener.name));
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	uint8_t	 seed[32];
+
+	fz_quiet();
+	signal(SIGPIPE, SIG_IGN);	/* as the program does */
+	/* the seeds of tests/unit/protocol-vectors.json */
+	fz_counting(seed, sizeof(seed), 0x20);
+	if (identity_from_seed(&relay_ident, seed) == -1)
+		abort();
+	fz_counting(seed, sizeof(seed), 0x00);
+	if (identity_from_seed(&client_ident, seed) == -1 ||
+	    proto_arena_init(&arena, PROTO_ARENA_CLIENT) == -1)
+		abort();
+	memcpy(relay_pk, relay_ident.pk, sizeof(relay_pk));
+	if (getenv("FUZZ_VERBOSE") != NULL)
+		log_setverbose(2);
+	if ((worker->base = event_base_new()) == NULL)
+		abort();
+	worker->role = ROLE_CONN;
+	worker->configured = worker->serving = 1;
+	worker->parent.role = ROLE_PARENT;
+	worker->parent.connected = 1;
+	peer_lease.role = ROLE_LEASE;
+	peer_lease.connected = 1;
+	peer_fwd[0].role = peer_fwd[1].role = ROLE_FWD;
+	peer_fwd[0].connected = peer_fwd[1].connected = 1;
+	peer_fwd[1].index = 1;
+	worker->lease = &peer_lease;
+	worker->fwd[0] = &peer_fwd[0];
+	worker->fwd[1] = &peer_fwd[1];
+	worker->lim.workers_conn = 1;
+	worker->lim.workers_fwd = 2;
+	worker->lim.conns_per_addr = NCLIENTS - 2;
+	worker->lim.conns_total = NCLIENTS;
+	worker->lim.conn_rate = 1000000;
+	worker->lim.timeout_handshake = 10;
+	worker->lim.timeout_idle = 90;
+	worker->lim.direct_paths = 1;
+	conn_init();
+	fz_listen();
 	return 0;
-}
-
-/* The descriptors open before a run are open after it, and no other. */
-#define FD_WINDOW	64
-
-static uint64_t	fd_open_mask(int) __attribute__((unused));
-static int	fd_lowest(void) __attribute__((unused));
-
-static uint64_t
-fd_open_mask(int lo)
-{
-	struct pollfd	 p[FD_WINDOW];
-	uint64_t	 m = 0;
-	int		 i;
-
-	for (i = 0; i < FD_WINDOW; i++) {
-		p[i].fd = lo + i;
-		p[i].events = 0;
-		p[i].revents = 0;
-	}
-	FZ_CHECK(poll(p, FD_WINDOW, 0) != -1);
-	for (i = 0; i < FD_WINDOW; i++)
-		if (!(p[i].revents & POLLNVAL))
-			m |= (uint64_t)1 << i;
-	return m;
-}
-
-static int
-fd_lowest(void)
-{
-	int	 fd = dup(devnull);
-
-	FZ_CHECK(fd != -1);
-	close(fd);
-	return fd;
 }
 
 static void
@@ -418,9 +430,25 @@ conn_client(const struct fzc *k)
 	if (k->state == FZC_NONE || k->cid == 0 ||
 	    (c = client_find(k->cid)) == NULL || c->state == CL_DEAD)
 		return NULL;
-	FZ_CHECK(c->out == NULL ||
-	    evbuffer_get_length(c->out) <= CONN_OUT_MAX);
+	FZ_CHECK(evbuffer_get_length(c->out) <= CONN_OUT_MAX);
 	return c;
+}
+
+/* conn.c's end of a new connection is ours: one socket pair. */
+static void
+check_ends(struct fzc *k, int small_buffer)
+{
+	struct client	*c;
+	char		 b = 0;
+	int		 sz = 4096;
+
+	if ((c = client_find(k->cid)) == NULL)
+		return;
+	FZ_CHECK(send(c->fd, "p", 1, MSG_NOSIGNAL) == 1);
+	FZ_CHECK(recv(k->fd, &b, 1, MSG_DONTWAIT) == 1 && b == 'p');
+	if (small_buffer)
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz,
+		    sizeof(sz));
 }
 
 /* A new connection, accepted by conn_accept() itself. */
@@ -429,10 +457,9 @@ fz_connect(int small_buffer)
 {
 	struct sockaddr_un	 sun;
 	struct fzc		*k;
-	struct client		*c;
 	socklen_t		 len = sizeof(sun);
-	uint32_t		 before = cs.next_cid;
-	int			 i, sz = 4096;
+	uint32_t		 before;
+	int			 i;
 
 	for (i = 0; i < NCLIENTS && fzc[i].state != FZC_NONE; i++)
 		;
@@ -454,23 +481,11 @@ fz_connect(int small_buffer)
 		abort();
 	k->state = FZC_OPEN;
 	conn_accept(lfd, EV_READ, &fz_listener);
-	log_debug("fuzz: slot %d: cids %u..%u, %u clients, fd %d conn fd %d",
-	    i, before, cs.next_cid, cs.nclients, k->fd,
-	    cs.next_cid != before && client_find(cs.next_cid - 1) != NULL ?
-	    client_find(cs.next_cid - 1)->fd : -2);
+	log_debug("fuzz: slot %d: cids %u..%u, %u clients, fd %d", i, before,
+	    cs.next_cid, cs.nclients, k->fd);
 	if (cs.next_cid != before) {
 		k->cid = cs.next_cid - 1;
-		if ((c = client_find(k->cid)) != NULL) {
-			char	 b = 0;
-
-			/* the two ends are one connection */
-			FZ_CHECK(send(c->fd, "p", 1, MSG_NOSIGNAL) == 1);
-			FZ_CHECK(recv(k->fd, &b, 1, MSG_DONTWAIT) == 1 &&
-			    b == 'p');
-		}
-		if (small_buffer && (c = client_find(k->cid)) != NULL)
-			(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz,
-			    sizeof(sz));
+		check_ends(k, small_buffer);
 	}
 	return k;
 }
@@ -483,114 +498,37 @@ fz_write(struct fzc *k, const void *p, size_t len)
 		(void)send(k->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Everything the relay sent this client: authentic, and valid messages. */
-static void	fz_read(struct fzc *) __attribute__((unused));
+/* A slot's connection closed from our side; conn.c's end too. */
 static void
-fz_read(struct fzc *k)
+fz_hangup(struct fzc *k)
 {
-	uint8_t		 pt[REC_MAX_PAYLOAD];
-	char		 err[128];
-	RelayMessage	*m;
-	ssize_t		 n, flen;
-	size_t		 plen;
-	int		 r;
+	struct client	*c;
 
-	if (k->state == FZC_NONE || k->state == FZC_DEAD)
-		return;
-	for (;;) {
-		n = recv(k->fd, k->in + k->inlen, sizeof(k->in) - k->inlen,
-		    MSG_DONTWAIT);
-		if (n == 0 || (n == -1 && errno != EAGAIN))
-			k->state = FZC_DEAD;	/* the relay closed it */
-		if (n <= 0)
-			break;
-		k->inlen += n;
-		if (!k->rec_ready) {
-			if (k->state != FZC_HS)
-				k->inlen = 0;	/* nothing to read yet */
-			continue;	/* M2: fz_handshake() reads it */
-		}
-		while (!k->closed) {
-			flen = rec_frame_len(k->in, k->inlen);
-			if (flen < 0)
-				dprintf(2, "client %d cid %u: %zu bytes: "
-				    "%02x %02x %02x %02x\n", (int)(k - fzc),
-				    k->cid, k->inlen, k->in[0], k->in[1],
-				    k->in[2], k->in[3]);
-			FZ_CHECK(flen >= 0);
-			if (flen == 0 || (size_t)flen > k->inlen)
-				break;
-			r = rec_open(&k->rec, k->in, flen, pt, sizeof(pt),
-			    &plen);
-			if (r == REC_ERR)
-				dprintf(2, "client %d cid %u: record %llu of "
-				    "%zd bytes does not open: %s\n",
-				    (int)(k - fzc), k->cid,
-				    (unsigned long long)k->rec.recv.counter,
-				    flen, k->rec.error);
-			FZ_CHECK(r != REC_ERR);
-			memmove(k->in, k->in + flen, k->inlen - flen);
-			k->inlen -= flen;
-			if (r == REC_CLOSE) {
-				k->closed = 1;
-				break;
-			}
-			m = proto_unpack_relay(&arena, pt, plen);
-			FZ_CHECK(m != NULL);
-			if (proto_check_relay(m, err, sizeof(err)) == -1) {
-				dprintf(2, "relayd sent a bad %s: %s\n",
-				    proto_relay_msg_name(m->msg_case), err);
-				FZ_CHECK(!"relayd sent a bad message");
-			}
-		}
-		if (k->closed)
-			k->inlen = 0;
-	}
+	if ((c = conn_client(k)) != NULL)
+		client_close(c, NULL);
+	close(k->fd);
+	k->fd = -1;
+	hs_clear(&k->hs);
+	if (k->rec_ready)
+		rec_clear(&k->rec);
+	k->rec_ready = 0;
+	k->state = FZC_NONE;
 }
 
-/* The parent: sign (or not) every request it was sent. */
+/* The end of a run: no client, address count or request is left. */
 static void
-fz_parent(struct fz *f)
+fz_finish(void)
 {
-	struct sign_resp	 resp;
-	struct imsg		 imsg;
-	uint8_t			 msg[HS_SIGMSG_LEN];
-	uint8_t			 how;
-	int			 i;
+	struct client	*c;
 
-	for (i = 0; i < fz.nsign; i++) {
-		how = f != NULL ? fz_u8(f) : 0;
-		memset(&resp, 0, sizeof(resp));
-		resp.reqid = how == 0xfe ? fz.sign_reqid[i] + 1 :
-		    fz.sign_reqid[i];
-		hs_build_sigmsg(HS_RESPONDER, fz.sign_h[i], relay_pk, msg);
-		if (identity_sign(&relay_ident, msg, sizeof(msg), resp.sig) ==
-		    -1)
-			abort();
-		if (how == 0xff)
-			resp.sig[0] ^= 1;	/* a signer with another key */
-		memset(&imsg, 0, sizeof(imsg));
-		imsg.hdr.type = IMSG_SIGN_RESP;
-		imsg.fd = -1;
-		imsg.data = (uint8_t *)&resp;
-		imsg.len = sizeof(resp);
-		conn_dispatch(&worker->parent, &imsg);
-	}
-	fz.nsign = 0;
-}
-
-static void	to_conn(uint32_t, void *, size_t) __attribute__((unused));
-static void
-to_conn(uint32_t type, void *data, size_t len)
-{
-	struct imsg	 imsg;
-
-	memset(&imsg, 0, sizeof(imsg));
-	imsg.hdr.type = type;
-	imsg.fd = -1;
-	imsg.data = data;
-	imsg.len = len;
-	conn_dispatch(&peer_lease, &imsg);
+	/* and the clients no slot knows of (see fz_connect()) */
+	while ((c = RB_MIN(client_tree, &cs.clients)) != NULL)
+		client_close(c, NULL);
+	conn_reap(-1, 0, NULL);
+	loop_run();
+	FZ_CHECK(cs.nclients == 0 && RB_EMPTY(&cs.clients) &&
+	    RB_EMPTY(&cs.addrs) && TAILQ_EMPTY(&cs.dead));
+	FZ_CHECK(fz.nlease == 0);
 }
 
 #ifdef FUZZ_PREAMBLE
@@ -599,8 +537,8 @@ to_conn(uint32_t type, void *data, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct fz_fds	 fds;
 	struct fzc	*k;
-	struct client	*c;
 	size_t		 off = 1, chunk;
 	uint8_t		 pattern;
 	int		 i;
@@ -609,6 +547,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pattern = data[0];
 	memset(&fz, 0, sizeof(fz));
+	fz_fd_snapshot(&fds);
 	fz.stream = data + 1;
 	size--;
 	k = fz_connect(0);
@@ -638,17 +577,42 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    PREAMBLE_MAGIC_LEN) != 0 || (fz.stream[4] != PREAMBLE_DATA &&
 	    fz.stream[4] != PREAMBLE_CONTROL)))
 		FZ_CHECK(conn_client(k) == NULL);
-	if ((c = conn_client(k)) != NULL)
-		client_close(c, NULL);
-	close(k->fd);
-	k->state = FZC_NONE;
-	hs_clear(&k->hs);
-	conn_reap(-1, 0, NULL);
-	FZ_CHECK(cs.nclients == 0 && RB_EMPTY(&cs.addrs));
+	fz_hangup(k);
+	fz_finish();
+	fz_fd_check(&fds);
 	return 0;
 }
 
 #else	/* fuzz_conn */
+
+static const uint8_t	 eph_client[32] = "an ephemeral key, fixed for fuzz";
+
+/* Everything the relay sent this client: authentic, and valid messages. */
+static void
+fz_read(struct fzc *k)
+{
+	ssize_t		 n;
+
+	if (k->state == FZC_NONE || k->state == FZC_DEAD)
+		return;
+	for (;;) {
+		n = recv(k->fd, k->in + k->inlen, sizeof(k->in) - k->inlen,
+		    MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			k->state = FZC_DEAD;	/* the relay closed it */
+		if (n <= 0)
+			break;
+		k->inlen += n;
+		if (!k->rec_ready) {
+			if (k->state != FZC_HS)
+				k->inlen = 0;	/* nothing to read yet */
+			continue;	/* M2: fz_handshake() reads it */
+		}
+		fz_rec_drain(&k->rec, k->in, &k->inlen, &k->closed, &arena, 1);
+		if (k->closed)
+			k->inlen = 0;
+	}
+}
 
 /* An honest handshake as the client, up to HELLO. */
 static void
@@ -708,90 +672,163 @@ fz_send_record(struct fzc *k, int type, const uint8_t *p, size_t len,
 	fz_write(k, frame, n);
 }
 
-/* A valid ClientMessage of the kind the input picks. */
+/*
+ * Up to 8 local addresses, alternately IPv4 and IPv6, none refused (the
+ * input's byte >> 1), and the flag of the request (its bit 0).
+ */
+static Relay__V1__Address	 local_addr[ADDR_MAX_COUNT];
+static Relay__V1__Address	*local_addrp[ADDR_MAX_COUNT];
+
+static Relay__V1__Address **
+fz_local_addrs(struct fz *f, protobuf_c_boolean *flag, size_t *n)
+{
+	static uint8_t	 ip4[4] = { 192, 0, 2, 1 };
+	static uint8_t	 ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	uint8_t		 how = fz_u8(f);
+	size_t		 i;
+
+	*flag = how & 1;
+	*n = (how >> 1) % (ADDR_MAX_COUNT + 1);
+	for (i = 0; i < *n; i++) {
+		relay__v1__address__init(&local_addr[i]);
+		local_addr[i].ip.data = i & 1 ? ip6 : ip4;
+		local_addr[i].ip.len = i & 1 ? sizeof(ip6) : sizeof(ip4);
+		local_addr[i].port = 1 + i;
+		local_addrp[i] = &local_addr[i];
+	}
+	return local_addrp;
+}
+
+/* A valid ClientMessage of each kind: the envelope and its contents. */
+struct fz_req {
+	ClientMessage		 m;
+	Relay__V1__Register	 reg;
+	Relay__V1__Renew	 ren;
+	Relay__V1__Unregister	 unr;
+	Relay__V1__Connect	 con;
+	Relay__V1__Accept	 acc;
+	Relay__V1__Reject	 rej;
+	Relay__V1__ListLeases	 lst;
+	Relay__V1__Ping		 png;
+	Relay__V1__PathReport	 path;
+	uint8_t			 id16[16];	/* a lease or session ID */
+	char			 name[16];
+};
+
+static const struct fz_req	 fz_req_init = {
+	RELAY__V1__CLIENT_MESSAGE__INIT, RELAY__V1__REGISTER__INIT,
+	RELAY__V1__RENEW__INIT, RELAY__V1__UNREGISTER__INIT,
+	RELAY__V1__CONNECT__INIT, RELAY__V1__ACCEPT__INIT,
+	RELAY__V1__REJECT__INIT, RELAY__V1__LIST_LEASES__INIT,
+	RELAY__V1__PING__INIT, RELAY__V1__PATH_REPORT__INIT, { 0 }, ""
+};
+
+static char	*alpn_names[] = { "ssh", "h2" };
+
+static void
+fz_req_register(struct fz *f, struct fz_req *q)
+{
+	q->reg.request_id = fz_u8(f);
+	q->reg.name = q->name;
+	q->reg.alpn = alpn_names;
+	q->reg.n_alpn = 1 + fz_u8(f) % 2;
+	q->reg.description = "fuzz";
+	q->reg.ttl_seconds = fz_u8(f);
+	q->reg.local_addrs = fz_local_addrs(f, &q->reg.hidden,
+	    &q->reg.n_local_addrs);
+	q->m.register_ = &q->reg;
+}
+
+static void
+fz_req_connect(struct fz *f, struct fz_req *q)
+{
+	q->con.request_id = fz_u8(f);
+	if (fz_u8(f) & 1) {
+		q->con.target_case = RELAY__V1__CONNECT__TARGET_NAME;
+		q->con.name = q->name;
+	} else {
+		q->con.target_case = RELAY__V1__CONNECT__TARGET_ID;
+		q->con.id = "P6NZZ6HZRA46CM6AEEJ3BLMWJYYJBBIB";
+	}
+	q->con.alpn = "ssh";
+	q->con.local_addrs = fz_local_addrs(f, &q->con.direct,
+	    &q->con.n_local_addrs);
+	q->m.connect = &q->con;
+}
+
+/* The kinds of few fields; a lease or session ID is the input's. */
+static void
+fz_req_small(struct fz *f, struct fz_req *q)
+{
+	ProtobufCBinaryData	 id = { sizeof(q->id16), q->id16 };
+
+	switch (q->m.msg_case) {
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+		q->ren.request_id = fz_u8(f);
+		q->ren.lease_id = id;
+		q->m.renew = &q->ren;
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+		q->unr.request_id = fz_u8(f);
+		q->unr.lease_id = id;
+		q->m.unregister = &q->unr;
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
+		q->acc.session_id = id;
+		q->acc.direct = fz_u8(f) & 1;
+		q->m.accept = &q->acc;
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
+		q->rej.session_id = id;
+		q->rej.reason = "busy";
+		q->m.reject = &q->rej;
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES:
+		q->lst.request_id = fz_u8(f);
+		q->lst.offset = fz_u8(f);
+		q->m.list_leases = &q->lst;
+		break;
+	case RELAY__V1__CLIENT_MESSAGE__MSG_PING:
+		q->png.nonce = fz_u8(f);
+		q->m.ping = &q->png;
+		break;
+	default:
+		q->path.session_id = id;
+		q->path.outcome = RELAY__V1__PATH_OUTCOME__PATH_DIRECT +
+		    fz_u8(f) % 3;
+		q->m.path_report = &q->path;
+		break;
+	}
+}
+
+/* A valid ClientMessage of the kind the input picks (% 9, in this order). */
 static size_t
 fz_client_msg(struct fz *f, uint8_t *out, size_t outlen)
 {
-	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
-	Relay__V1__Register	 reg = RELAY__V1__REGISTER__INIT;
-	Relay__V1__Renew	 ren = RELAY__V1__RENEW__INIT;
-	Relay__V1__Unregister	 unr = RELAY__V1__UNREGISTER__INIT;
-	Relay__V1__Connect	 con = RELAY__V1__CONNECT__INIT;
-	Relay__V1__Accept	 acc = RELAY__V1__ACCEPT__INIT;
-	Relay__V1__Reject	 rej = RELAY__V1__REJECT__INIT;
-	Relay__V1__ListLeases	 lst = RELAY__V1__LIST_LEASES__INIT;
-	Relay__V1__Ping		 png = RELAY__V1__PING__INIT;
-	uint8_t			 id16[16];
-	char			*alpn[] = { "ssh", "h2" };
-	char			 name[16];
-	ssize_t			 n;
+	static const Relay__V1__ClientMessage__MsgCase kinds[] = {
+		RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER,
+		RELAY__V1__CLIENT_MESSAGE__MSG_RENEW,
+		RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER,
+		RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT,
+		RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT,
+		RELAY__V1__CLIENT_MESSAGE__MSG_REJECT,
+		RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES,
+		RELAY__V1__CLIENT_MESSAGE__MSG_PING,
+		RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT
+	};
+	struct fz_req	 q = fz_req_init;
+	ssize_t		 n;
 
-	fz_fill(f, id16, sizeof(id16));
-	snprintf(name, sizeof(name), "lease-%u", fz_u8(f));
-	switch (fz_u8(f) % 8) {
-	case 0:
-		reg.request_id = fz_u8(f);
-		reg.name = name;
-		reg.alpn = alpn;
-		reg.n_alpn = 1 + fz_u8(f) % 2;
-		reg.description = "fuzz";
-		reg.ttl_seconds = fz_u8(f);
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER;
-		m.register_ = &reg;
-		break;
-	case 1:
-		ren.request_id = fz_u8(f);
-		ren.lease_id.data = id16;
-		ren.lease_id.len = sizeof(id16);
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_RENEW;
-		m.renew = &ren;
-		break;
-	case 2:
-		unr.request_id = fz_u8(f);
-		unr.lease_id.data = id16;
-		unr.lease_id.len = sizeof(id16);
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER;
-		m.unregister = &unr;
-		break;
-	case 3:
-		con.request_id = fz_u8(f);
-		if (fz_u8(f) & 1) {
-			con.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-			con.name = name;
-		} else {
-			con.target_case = RELAY__V1__CONNECT__TARGET_ID;
-			con.id = "P6NZZ6HZRA46CM6AEEJ3BLMWJYYJBBIB";
-		}
-		con.alpn = "ssh";
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
-		m.connect = &con;
-		break;
-	case 4:
-		acc.session_id.data = id16;
-		acc.session_id.len = sizeof(id16);
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT;
-		m.accept = &acc;
-		break;
-	case 5:
-		rej.session_id.data = id16;
-		rej.session_id.len = sizeof(id16);
-		rej.reason = "busy";
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_REJECT;
-		m.reject = &rej;
-		break;
-	case 6:
-		lst.request_id = fz_u8(f);
-		lst.offset = fz_u8(f);
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_LIST_LEASES;
-		m.list_leases = &lst;
-		break;
-	default:
-		png.nonce = fz_u8(f);
-		m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_PING;
-		m.ping = &png;
-		break;
-	}
-	n = proto_pack_client(&m, out, outlen);
+	fz_fill(f, q.id16, sizeof(q.id16));
+	snprintf(q.name, sizeof(q.name), "lease-%u", fz_u8(f));
+	q.m.msg_case = kinds[fz_u8(f) % (sizeof(kinds) / sizeof(kinds[0]))];
+	if (q.m.msg_case == RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER)
+		fz_req_register(f, &q);
+	else if (q.m.msg_case == RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT)
+		fz_req_connect(f, &q);
+	else
+		fz_req_small(f, &q);
+	n = proto_pack_client(&q.m, out, outlen);
 	FZ_CHECK(n > 0);
 	return n;
 }
@@ -814,10 +851,92 @@ fill_wire_addrs(struct fz *f, struct wire_addr *a, uint32_t *n)
 	*n = fz_u8(f) % (ADDR_MAX_COUNT + 1);
 	for (i = 0; i < *n; i++) {
 		fz_fill(f, a[i].ip, sizeof(a[i].ip));
+		/*
+		 * What lease.c holds: the addresses of checked Registers and
+		 * Connects (unicast, with a port); lengths conn.c must skip.
+		 */
+		a[i].ip[0] = 1 + a[i].ip[0] % 0xdf;
 		a[i].len = (uint8_t[]){ 0, 4, 16, 7 }[fz_u8(f) % 4];
-		/* what lease.c holds: ports of checked Registers, sockets */
 		a[i].port = 1 + fz_u16(f) % 65535;
 	}
+}
+
+static void
+answer_error(struct fz *f, const struct pending *q)
+{
+	struct l_error	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.request_id = q->request_id;
+	e.code = fz_u8(f) % (CTL_NERR + 2);	/* the last two: unknown */
+	/* a Connect's failure is not counted in flight (lease.c) */
+	e.answer = q->type != IMSG_L_CONNECT;
+	fill_str(f, e.message, sizeof(e.message));
+	to_conn(&peer_lease, IMSG_L_ERROR, q->cid, &e, sizeof(e));
+}
+
+static void
+answer_registered(struct fz *f, const struct pending *q)
+{
+	struct l_registered	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.request_id = q->request_id;
+	fz_fill(f, r.lease_id, sizeof(r.lease_id));
+	snprintf(r.name, sizeof(r.name), "lease-%u", fz_u8(f));
+	r.ttl = fz_u32(f);
+	r.expires = fz_u64(f);
+	to_conn(&peer_lease, IMSG_L_REGISTERED, q->cid, &r, sizeof(r));
+}
+
+static void
+answer_connected(struct fz *f, const struct pending *q)
+{
+	struct l_connected	 c;
+	uint8_t			 how;
+
+	memset(&c, 0, sizeof(c));
+	c.request_id = q->request_id;
+	fz_fill(f, c.session_id, sizeof(c.session_id));
+	strlcpy(c.id, relay_ident.id, sizeof(c.id));
+	fz_fill(f, c.token, sizeof(c.token));
+	how = fz_u8(f);
+	c.peer_addr.len = how & 1 ? 4 : 0;
+	c.direct = how >> 1 & 1;
+	c.peer_addr.port = 1 + fz_u16(f) % 65535;
+	fill_wire_addrs(f, c.peer_local, &c.npeer_local);
+	to_conn(&peer_lease, IMSG_L_CONNECTED, q->cid, &c, sizeof(c));
+}
+
+/* A page of up to LIST_PAGE leases, as long as they can be. */
+static void
+answer_list(struct fz *f, const struct pending *q)
+{
+	static struct {
+		struct l_leaselist	 hdr;
+		struct l_leaseinfo	 e[LIST_PAGE];
+	}			 page;
+	struct l_leaseinfo	*li;
+	uint32_t		 k, j;
+
+	_Static_assert(offsetof(__typeof__(page), e) ==
+	    sizeof(struct l_leaselist), "entries follow the header");
+	memset(&page, 0, sizeof(page));
+	page.hdr.request_id = q->request_id;
+	page.hdr.n = fz_u8(f) % (LIST_PAGE + 1);
+	for (k = 0; k < page.hdr.n; k++) {
+		li = &page.e[k];
+		memset(li->name, 'n', NAME_MAX_LEN);
+		strlcpy(li->id, client_ident.id, sizeof(li->id));
+		li->nalpn = 1 + fz_u8(f) % ALPN_MAX_COUNT;
+		for (j = 0; j < li->nalpn; j++)
+			memset(li->alpn[j], 'a', ALPN_MAX_LEN);
+		memset(li->description, 'd', fz_u8(f) & 1 ? DESC_MAX_LEN : 4);
+		li->expires = fz_u64(f);
+	}
+	page.hdr.more = fz_u8(f) & 1;
+	to_conn(&peer_lease, IMSG_L_LEASELIST, q->cid, &page,
+	    sizeof(page.hdr) + page.hdr.n * sizeof(page.e[0]));
 }
 
 /* The lease worker answers the oldest request, as lease.c would. */
@@ -825,105 +944,71 @@ static void
 fz_lease_answer(struct fz *f)
 {
 	struct pending	 q;
+	struct l_ack	 a;
 	uint8_t		 how = fz_u8(f);
-	uint32_t	 n;
 
 	if (fz.nlease == 0)
 		return;
 	q = fz.lease[0];
 	memmove(fz.lease, fz.lease + 1, --fz.nlease * sizeof(fz.lease[0]));
-	if (how & 1 && q.type != IMSG_L_CONNECT) {
-		struct l_error	 e;
-
-		memset(&e, 0, sizeof(e));
-		e.cid = q.cid;
-		e.request_id = q.request_id;
-		e.code = fz_u8(f) % 14;		/* 12, 13: unknown codes */
-		e.answer = 1;
-		fill_str(f, e.message, sizeof(e.message));
-		to_conn(IMSG_L_ERROR, &e, sizeof(e));
+	if (how & 1 && q.type != IMSG_L_PATH) {
+		answer_error(f, &q);
 		return;
 	}
 	switch (q.type) {
 	case IMSG_L_REGISTER:
-	case IMSG_L_RENEW: {
-		struct l_registered	 r;
-
-		memset(&r, 0, sizeof(r));
-		r.cid = q.cid;
-		r.request_id = q.request_id;
-		fz_fill(f, r.lease_id, sizeof(r.lease_id));
-		snprintf(r.name, sizeof(r.name), "lease-%u", fz_u8(f));
-		r.ttl = fz_u32(f);
-		r.expires = fz_u64(f);
-		to_conn(IMSG_L_REGISTERED, &r, sizeof(r));
+	case IMSG_L_RENEW:
+		answer_registered(f, &q);
 		break;
-	}
-	case IMSG_L_UNREGISTER: {
-		struct l_ack	 a = { q.cid, q.request_id };
-
-		to_conn(IMSG_L_ACK, &a, sizeof(a));
+	case IMSG_L_UNREGISTER:
+		a.request_id = q.request_id;
+		to_conn(&peer_lease, IMSG_L_ACK, q.cid, &a, sizeof(a));
 		break;
-	}
 	case IMSG_L_ACCEPT:
-	case IMSG_L_REJECT: {
-		struct l_client	 lc = { q.cid };
-
-		to_conn(IMSG_L_DONE, &lc, sizeof(lc));
+	case IMSG_L_REJECT:
+	case IMSG_L_PATH:
+		to_conn(&peer_lease, IMSG_L_DONE, q.cid, NULL, 0);
 		break;
-	}
-	case IMSG_L_CONNECT: {
-		struct l_connected	 c;
-
-		memset(&c, 0, sizeof(c));
-		c.cid = q.cid;
-		c.request_id = q.request_id;
-		fz_fill(f, c.session_id, sizeof(c.session_id));
-		strlcpy(c.id, relay_ident.id, sizeof(c.id));
-		fz_fill(f, c.token, sizeof(c.token));
-		c.peer_addr.len = fz_u8(f) & 1 ? 4 : 0;
-		c.peer_addr.port = 1 + fz_u16(f) % 65535;
-		fill_wire_addrs(f, c.peer_local, &c.npeer_local);
-		to_conn(IMSG_L_CONNECTED, &c, sizeof(c));
+	case IMSG_L_CONNECT:
+		answer_connected(f, &q);
 		break;
-	}
-	case IMSG_L_LIST: {
-		struct l_leaseinfo	 li;
-		struct l_list_end	 le;
-		uint32_t		 k, j;
-
-		/* a page of up to LIST_PAGE, as long as they can be */
-		n = fz_u8(f) % (LIST_PAGE + 1);
-		for (k = 0; k < n; k++) {
-			memset(&li, 0, sizeof(li));
-			li.cid = q.cid;
-			li.request_id = q.request_id;
-			memset(li.name, 'n', NAME_MAX_LEN);
-			strlcpy(li.id, client_ident.id, sizeof(li.id));
-			li.nalpn = 1 + fz_u8(f) % ALPN_MAX_COUNT;
-			for (j = 0; j < li.nalpn; j++)
-				memset(li.alpn[j], 'a', ALPN_MAX_LEN);
-			memset(li.description, 'd', fz_u8(f) & 1 ?
-			    DESC_MAX_LEN : 4);
-			li.expires = fz_u64(f);
-			to_conn(IMSG_L_LEASEINFO, &li, sizeof(li));
-		}
-		memset(&le, 0, sizeof(le));
-		le.cid = q.cid;
-		le.request_id = q.request_id;
-		le.more = fz_u8(f) & 1;
-		to_conn(IMSG_L_LIST_END, &le, sizeof(le));
+	case IMSG_L_LIST:
+		answer_list(f, &q);
 		break;
-	}
 	default:
 		FZ_CHECK(!"a request the harness does not know");
 	}
+}
+
+static void
+news_incoming(uint32_t cid, uint32_t i)
+{
+	struct l_incoming	 in;
+	uint32_t		 j;
+
+	memset(&in, 0, sizeof(in));
+	memset(in.session_id, i, sizeof(in.session_id));
+	strlcpy(in.alpn, "ssh", sizeof(in.alpn));
+	strlcpy(in.from_id, client_ident.id, sizeof(in.from_id));
+	in.from_addr.len = 4;
+	in.from_addr.port = 7420;
+	in.nfrom_local = ADDR_MAX_COUNT;
+	for (j = 0; j < ADDR_MAX_COUNT; j++) {
+		in.from_local[j].ip[0] = 0xfd;	/* unique local */
+		in.from_local[j].ip[15] = 1 + j;
+		in.from_local[j].len = 16;
+		in.from_local[j].port = 1 + j;
+	}
+	in.direct = i & 1;
+	to_conn(&peer_lease, IMSG_L_INCOMING, cid, &in, sizeof(in));
 }
 
 /* What the lease worker sends unasked: Incoming, Notice, Kick, Error. */
 static void
 fz_lease_news(struct fz *f, struct fzc *k)
 {
+	struct l_notice	 n;
+	struct l_error	 e;
 	uint8_t		 kind = fz_u8(f);
 	uint32_t	 count = fz_u8(f), i;
 
@@ -931,183 +1016,182 @@ fz_lease_news(struct fz *f, struct fzc *k)
 	if (kind & 0x80)
 		count *= 16;
 	kind %= 4;
-
+	memset(&n, 0, sizeof(n));
+	memset(n.message, 'm', REASON_MAX_LEN);
+	memset(&e, 0, sizeof(e));
+	e.code = RELAY__V1__ERROR_CODE__ERR_TIMEOUT;
+	strlcpy(e.message, "the holder did not answer", sizeof(e.message));
 	for (i = 0; i < count && conn_client(k) != NULL; i++) {
-		switch (kind) {
-		case 0: {
-			struct l_incoming	 in;
+		n.kind = i & 1;
+		if (kind == 0)
+			news_incoming(k->cid, i);
+		else if (kind == 1)
+			to_conn(&peer_lease, IMSG_L_NOTICE, k->cid, &n,
+			    sizeof(n));
+		else if (kind == 2)
+			to_conn(&peer_lease, IMSG_L_KICK, k->cid, NULL, 0);
+		else
+			to_conn(&peer_lease, IMSG_L_ERROR, k->cid, &e,
+			    sizeof(e));
+	}
+}
 
-			memset(&in, 0, sizeof(in));
-			in.cid = k->cid;
-			memset(in.session_id, i, sizeof(in.session_id));
-			strlcpy(in.alpn, "ssh", sizeof(in.alpn));
-			strlcpy(in.from_id, client_ident.id,
-			    sizeof(in.from_id));
-			in.from_addr.len = 4;
-			in.from_addr.port = 7420;
-			in.nfrom_local = ADDR_MAX_COUNT;
-			for (uint32_t j = 0; j < ADDR_MAX_COUNT; j++) {
-				in.from_local[j].len = 16;
-				in.from_local[j].port = 1 + j;
-			}
-			to_conn(IMSG_L_INCOMING, &in, sizeof(in));
-			break;
-		}
-		case 1: {
-			struct l_notice	 n;
+/* The lease worker's channel fills up (conn.c stops reading), or drains. */
+static void
+fz_lease_backlog(int on)
+{
+	if (peer_lease.backlog == on)
+		return;
+	peer_lease.backlog = on;
+	if (!on)
+		conn_proc.drained(&peer_lease);
+}
 
-			memset(&n, 0, sizeof(n));
-			n.cid = k->cid;
-			n.kind = i & 1;
-			memset(n.message, 'm', REASON_MAX_LEN);
-			to_conn(IMSG_L_NOTICE, &n, sizeof(n));
-			break;
-		}
-		case 2: {
-			struct l_client	 lc = { k->cid };
+/* A data connection: the preamble and the input's token. */
+static void
+fz_data(struct fzc *k, struct fz *f)
+{
+	uint8_t	 pre[DATA_PREAMBLE_TOTAL];
 
-			to_conn(IMSG_L_KICK, &lc, sizeof(lc));
-			break;
-		}
-		default: {
-			struct l_error	 e;
+	if (k->state != FZC_OPEN)
+		return;
+	memcpy(pre, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN);
+	pre[4] = PREAMBLE_DATA;
+	fz_fill(f, pre + PREAMBLE_LEN, TOKEN_LEN);
+	fz_write(k, pre, sizeof(pre));
+}
 
-			memset(&e, 0, sizeof(e));
-			e.cid = k->cid;
-			e.code = RELAY__V1__ERROR_CODE__ERR_TIMEOUT;
-			strlcpy(e.message, "the holder did not answer",
-			    sizeof(e.message));
-			to_conn(IMSG_L_ERROR, &e, sizeof(e));
-			break;
-		}
-		}
+/* A deadline passes: the handshake's, or (with 1) idle time. */
+static void
+fz_deadline(struct fzc *k, struct fz *f)
+{
+	struct client	*c;
+
+	if ((c = conn_client(k)) == NULL)
+		return;
+	if (fz_u8(f) & 1)
+		c->last_active -= 3600;
+	client_read(c->fd, EV_TIMEOUT, c);
+}
+
+/* The client goes away, or (0x80) stops writing. */
+static void
+fz_shutdown(struct fzc *k, uint8_t op)
+{
+	if (k->state == FZC_NONE || k->state == FZC_DEAD)
+		return;
+	shutdown(k->fd, op & 0x80 ? SHUT_WR : SHUT_RDWR);
+	if (!(op & 0x80))
+		k->state = FZC_DEAD;
+}
+
+/* One step: op is slot << 4 | kind. */
+static void
+fz_step(struct fz *f, uint8_t op)
+{
+	static uint8_t	 msg[REC_MAX_PAYLOAD];
+	struct fzc	*k = &fzc[(op >> 4) % NCLIENTS];
+	const uint8_t	*p;
+	size_t		 len, got;
+	int		 j;
+
+	switch (op & 0x0f) {
+	case 0:		/* a new connection (0x80: small send buffer) */
+		(void)fz_connect(op & 0x80);
+		break;
+	case 1:		/* an honest handshake */
+		fz_handshake(k, f);
+		break;
+	case 2:		/* a record with the input's ClientMessage */
+		len = fz_u16(f) % 2048;
+		p = fz_take(f, len, &got);
+		fz_send_record(k, REC_TYPE_DATA, p, got, 0);
+		break;
+	case 3:		/* valid requests, up to 64 in one write */
+		j = fz_u8(f) % 64 + 1;
+		len = fz_client_msg(f, msg, sizeof(msg));
+		while (j-- > 0)
+			fz_send_record(k, REC_TYPE_DATA, msg, len, 0);
+		break;
+	case 4:		/* a tampered record, or (0x80) our close */
+		fz_send_record(k, op & 0x80 ? REC_TYPE_CLOSE : REC_TYPE_DATA,
+		    (const uint8_t *)"x", op & 0x80 ? 0 : 1, !(op & 0x80));
+		break;
+	case 5:		/* raw bytes */
+		p = fz_take(f, fz_u8(f), &got);
+		fz_write(k, p, got);
+		break;
+	case 6:		/* the lease worker answers */
+	case 7:
+		fz_lease_answer(f);
+		break;
+	case 8:		/* ... or speaks unasked */
+		fz_lease_news(f, k);
+		break;
+	case 9:		/* the client reads what it got */
+		fz_read(k);
+		break;
+	case 10:
+		fz_deadline(k, f);
+		break;
+	case 11:
+		fz_shutdown(k, op);
+		break;
+	case 12:	/* the parent signs what it was asked */
+		fz_parent(f);
+		break;
+	case 13:
+		fz_data(k, f);
+		break;
+	case 14:	/* the lease channel backlogged (0x80) or drained, */
+		if (op & 0x40)	/* or the second fwd worker gone or back */
+			peer_fwd[1].connected = !peer_fwd[1].connected;
+		else
+			fz_lease_backlog(!!(op & 0x80));
+		break;
+	default:	/* a record of a type control connections never take */
+		k->rec.path_ok = 1;	/* our side may seal it */
+		fz_send_record(k, REC_TYPE_PATH, (const uint8_t *)"x", 1, 0);
+		k->rec.path_ok = 0;
+		break;
 	}
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t	 msg[REC_MAX_PAYLOAD];
-	struct fzc	*k;
-	struct client	*c;
+	struct fz_fds	 fds;
 	struct fz	 f;
-	const uint8_t	*p;
-	size_t		 len, got;
 	uint8_t		 op;
-	uint64_t	 open_before;
-	int		 i, steps = 0, j, lo;
+	int		 i, steps = 0;
 
 	fz_init(&f, data, size);
 	memset(&fz, 0, sizeof(fz));
 	/* every run alike: the previous one left no client behind */
 	cs.next_cid = 1;
-	lo = fd_lowest();
-	open_before = fd_open_mask(lo);
+	fz_fd_snapshot(&fds);
 	while (fz_more(&f) && steps++ < 64) {
 		op = fz_u8(&f);
-		k = &fzc[(op >> 4) % NCLIENTS];
-		log_debug("fuzz: step %d: op %02x (client %d) %u pending, "
+		log_debug("fuzz: step %d: op %02x (client %d) %d pending, "
 		    "%zu left, %d signs", steps, op, (op >> 4) % NCLIENTS,
 		    fz.nlease, f.n, fz.nsign);
-		switch (op & 0x0f) {
-		case 0:		/* a new connection */
-			(void)fz_connect(op & 0x80);
-			break;
-		case 1:		/* an honest handshake */
-			fz_handshake(k, &f);
-			break;
-		case 2:		/* a record with the input's ClientMessage */
-			len = fz_u16(&f) % 2048;
-			p = fz_take(&f, len, &got);
-			fz_send_record(k, REC_TYPE_DATA, p, got, 0);
-			break;
-		case 3:		/* valid requests, up to 64 in one write */
-			j = fz_u8(&f) % 64 + 1;
-			len = fz_client_msg(&f, msg, sizeof(msg));
-			while (j-- > 0)
-				fz_send_record(k, REC_TYPE_DATA, msg, len, 0);
-			break;
-		case 4:		/* a tampered record, or our close */
-			fz_send_record(k, op & 0x80 ? REC_TYPE_CLOSE :
-			    REC_TYPE_DATA, (const uint8_t *)"x", op & 0x80 ?
-			    0 : 1, !(op & 0x80));
-			break;
-		case 5:		/* raw bytes */
-			p = fz_take(&f, fz_u8(&f), &got);
-			fz_write(k, p, got);
-			break;
-		case 6:		/* the lease worker answers */
-		case 7:
-			fz_lease_answer(&f);
-			break;
-		case 8:		/* ... or speaks unasked */
-			fz_lease_news(&f, k);
-			break;
-		case 9:		/* the client reads what it got */
-			fz_read(k);
-			break;
-		case 10:	/* a deadline passes */
-			if ((c = conn_client(k)) != NULL) {
-				if (fz_u8(&f) & 1)
-					c->last_active -= 3600;
-				client_read(c->fd, EV_TIMEOUT, c);
-			}
-			break;
-		case 11:	/* the client goes away */
-			if (k->state != FZC_NONE && k->state != FZC_DEAD) {
-				shutdown(k->fd, op & 0x80 ? SHUT_WR : SHUT_RDWR);
-				if (!(op & 0x80))
-					k->state = FZC_DEAD;
-			}
-			break;
-		case 12:	/* the parent signs what it was asked */
-			fz_parent(&f);
-			break;
-		case 13: {	/* a data connection */
-			uint8_t	 pre[DATA_PREAMBLE_TOTAL];
-
-			if (k->state != FZC_OPEN)
-				break;
-			memcpy(pre, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN);
-			pre[4] = PREAMBLE_DATA;
-			fz_fill(&f, pre + PREAMBLE_LEN, TOKEN_LEN);
-			fz_write(k, pre, sizeof(pre));
-			break;
-		}
-		default:
-			break;
-		}
+		fz_step(&f, op);
 		loop_run();
 		for (i = 0; i < NCLIENTS; i++)
 			(void)conn_client(&fzc[i]);
-
 	}
 
 	/* the end: every client closed, nothing left behind */
+	fz_lease_backlog(0);
+	peer_fwd[1].connected = 1;
 	for (i = 0; i < NCLIENTS; i++) {
-		k = &fzc[i];
-		if (k->state == FZC_NONE)
+		if (fzc[i].state == FZC_NONE)
 			continue;
-		fz_read(k);
-		if ((c = conn_client(k)) != NULL)
-			client_close(c, NULL);
-		close(k->fd);
-		k->fd = -1;
-		hs_clear(&k->hs);
-		if (k->rec_ready)
-			rec_clear(&k->rec);
-		k->rec_ready = 0;
-		k->state = FZC_NONE;
+		fz_read(&fzc[i]);
+		fz_hangup(&fzc[i]);
 	}
-	/* and the clients no slot knows of (see fz_connect()) */
-	while ((c = RB_MIN(client_tree, &cs.clients)) != NULL)
-		client_close(c, NULL);
-	conn_reap(-1, 0, NULL);
-	loop_run();
-	FZ_CHECK(cs.nclients == 0 && RB_EMPTY(&cs.clients) &&
-	    RB_EMPTY(&cs.addrs) && TAILQ_EMPTY(&cs.dead));
-	FZ_CHECK(fz.nlease == 0);
-	FZ_CHECK(fd_open_mask(lo) == open_before);
+	fz_finish();
+	fz_fd_check(&fds);
 	if (getenv("FUZZ_STATS") != NULL)
 		dprintf(2, "handshakes %llu, bad requests %llu, paused %llu, "
 		    "overflow %llu, records bad %llu\n",

@@ -27,6 +27,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,8 +40,6 @@
 static jmp_buf		 fz_jb;
 static struct imsg	*fz_last_imsg;
 static void		 fz_exit_now(void) __attribute__((noreturn));
-void			 fz_err(int, const char *, ...)
-			    __attribute__((noreturn, format(printf, 2, 3)));
 void			 fz_errx(int, const char *, ...)
 			    __attribute__((noreturn, format(printf, 2, 3)));
 void			 fz_exit(int) __attribute__((noreturn));
@@ -56,7 +55,8 @@ fz_imsg_get(struct imsgbuf *b, struct imsg *m)
 }
 
 #define main		relay_ctl_main
-#define err(...)	fz_err(__VA_ARGS__)
+/* err() and errx() alike: the message (errno's text is no matter here) */
+#define err(...)	fz_errx(__VA_ARGS__)
 #define errx(...)	fz_errx(__VA_ARGS__)
 #define exit(s)		fz_exit(s)
 #define imsg_get	fz_imsg_get
@@ -84,17 +84,6 @@ fz_exit(int status)
 }
 
 void
-fz_err(int status, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fz_exit_now();
-}
-
-void
 fz_errx(int status, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -116,33 +105,57 @@ static const enum actions actions[] = {
 	SHOW_SUMMARY, SHOW_LEASES, SHOW_SESSIONS, SHOW_STATS, LEASE_REVOKE,
 	SESSION_KILL, RELOAD, LOG_VERBOSE, LOG_BRIEF, MONITOR
 };
-static const uint32_t replies[] = {
-	CTL_SUMMARY, CTL_LEASE, CTL_SESSION, CTL_STATS, CTL_EVENT, CTL_RESULT,
-	CTL_END
+/* The replies relay-ctl reads, and their sizes (CTL_END: empty). */
+static const struct {
+	uint32_t	 type;
+	size_t		 size;
+} replies[] = {
+	{ CTL_SUMMARY, sizeof(struct ctl_summary) },
+	{ CTL_LEASE, sizeof(struct ctl_lease) },
+	{ CTL_SESSION, sizeof(struct ctl_session) },
+	{ CTL_STATS, sizeof(struct ctl_stats) },
+	{ CTL_EVENT, sizeof(struct ctl_event) },
+	{ CTL_RESULT, sizeof(struct ctl_result) },
+	{ CTL_END, 0 },
 };
+#define NREPLIES	(sizeof(replies) / sizeof(replies[0]))
 
 static size_t
 reply_size(uint32_t type)
 {
-	switch (type) {
-	case CTL_SUMMARY:
-		return sizeof(struct ctl_summary);
-	case CTL_LEASE:
-		return sizeof(struct ctl_lease);
-	case CTL_SESSION:
-		return sizeof(struct ctl_session);
-	case CTL_STATS:
-		return sizeof(struct ctl_stats);
-	case CTL_EVENT:
-		return sizeof(struct ctl_event);
-	case CTL_RESULT:
-		return sizeof(struct ctl_result);
-	default:
-		return 0;
-	}
+	size_t	 i;
+
+	for (i = 0; i < NREPLIES; i++)
+		if (replies[i].type == type)
+			return replies[i].size;
+	return 0;
 }
 
 #define TERM(a)	((a)[sizeof(a) - 1] = '\0')
+#define STR(t, s, m)	{ (t), offsetof(struct s, m), sizeof(((struct s *)0)->m) }
+
+/* The single strings of each reply: char arrays to end inside. */
+static const struct {
+	uint32_t	 type;
+	size_t		 off;
+	size_t		 len;
+} reply_strs[] = {
+	STR(CTL_SUMMARY, ctl_summary, version),
+	STR(CTL_SUMMARY, ctl_summary, relay_id),
+	STR(CTL_LEASE, ctl_lease, name),
+	STR(CTL_LEASE, ctl_lease, id),
+	STR(CTL_LEASE, ctl_lease, description),
+	STR(CTL_LEASE, ctl_lease, addr),
+	STR(CTL_SESSION, ctl_session, lease_name),
+	STR(CTL_SESSION, ctl_session, from_id),
+	STR(CTL_SESSION, ctl_session, to_id),
+	STR(CTL_SESSION, ctl_session, alpn),
+	STR(CTL_SESSION, ctl_session, state),
+	STR(CTL_EVENT, ctl_event, name),
+	STR(CTL_EVENT, ctl_event, id),
+	STR(CTL_EVENT, ctl_event, detail),
+	STR(CTL_RESULT, ctl_result, message),
+};
 
 /* Make a reply well-formed: strings end inside their arrays, counts fit. */
 static void
@@ -150,15 +163,14 @@ reply_fix(uint32_t type, void *p)
 {
 	struct ctl_summary	*s = p;
 	struct ctl_lease	*l = p;
-	struct ctl_session	*se = p;
-	struct ctl_event	*ev = p;
-	struct ctl_result	*res = p;
 	uint32_t		 i;
 
+	for (i = 0; i < sizeof(reply_strs) / sizeof(reply_strs[0]); i++)
+		if (reply_strs[i].type == type)
+			((char *)p)[reply_strs[i].off + reply_strs[i].len -
+			    1] = '\0';
 	switch (type) {
 	case CTL_SUMMARY:
-		TERM(s->version);
-		TERM(s->relay_id);
 		s->nlisteners %= CTL_MAX_LISTENERS + 1;
 		s->nworkers %= CTL_MAX_WORKERS + 1;
 		for (i = 0; i < CTL_MAX_LISTENERS; i++)
@@ -167,28 +179,9 @@ reply_fix(uint32_t type, void *p)
 			TERM(s->workers[i].role);
 		break;
 	case CTL_LEASE:
-		TERM(l->name);
-		TERM(l->id);
 		l->nalpn %= ALPN_MAX_COUNT + 1;
 		for (i = 0; i < ALPN_MAX_COUNT; i++)
 			TERM(l->alpn[i]);
-		TERM(l->description);
-		TERM(l->addr);
-		break;
-	case CTL_SESSION:
-		TERM(se->lease_name);
-		TERM(se->from_id);
-		TERM(se->to_id);
-		TERM(se->alpn);
-		TERM(se->state);
-		break;
-	case CTL_EVENT:
-		TERM(ev->name);
-		TERM(ev->id);
-		TERM(ev->detail);
-		break;
-	case CTL_RESULT:
-		TERM(res->message);
 		break;
 	}
 }
@@ -208,7 +201,7 @@ build_replies(struct fz *f, struct imsgbuf *out)
 		how = fz_u8(f);
 		if (how == 0xff)
 			break;
-		type = how < 0xf0 ? replies[how % 7] : fz_u32(f);
+		type = how < 0xf0 ? replies[how % NREPLIES].type : fz_u32(f);
 		len = reply_size(type);
 		if (how >= 0xe0 && how < 0xf0)
 			len = fz_u16(f) % (IMSG_MAX_PAYLOAD + 1);

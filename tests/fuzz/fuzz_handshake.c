@@ -29,24 +29,12 @@
 #include "fuzz.h"
 #include "protocol.h"
 
-/* The seeds of tests/unit/protocol-vectors.json, and a third identity. */
-static const uint8_t seed_i[32] = {
-	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-	0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
-	0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f };
-static const uint8_t seed_r[32] = {
-	0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a,
-	0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
-	0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f };
-static const uint8_t seed_x[32] = "a third identity for the fuzzer";
-static const uint8_t eph_i[32] = {
-	0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a,
-	0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55,
-	0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f };
-static const uint8_t eph_r[32] = {
-	0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a,
-	0x6b, 0x6c, 0x6d, 0x6e, 0x6f, 0x70, 0x71, 0x72, 0x73, 0x74, 0x75,
-	0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f };
+/*
+ * The seeds and ephemerals of tests/unit/protocol-vectors.json (bytes
+ * counting up from 0x00, 0x20, 0x40 and 0x60), and a third identity.
+ */
+static uint8_t		 seed_i[32], seed_r[32], eph_i[32], eph_r[32];
+static const uint8_t	 seed_x[32] = "a third identity for the fuzzer";
 
 static struct identity	 ids[3];	/* I, R, X */
 static int		 keys_taken;	/* check_pair() moved them to records */
@@ -55,6 +43,10 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fz_quiet();
+	fz_counting(seed_i, sizeof(seed_i), 0x00);
+	fz_counting(seed_r, sizeof(seed_r), 0x20);
+	fz_counting(eph_i, sizeof(eph_i), 0x40);
+	fz_counting(eph_r, sizeof(eph_r), 0x60);
 	if (identity_from_seed(&ids[0], seed_i) == -1 ||
 	    identity_from_seed(&ids[1], seed_r) == -1 ||
 	    identity_from_seed(&ids[2], seed_x) == -1)
@@ -348,6 +340,23 @@ check_accept(struct run *run, int before, int tampered)
 		FZ_CHECK(strcmp(run->expect, hs->peer_id) == 0);
 }
 
+/*
+ * A scripted step: hs reads what the other side wrote on w. 1 when that
+ * went wrong or the message was not the one written; "us" accepting the
+ * peer is checked.
+ */
+static int
+script_read(struct run *run, struct handshake *hs, const struct wire *w,
+    struct fz *f)
+{
+	int	 before = hs->state, tampered, r;
+
+	r = do_read(hs, w, f, &tampered);
+	if (hs == &run->us)
+		check_accept(run, before, tampered);
+	return r == -1 || tampered;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -418,25 +427,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int		  bad = !run.ctx_same;
 
 		bad |= do_write(I, wI, HS_FRAME_M1) == -1;
-		before = R->state;
-		bad |= do_read(R, wI, &f, &tampered) == -1 || tampered;
+		bad |= script_read(&run, R, wI, &f);
 		bad |= do_sign(R, &f, R == &run.peer) == -1 ||
 		    !sig_authentic(R);
 		id_from_pk(R->local_pk, rid);
 		bad |= do_write(R, wR, HS_FRAME_M2) == -1;
-		before = I->state;
-		r = do_read(I, wR, &f, &tampered);
-		bad |= r == -1 || tampered;
-		if (I == &run.us)
-			check_accept(&run, before, tampered);
+		bad |= script_read(&run, I, wR, &f);
 		bad |= do_sign(I, &f, I == &run.peer) == -1 ||
 		    !sig_authentic(I);
 		bad |= do_write(I, wI, HS_FRAME_M3) == -1;
-		before = R->state;
-		r = do_read(R, wI, &f, &tampered);
-		bad |= r == -1 || tampered;
-		if (R == &run.us)
-			check_accept(&run, before, tampered);
+		bad |= script_read(&run, R, wI, &f);
 		check_side(&run.us, 0);
 		check_side(&run.peer, 0);
 		if (run.expect[0] != '\0' && strcmp(run.expect, rid) != 0)

@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,55 +45,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		abort();
 	return 0;
-}
-
-/*
- * Descriptors: which of the 64 from the lowest free one are open before
- * a run (some may be, above the first hole), so that afterwards every
- * other one can be required closed again.
- */
-#define FD_WINDOW	64
-
-struct fd_snap {
-	int		 lo;
-	uint64_t	 open;
-};
-
-/* One poll() tells which of the window are open (not POLLNVAL). */
-static uint64_t
-fd_open_mask(int lo)
-{
-	struct pollfd	 p[FD_WINDOW];
-	uint64_t	 m = 0;
-	int		 i;
-
-	for (i = 0; i < FD_WINDOW; i++) {
-		p[i].fd = lo + i;
-		p[i].events = 0;
-		p[i].revents = 0;
-	}
-	FZ_CHECK(poll(p, FD_WINDOW, 0) != -1);
-	for (i = 0; i < FD_WINDOW; i++)
-		if (!(p[i].revents & POLLNVAL))
-			m |= (uint64_t)1 << i;
-	return m;
-}
-
-static void
-fd_snapshot(struct fd_snap *s)
-{
-	int	 fd;
-
-	FZ_CHECK((fd = dup(devnull)) != -1);
-	close(fd);
-	s->lo = fd;
-	s->open = fd_open_mask(fd);
-}
-
-static void
-fd_check(const struct fd_snap *s)
-{
-	FZ_CHECK(fd_open_mask(s->lo) == s->open);
 }
 
 /*
@@ -232,11 +182,11 @@ take_one(struct fz *f, const uint8_t *ref_buf, size_t ref_len, int ref_nfds,
 static void
 run_buffer(struct fz *f)
 {
-	struct fd_snap	 snap;
+	struct fz_fds	 snap;
 	size_t		 len, off = 0, used;
 	int		 nfds, i, fds_used = 0;
 
-	fd_snapshot(&snap);
+	fz_fd_snapshot(&snap);
 	imsgbuf_init(&ib, -1, fz_u8(f) & 1);
 	nfds = fz_u8(f) % (IMSG_MAX_FDQUEUE + 1);
 	for (i = 0; i < nfds; i++)
@@ -251,7 +201,7 @@ run_buffer(struct fz *f)
 	FZ_CHECK(ib.nrfds == nfds - fds_used);
 	imsgbuf_clear(&ib);
 	FZ_CHECK(ib.nrfds == 0 && ib.rlen == ib.rpos);
-	fd_check(&snap);
+	fz_fd_check(&snap);
 }
 
 /* Send len bytes with nfds descriptors (dups of /dev/null) in one message. */
@@ -294,13 +244,13 @@ send_chunk(int s, const uint8_t *p, size_t len, int nfds)
 static void
 run_socket(struct fz *f)
 {
-	struct fd_snap	 snap;
+	struct fz_fds	 snap;
 	size_t		 len, off = 0, sent = 0, chunk, used;
 	int		 sv[2], nfds, total_fds = 0, fds_used = 0, bad = 0;
 	int		 chunks = 0;
 	ssize_t		 n;
 
-	fd_snapshot(&snap);
+	fz_fd_snapshot(&snap);
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0, sv) == 0);
 	imsgbuf_init(&ib, sv[1], fz_u8(f) & 1);
@@ -332,13 +282,13 @@ run_socket(struct fz *f)
 	imsgbuf_clear(&ib);
 	close(sv[0]);
 	close(sv[1]);
-	fd_check(&snap);
+	fz_fd_check(&snap);
 }
 
 static void
 run_compose(struct fz *f)
 {
-	struct fd_snap	 snap;
+	struct fz_fds	 snap;
 	struct imsg	 imsg;
 	struct stat	 sent_st[32], st;
 	size_t		 plen[32], len;
@@ -347,7 +297,7 @@ run_compose(struct fz *f)
 	static uint8_t	 payload[IMSG_MAX_PAYLOAD + 1];
 	ssize_t		 n;
 
-	fd_snapshot(&snap);
+	fz_fd_snapshot(&snap);
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0, sv) == 0);
 	imsgbuf_init(&ob, sv[0], 1);
@@ -410,7 +360,7 @@ run_compose(struct fz *f)
 	imsgbuf_clear(&ib);
 	close(sv[0]);
 	close(sv[1]);
-	fd_check(&snap);
+	fz_fd_check(&snap);
 }
 
 int

@@ -99,6 +99,19 @@ deliver(struct rec_layer *rx, struct rx_model *m, const uint8_t *frame,
 	FZ_CHECK(payload_is(out, plen, h->fill));
 }
 
+/* The newest frame held, copied into frame to be spoilt; NULL if none. */
+static struct held *
+newest_copy(size_t nheld, uint8_t *frame)
+{
+	struct held	*h;
+
+	if (nheld == 0)
+		return NULL;
+	h = &held[(nheld - 1) % HOLD_MAX];
+	memcpy(frame, h->frame, h->len);
+	return h;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -177,19 +190,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			deliver(&rx, &m, h->frame, h->len, h, 1, outlen);
 			break;
 		case 4:		/* deliver the newest frame with one bit flipped */
-			if (nheld == 0)
+			if ((h = newest_copy(nheld, frame)) == NULL)
 				break;
-			h = &held[(nheld - 1) % HOLD_MAX];
-			memcpy(frame, h->frame, h->len);
 			i = fz_u16(&f) % (h->len * 8);
 			frame[i / 8] ^= (uint8_t)(1 << (i % 8));
 			deliver(&rx, &m, frame, h->len, h, 0, REC_MAX_PLAINTEXT);
 			break;
 		case 5:		/* deliver it cut short or with bytes added */
-			if (nheld == 0)
+			if ((h = newest_copy(nheld, frame)) == NULL)
 				break;
-			h = &held[(nheld - 1) % HOLD_MAX];
-			memcpy(frame, h->frame, h->len);
 			n = fz_u8(&f) % 32 + 1;
 			if (fz_u8(&f) & 1) {
 				len = n < h->len ? h->len - n : 0;

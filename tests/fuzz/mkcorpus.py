@@ -100,6 +100,10 @@ def c_accept(sid=SESSION_ID):
     return fb(5, fb(1, sid))
 
 
+def c_path_report(sid=SESSION_ID, outcome=1):
+    return fb(9, fb(1, sid) + fv(2, outcome))
+
+
 def c_reject(sid=SESSION_ID, reason="no"):
     return fb(6, fb(1, sid) + fb(2, reason))
 
@@ -250,6 +254,9 @@ for k, v in CLIENT_MSGS.items():
     write("proto", "client-" + k, bytes([0]) + v)
 for k, v in RELAY_MSGS.items():
     write("proto", "relay-" + k, bytes([1]) + v)
+# regression: a valid PathReport failed the target's own check of what
+# conn.c copies (fuzz_proto had no case for it)
+write("proto", "regress-client-path-report", bytes([0]) + c_path_report())
 write("proto", "validators-utf8", bytes([0xf0]) + u16(12) +
       "\u00e9\u2603\U0001f600a".encode())
 write("proto", "validators-id", bytes([0xf0]) + u16(32) +
@@ -400,7 +407,9 @@ write("preamble", "bad-kind", bytes([0x40]) + b"RLY\x01X" + bytes(8))
 # kinds: 0 connect (0x80: small send buffer), 1 handshake, 2 raw message
 # record, 3 valid requests, 4 tampered record / (0x80) close, 5 raw
 # bytes, 6-7 lease answers, 8 lease news, 9 read, 10 deadline, 11 close,
-# 12 parent signs, 13 data preamble
+# 12 parent signs, 13 data preamble, 14 lease channel drained /
+# (0x80) backlogged / (0x40) second fwd worker gone or back, 15 a path
+# record
 
 HS = bytes([0x01, 0, 0])           # handshake: parent signs, M3 intact
 
@@ -410,13 +419,16 @@ def valid(kind, extra, count=1, name=1):
     return bytes([0x03, count - 1]) + bytes(16) + bytes([name, kind]) + extra
 
 
-V_REGISTER = valid(0, bytes([5, 1, 60]))
+# Register: request_id, ALPN count, TTL, hidden | local addresses << 1;
+# Connect: request_id, by name, direct | local addresses << 1
+V_REGISTER = valid(0, bytes([5, 1, 60, 2 << 1]))
 V_RENEW = valid(1, bytes([6]))
 V_UNREGISTER = valid(2, bytes([7]))
-V_CONNECT = valid(3, bytes([8, 1]))
-V_ACCEPT = valid(4, b"")
+V_CONNECT = valid(3, bytes([8, 1, 1 | 3 << 1]))
+V_ACCEPT = valid(4, bytes([1]))
 V_LIST = valid(6, bytes([9, 0]))
 V_PING = valid(7, bytes([1]))
+V_PATH = valid(8, bytes([0]))
 A_REGISTERED = bytes([0x06, 0]) + LEASE_ID + bytes([1]) + u32(60) + bytes(8)
 A_ERROR = bytes([0x06, 1, 4, 5]) + b"taken"
 A_SIMPLE = bytes([0x06, 0])
@@ -452,6 +464,15 @@ write("conn", "idle", bytes([0x00]) + HS + bytes([0x0a, 1, 0x09]))
 write("conn", "handshake-deadline", bytes([0x00, 0x0a, 0]))
 write("conn", "bad-signer", bytes([0x00, 0x01, 0xff, 0]))
 write("conn", "data", bytes([0x00, 0x0d]) + TOKEN)
+write("conn", "path-report", bytes([0x00]) + HS + V_PATH + A_SIMPLE +
+      bytes([0x09]))
+# requests while the lease channel is backlogged: read once it drains
+write("conn", "backlog", bytes([0x00]) + HS + bytes([0x8e]) + V_PING +
+      V_LIST + bytes([0x09, 0x0e]) + A_LIST_FULL + bytes([0x09]))
+# token[0] odd: the second fwd worker's, gone
+write("conn", "data-fwd-gone", bytes([0x4e, 0x00, 0x0d]) + bytes([1]) +
+      TOKEN[1:])
+write("conn", "path-record", bytes([0x00]) + HS + bytes([0x0f, 0x09]))
 write("conn", "two-clients", bytes([0x00, 0x00]) + HS +
       bytes([0x11, 0, 0]) + V_PING + bytes([0x12]) + u16(2) + b"\x42\x00" +
       bytes([0x09, 0x19, 0x0b, 0x1b]))
