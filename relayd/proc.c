@@ -865,6 +865,24 @@ peer_gone(struct peer *p)
 		procs[worker->role]->peer_gone(role, index);
 }
 
+/*
+ * The slot of the peer that pm names, emptied: a replacement's old one
+ * died and its end may be unread yet.
+ */
+static struct peer **
+worker_peer_clear(struct peer *p, struct imsg *imsg,
+    const struct peer_msg *pm)
+{
+	struct peer	**slot;
+
+	if (!(procs[worker->role]->peers & (1 << pm->role)))
+		bad_imsg(p, imsg, "no channel to that role");
+	slot = peer_slot(pm->role, pm->index);
+	if (*slot != NULL)
+		peer_gone(*slot);
+	return slot;
+}
+
 static void
 worker_peer_fd(struct peer *p, struct imsg *imsg)
 {
@@ -875,12 +893,7 @@ worker_peer_fd(struct peer *p, struct imsg *imsg)
 	if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1 ||
 	    (fd = imsg_take_fd(imsg)) == -1)
 		bad_imsg(p, imsg, "no descriptor");
-	if (!(procs[worker->role]->peers & (1 << pm.role)))
-		bad_imsg(p, imsg, "no channel to that role");
-	slot = peer_slot(pm.role, pm.index);
-	/* a replacement: the old one died and its end may be unread yet */
-	if (*slot != NULL)
-		peer_gone(*slot);
+	slot = worker_peer_clear(p, imsg, &pm);
 	if ((np = calloc(1, sizeof(*np))) == NULL)
 		fatal("calloc");
 	peer_init(np, pm.role, pm.index, fd,
@@ -900,7 +913,6 @@ static int
 worker_generic(struct peer *p, struct imsg *imsg)
 {
 	struct peer_msg	 pm;
-	struct peer	**slot;
 	uint32_t	 gen;
 	int32_t		 v;
 
@@ -911,11 +923,7 @@ worker_generic(struct peer *p, struct imsg *imsg)
 	case IMSG_PEER_GONE:
 		if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1)
 			bad_imsg(p, imsg, "size");
-		if (!(procs[worker->role]->peers & (1 << pm.role)))
-			bad_imsg(p, imsg, "no channel to that role");
-		slot = peer_slot(pm.role, pm.index);
-		if (*slot != NULL)
-			peer_gone(*slot);
+		worker_peer_clear(p, imsg, &pm);
 		return 1;
 	case IMSG_CFG_LIMITS:
 		if (imsg_get_data(imsg, &worker->lim, sizeof(worker->lim)) == -1)
