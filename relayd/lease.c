@@ -31,13 +31,7 @@
 #include "relayd.h"
 #include "util.h"
 
-RB_GENERATE(lease_id_tree, lease, id_entry, lease_id_cmp)
-RB_GENERATE(lease_name_tree, lease, name_entry, lease_name_cmp)
-RB_GENERATE(holder_tree, holder, entry, holder_cmp)
-RB_GENERATE(session_tree, session, entry, session_cmp)
-RB_GENERATE(bucket_tree, bucket, entry, bucket_cmp)
-RB_GENERATE(id_count_tree, id_count, entry, id_count_cmp)
-RB_GENERATE(addr_pending_tree, addr_pending, entry, addr_pending_cmp)
+LEASE_TREES(RB_GENERATE)
 
 struct lease_state	 ls;
 

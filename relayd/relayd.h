@@ -357,11 +357,7 @@ struct l_connected {
 #define LIST_PAGE	20	/* leases per LeaseList: always fits one record */
 
 struct l_leaseinfo {
-	char		 name[NAME_MAX_LEN + 1];
-	char		 id[ID_BUFSZ];
-	char		 alpn[ALPN_MAX_COUNT][ALPN_MAX_LEN + 1];
-	uint32_t	 nalpn;
-	char		 description[DESC_MAX_LEN + 1];
+	LEASE_DESC_MEMBERS;
 	uint64_t	 expires;
 };
 
@@ -594,11 +590,7 @@ struct lease {
 	TAILQ_ENTRY(lease)	 holder_entry;
 	TAILQ_ENTRY(lease)	 idc_entry;
 	uint8_t			 lease_id[LEASE_ID_LEN];
-	char			 name[NAME_MAX_LEN + 1];
-	char			 id[ID_BUFSZ];
-	char			 alpn[ALPN_MAX_COUNT][ALPN_MAX_LEN + 1];
-	uint32_t		 nalpn;
-	char			 description[DESC_MAX_LEN + 1];
+	LEASE_DESC_MEMBERS;
 	int			 hidden;
 	struct wire_addr	 local[ADDR_MAX_COUNT];
 	uint32_t		 nlocal;
@@ -652,27 +644,22 @@ struct bucket {				/* connect rate per requester ID */
 	double			 last;
 };
 
-RB_HEAD(lease_id_tree, lease);
-RB_HEAD(lease_name_tree, lease);
-RB_HEAD(holder_tree, holder);
-RB_HEAD(session_tree, session);
-RB_HEAD(bucket_tree, bucket);
-RB_HEAD(id_count_tree, id_count);
-RB_HEAD(addr_pending_tree, addr_pending);
-int	 lease_id_cmp(struct lease *, struct lease *);
-int	 lease_name_cmp(struct lease *, struct lease *);
-int	 holder_cmp(struct holder *, struct holder *);
-int	 session_cmp(struct session *, struct session *);
-int	 bucket_cmp(struct bucket *, struct bucket *);
-int	 id_count_cmp(struct id_count *, struct id_count *);
-int	 addr_pending_cmp(struct addr_pending *, struct addr_pending *);
-RB_PROTOTYPE(lease_id_tree, lease, id_entry, lease_id_cmp)
-RB_PROTOTYPE(lease_name_tree, lease, name_entry, lease_name_cmp)
-RB_PROTOTYPE(holder_tree, holder, entry, holder_cmp)
-RB_PROTOTYPE(session_tree, session, entry, session_cmp)
-RB_PROTOTYPE(bucket_tree, bucket, entry, bucket_cmp)
-RB_PROTOTYPE(id_count_tree, id_count, entry, id_count_cmp)
-RB_PROTOTYPE(addr_pending_tree, addr_pending, entry, addr_pending_cmp)
+/* The lease worker's trees: name, element, entry and comparison. */
+#define LEASE_TREES(X)							\
+	X(lease_id_tree, lease, id_entry, lease_id_cmp)			\
+	X(lease_name_tree, lease, name_entry, lease_name_cmp)		\
+	X(holder_tree, holder, entry, holder_cmp)			\
+	X(session_tree, session, entry, session_cmp)			\
+	X(bucket_tree, bucket, entry, bucket_cmp)			\
+	X(id_count_tree, id_count, entry, id_count_cmp)			\
+	X(addr_pending_tree, addr_pending, entry, addr_pending_cmp)
+
+#define LEASE_TREE_DECLARE(name, type, field, cmp)			\
+	RB_HEAD(name, type);						\
+	int	 cmp(struct type *, struct type *);			\
+	RB_PROTOTYPE(name, type, field, cmp)
+
+LEASE_TREES(LEASE_TREE_DECLARE)
 
 struct lease_state {
 	struct lease_id_tree	 by_id;
