@@ -1025,8 +1025,7 @@ conn_signed(struct peer *p, struct imsg *imsg)
 	struct sign_resp	 resp;
 	struct client		*c;
 
-	if (imsg_get_data(imsg, &resp, sizeof(resp)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &resp, sizeof(resp));
 	worker->stats.signatures++;
 	if ((c = client_find(imsg->hdr.peerid)) == NULL ||
 	    c->state != CL_HS_SIGN)
@@ -1502,8 +1501,7 @@ conn_dispatch_parent(struct peer *p, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_LISTENER_FD:
-		if (imsg_get_data(imsg, &lm, sizeof(lm)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &lm, sizeof(lm));
 		if (cs.nlisteners == CTL_MAX_LISTENERS)
 			bad_imsg(p, imsg, "too many listeners");
 		l = &cs.listeners[cs.nlisteners++];

@@ -386,8 +386,7 @@ control_bytes_reply(struct peer *p, struct imsg *imsg)
 			control_sessions_send(c);
 		return;
 	}
-	if (imsg_get_data(imsg, &fb, sizeof(fb)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &fb, sizeof(fb));
 	if (c->nbytes >= ls.nsessions + 1024)
 		return;		/* more than there are sessions: ignore */
 	if (c->nbytes == c->capbytes) {
@@ -435,8 +434,7 @@ control_stats_reply(struct peer *p, struct imsg *imsg)
 	struct ctl_stats	 st;
 	struct ctl_conn		*c;
 
-	if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &st, sizeof(st));
 	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
 	    !(c->stats_wait & control_bit(p->role, p->index)))
 		return;

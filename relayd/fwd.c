@@ -586,8 +586,7 @@ fwd_data_fd(struct peer *p, struct imsg *imsg)
 	struct timeval	 tv = { 0, ORPHAN_WAIT_MS * 1000 };
 	int		 s;
 
-	if (imsg_get_data(imsg, &fd, sizeof(fd)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &fd, sizeof(fd));
 	if (imsg->fd_lost) {
 		/* this worker had no descriptor left: the kernel dropped it */
 		worker->stats.sessions_refused_nofile++;
@@ -629,8 +628,7 @@ fwd_session(struct peer *p, struct imsg *imsg)
 	struct timeval		 tv;
 	int			 i;
 
-	if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &fs, sizeof(fs));
 	if (fsession_find(fs.session_id) != NULL)
 		bad_imsg(p, imsg, "duplicate session");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -710,8 +708,7 @@ fwd_dispatch_lease(struct peer *p, struct imsg *imsg)
 		break;
 	case IMSG_F_CANCEL:
 	case IMSG_F_KILL:
-		if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &fs, sizeof(fs));
 		if ((s = fsession_find(fs.session_id)) == NULL)
 			break;
 		if (imsg->hdr.type == IMSG_F_CANCEL && !s->paired)

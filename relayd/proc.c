@@ -921,17 +921,14 @@ worker_generic(struct peer *p, struct imsg *imsg)
 		worker_peer_fd(p, imsg);
 		return 1;
 	case IMSG_PEER_GONE:
-		if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &pm, sizeof(pm));
 		worker_peer_clear(p, imsg, &pm);
 		return 1;
 	case IMSG_CFG_LIMITS:
-		if (imsg_get_data(imsg, &worker->lim, sizeof(worker->lim)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &worker->lim, sizeof(worker->lim));
 		return 0;	/* the role may start collecting its lists */
 	case IMSG_CFG_END:
-		if (imsg_get_data(imsg, &gen, sizeof(gen)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &gen, sizeof(gen));
 		procs[worker->role]->configured(!worker->configured);
 		if (worker->configured)
 			log_info("configuration reloaded");
@@ -948,8 +945,7 @@ worker_generic(struct peer *p, struct imsg *imsg)
 		}
 		return 1;
 	case IMSG_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &v, sizeof(v));
 		log_setverbose(v);
 		return 1;
 	case IMSG_STOP:

@@ -532,6 +532,14 @@ int	 peer_backlogged(const struct peer *);
 struct peer *peer_for(enum proc_role, int);
 __attribute__((noreturn)) void bad_imsg(struct peer *, struct imsg *,
 	    const char *);
+
+/* Exactly len bytes of imsg's data into data, or p sent a bad message. */
+static inline void
+peer_get_data(struct peer *p, struct imsg *imsg, void *data, size_t len)
+{
+	if (imsg_get_data(imsg, data, len) == -1)
+		bad_imsg(p, imsg, "size");
+}
 __attribute__((noreturn)) void worker_exit(void);
 void	 stats_add(struct ctl_stats *, const struct ctl_stats *);
 void	 wire_addr_from_sockaddr(struct wire_addr *, const struct sockaddr *);
