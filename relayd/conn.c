@@ -1294,20 +1294,28 @@ wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
 	return 0;
 }
 
-/* A list of them (a lease holder's or a requester's local addresses). */
-static size_t
-wire_addrs_to_proto(const struct wire_addr *src, uint32_t n,
-    Relay__V1__Address *loc, Relay__V1__Address **ploc)
+/* A client's addresses in an Incoming or Connected, and their storage. */
+struct pb_peer_addrs {
+	Relay__V1__Address	 seen;
+	Relay__V1__Address	 loc[ADDR_MAX_COUNT];
+	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	size_t			 nloc;
+};
+
+/* Its local addresses, and the one the relay saw: NULL if it has none. */
+static Relay__V1__Address *
+pb_peer_addrs(struct pb_peer_addrs *pa, const struct wire_addr *seen,
+    const struct wire_addr *loc, uint32_t nloc)
 {
 	uint32_t	 i;
-	size_t		 k = 0;
 
-	for (i = 0; i < n && i < ADDR_MAX_COUNT; i++)
-		if (wire_addr_to_proto(&src[i], &loc[k]) == 0) {
-			ploc[k] = &loc[k];
-			k++;
+	pa->nloc = 0;
+	for (i = 0; i < nloc && i < ADDR_MAX_COUNT; i++)
+		if (wire_addr_to_proto(&loc[i], &pa->loc[pa->nloc]) == 0) {
+			pa->ploc[pa->nloc] = &pa->loc[pa->nloc];
+			pa->nloc++;
 		}
-	return k;
+	return wire_addr_to_proto(seen, &pa->seen) == 0 ? &pa->seen : NULL;
 }
 
 /* The answer to a request in flight: the client may be read again. */
@@ -1350,8 +1358,7 @@ conn_incoming(struct client *c, struct imsg *imsg)
 {
 	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
 	Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
-	Relay__V1__Address	 from, loc[ADDR_MAX_COUNT];
-	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	struct pb_peer_addrs	 pa;
 	struct l_incoming	 li;
 
 	memcpy(&li, imsg->data, sizeof(li));
@@ -1359,13 +1366,12 @@ conn_incoming(struct client *c, struct imsg *imsg)
 	in.lease_id = pb_bytes(li.lease_id, LEASE_ID_LEN);
 	in.alpn = li.alpn;
 	in.from_id = li.from_id;
-	if (wire_addr_to_proto(&li.from_addr, &from) == 0)
-		in.from_addr = &from;
+	in.from_addr = pb_peer_addrs(&pa, &li.from_addr, li.from_local,
+	    li.nfrom_local);
 	in.token = pb_bytes(li.token, TOKEN_LEN);
 	in.deadline_ms = li.deadline_ms;
-	in.from_local_addrs = ploc;
-	in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
-	    li.nfrom_local, loc, ploc);
+	in.from_local_addrs = pa.ploc;
+	in.n_from_local_addrs = pa.nloc;
 	in.direct = li.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
 	m.incoming = &in;
@@ -1377,20 +1383,18 @@ conn_connected(struct client *c, struct imsg *imsg)
 {
 	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
 	Relay__V1__Connected	 cn = RELAY__V1__CONNECTED__INIT;
-	Relay__V1__Address	 peer, loc[ADDR_MAX_COUNT];
-	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	struct pb_peer_addrs	 pa;
 	struct l_connected	 lc;
 
 	memcpy(&lc, imsg->data, sizeof(lc));
 	cn.request_id = lc.request_id;
 	cn.session_id = pb_bytes(lc.session_id, SESSION_ID_LEN);
 	cn.id = lc.id;
-	if (wire_addr_to_proto(&lc.peer_addr, &peer) == 0)
-		cn.peer_addr = &peer;
+	cn.peer_addr = pb_peer_addrs(&pa, &lc.peer_addr, lc.peer_local,
+	    lc.npeer_local);
 	cn.token = pb_bytes(lc.token, TOKEN_LEN);
-	cn.peer_local_addrs = ploc;
-	cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
-	    lc.npeer_local, loc, ploc);
+	cn.peer_local_addrs = pa.ploc;
+	cn.n_peer_local_addrs = pa.nloc;
 	cn.direct = lc.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
 	m.connected = &cn;

@@ -230,34 +230,35 @@ child_dispatch(struct child *c, struct imsg *imsg)
 	pr.ops->tree_ready();
 }
 
+/* One message read; the next is read while the channel stands. */
+static int
+child_take(struct imsg *imsg, void *arg)
+{
+	struct child	*c = arg;
+
+	child_dispatch(c, imsg);
+	return c->alive;
+}
+
 static void
 child_event(int fd, short ev, void *arg)
 {
 	struct child	*c = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 r;
+	int		 r = 0;
 
 	if ((ev & EV_WRITE) && imsgbuf_flush(&c->ibuf) == -1) {
 		child_disconnect(c);	/* SIGCHLD tells which and why */
 		return;
 	}
-	if (ev & EV_READ) {
-		n = imsgbuf_read(&c->ibuf);
-		if (n == 0 || (n == -1 && errno != EAGAIN)) {
-			child_disconnect(c);
-			return;
-		}
-		while (c->alive) {
-			if ((r = imsg_get(&c->ibuf, &imsg)) == -1) {
-				proc_child_kill(c, "malformed message");
-				return;
-			}
-			if (r == 0)
-				break;
-			child_dispatch(c, &imsg);
-			imsg_free(&imsg);
-		}
+	if (ev & EV_READ)
+		r = imsgbuf_read_each(&c->ibuf, child_take, c);
+	if (r == -1) {
+		child_disconnect(c);
+		return;
+	}
+	if (r == -2) {
+		proc_child_kill(c, "malformed message");
+		return;
 	}
 	child_update(c);
 }
