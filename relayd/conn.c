@@ -117,7 +117,7 @@ RB_HEAD(client_tree, client);
 RB_HEAD(addr_tree, addr_count);
 
 static int	client_cmp(struct client *, struct client *);
-static int	addr_cmp(struct addr_count *, struct addr_count *);
+TREE_CMP_BYTES(addr_cmp, addr_count, key)
 RB_GENERATE_LOCAL(client_tree, client, entry, client_cmp)
 RB_GENERATE_LOCAL(addr_tree, addr_count, entry, addr_cmp)
 
@@ -150,12 +150,6 @@ static int
 client_cmp(struct client *a, struct client *b)
 {
 	return a->cid < b->cid ? -1 : a->cid > b->cid;
-}
-
-static int
-addr_cmp(struct addr_count *a, struct addr_count *b)
-{
-	return memcmp(a->key, b->key, sizeof(a->key));
 }
 
 /* At most one line a second per kind of refusal. */
@@ -1586,16 +1580,7 @@ conn_stop(void)
 	conn_stop_check();
 }
 
-static uint32_t
-conn_count(const struct relayd_limits *lim)
-{
-	return lim->workers_conn;
-}
-
 const struct proc conn_proc = {
-	.role = ROLE_CONN,
-	.name = "conn",
-	.count = conn_count,
 	.peers = R_LEASE | R_FWD,
 	.fd_peers = R_FWD,
 	.init = conn_init,

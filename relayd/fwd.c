@@ -107,8 +107,8 @@ struct orphan {
 
 RB_HEAD(tok_tree, tokref);
 RB_HEAD(fsession_tree, fsession);
-static int	tokref_cmp(struct tokref *, struct tokref *);
-static int	fsession_cmp(struct fsession *, struct fsession *);
+TREE_CMP_BYTES(tokref_cmp, tokref, index)
+TREE_CMP_BYTES(fsession_cmp, fsession, session_id)
 RB_GENERATE_LOCAL(tok_tree, tokref, entry, tokref_cmp)
 RB_GENERATE_LOCAL(fsession_tree, fsession, entry, fsession_cmp)
 
@@ -132,18 +132,6 @@ static struct {
 static void	fwd_end(struct fsession *, const char *);
 static void	fdir_pump(struct fdir *);
 static void	pipe_retry_cb(int, short, void *);
-
-static int
-tokref_cmp(struct tokref *a, struct tokref *b)
-{
-	return memcmp(a->index, b->index, sizeof(a->index));
-}
-
-static int
-fsession_cmp(struct fsession *a, struct fsession *b)
-{
-	return memcmp(a->session_id, b->session_id, SESSION_ID_LEN);
-}
 
 static void
 tok_index(uint8_t index[32], const uint8_t token[TOKEN_LEN])
@@ -729,16 +717,7 @@ fwd_dispatch_conn(struct peer *p, struct imsg *imsg)
 	fwd_data_fd(p, imsg);
 }
 
-static uint32_t
-fwd_count(const struct relayd_limits *lim)
-{
-	return lim->workers_fwd;
-}
-
 const struct proc fwd_proc = {
-	.role = ROLE_FWD,
-	.name = "fwd",
-	.count = fwd_count,
 	.peers = R_LEASE | R_CONN,
 	.fd_peers = R_CONN,
 	.init = fwd_init,

@@ -31,23 +31,7 @@
 #include "relayd.h"
 #include "util.h"
 
-LEASE_TREES(RB_GENERATE)
-
 struct lease_state	 ls;
-
-/* A tree ordered by a key member compared as bytes, or as a string. */
-#define TREE_CMP_BYTES(cmp, type, key)					\
-int									\
-cmp(struct type *a, struct type *b)					\
-{									\
-	return memcmp(a->key, b->key, sizeof(a->key));			\
-}
-#define TREE_CMP_STRING(cmp, type, key)					\
-int									\
-cmp(struct type *a, struct type *b)					\
-{									\
-	return strcmp(a->key, b->key);					\
-}
 
 TREE_CMP_BYTES(lease_id_cmp, lease, lease_id)
 TREE_CMP_STRING(lease_name_cmp, lease, name)
@@ -56,7 +40,7 @@ TREE_CMP_STRING(bucket_cmp, bucket, id)
 TREE_CMP_STRING(id_count_cmp, id_count, id)
 TREE_CMP_BYTES(addr_pending_cmp, addr_pending, key)
 
-int
+static int
 holder_cmp(struct holder *a, struct holder *b)
 {
 	if (a->conn != b->conn)
@@ -64,6 +48,7 @@ holder_cmp(struct holder *a, struct holder *b)
 	return a->cid < b->cid ? -1 : a->cid > b->cid;
 }
 
+LEASE_TREES(RB_GENERATE)
 
 static void
 lease_init(void)
@@ -1416,16 +1401,7 @@ lease_dispatch_parent(struct peer *p, struct imsg *imsg)
 	}
 }
 
-static uint32_t
-lease_count(const struct relayd_limits *lim)
-{
-	return 1;
-}
-
 const struct proc lease_proc = {
-	.role = ROLE_LEASE,
-	.name = "lease",
-	.count = lease_count,
 	.peers = R_CONN | R_FWD,
 	.fd_peers = 0,
 	.pause_peers = R_CONN | R_FWD,

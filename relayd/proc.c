@@ -2,7 +2,7 @@
 /*
  * proc.c: relayd's process launcher and the channels between processes.
  *
- * The parent's side: start count() workers of every role in procs[]
+ * The parent's side: start the workers of every role in procs[]
  * (fork, then re-execute relayd -P role -I index with the channel on fd
  * 3), link every pair of roles that name each other, let the parent's
  * role (relayd.c) hand each worker its descriptors and configuration,
@@ -45,6 +45,20 @@ const struct proc *const procs[ROLE_MAX] = {
 	[ROLE_FWD] = &fwd_proc,
 };
 const char		*role_names[] = { "parent", "lease", "conn", "fwd" };
+
+/* The workers of role r the limits ask for: one lease worker. */
+static uint32_t
+proc_role_count(enum proc_role r, const struct relayd_limits *lim)
+{
+	switch (r) {
+	case ROLE_CONN:
+		return lim->workers_conn;
+	case ROLE_FWD:
+		return lim->workers_fwd;
+	default:
+		return 1;
+	}
+}
 
 struct relayd_worker	*worker;
 uint8_t			 relay_pk[ED25519_PK_LEN];
@@ -363,7 +377,7 @@ proc_init(struct event_base *base, const char *self,
 	pr.lim = *lim;
 	pr.ops = ops;
 	for (r = ROLE_LEASE; r < ROLE_MAX; r++) {
-		n = procs[r]->count(lim);
+		n = proc_role_count(r, lim);
 		for (i = 0; i < n; i++) {
 			if (pr.nchildren == MAX_CHILDREN)
 				fatalx("too many workers");

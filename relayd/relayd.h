@@ -426,14 +426,12 @@ typedef void (*peer_dispatch_fn)(struct peer *, struct imsg *);
 
 /*
  * A worker role, declared by its own file (lease.c, conn.c, fwd.c).
- * proc.c starts count() instances of each, links every pair of roles
+ * proc.c starts the instances the limits ask for (proc_role_count()),
+ * links every pair of roles
  * that name each other in peers, passes descriptors only on the channels
  * fd_peers names, and hands each message to dispatch[sender's role].
  */
 struct proc {
-	enum proc_role	 role;
-	const char	*name;
-	uint32_t	 (*count)(const struct relayd_limits *);
 	int		 peers;		/* R_* of the roles it has channels to */
 	int		 fd_peers;	/* R_* of those that pass descriptors */
 	int		 pause_peers;	/* R_*: not read while our queue to
@@ -664,8 +662,21 @@ struct bucket {				/* connect rate per requester ID */
 
 #define LEASE_TREE_DECLARE(name, type, field, cmp)			\
 	RB_HEAD(name, type);						\
-	int	 cmp(struct type *, struct type *);			\
 	RB_PROTOTYPE(name, type, field, cmp)
+
+/* A tree's order: a key member compared as bytes, or as a string. */
+#define TREE_CMP_BYTES(cmp, type, key)					\
+static int								\
+cmp(struct type *a, struct type *b)					\
+{									\
+	return memcmp(a->key, b->key, sizeof(a->key));			\
+}
+#define TREE_CMP_STRING(cmp, type, key)					\
+static int								\
+cmp(struct type *a, struct type *b)					\
+{									\
+	return strcmp(a->key, b->key);					\
+}
 
 LEASE_TREES(LEASE_TREE_DECLARE)
 
