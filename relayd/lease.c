@@ -312,22 +312,19 @@ lease_remove(struct lease *l, const char *why)
 	free(l);
 }
 
-/* Unsolicited news about a lease, to the connection holding it. */
+/*
+ * Unsolicited news about a lease, to the connection holding it: "lease
+ * NAME what".
+ */
 static void
-lease_notice(struct lease *l, int kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
-lease_notice(struct lease *l, int kind, const char *fmt, ...)
+lease_notice(struct lease *l, int kind, const char *what)
 {
 	struct l_notice	 n;
-	va_list		 ap;
 
 	memset(&n, 0, sizeof(n));
 	n.kind = kind;
 	memcpy(n.lease_id, l->lease_id, LEASE_ID_LEN);
-	va_start(ap, fmt);
-	vsnprintf(n.message, sizeof(n.message), fmt, ap);
-	va_end(ap);
+	snprintf(n.message, sizeof(n.message), "lease %s %s", l->name, what);
 	peer_compose(worker->conn[l->holder->conn], IMSG_L_NOTICE,
 	    l->holder->cid, -1, &n, sizeof(n));
 }
@@ -388,7 +385,7 @@ lease_refused(struct holder *h, struct l_register *lr, char *why,
 		 * replaces, and the old lease's connection is told so.
 		 */
 		lease_notice(old, RELAY__V1__NOTICE__KIND__LEASE_REPLACED,
-		    "lease %s was registered again by its ID", old->name);
+		    "was registered again by its ID");
 		lease_remove(old, "replaced");
 	}
 	if ((idc = id_count_find(h->id)) != NULL &&
@@ -1111,7 +1108,7 @@ static void
 lease_revoke_one(struct lease *l)
 {
 	lease_notice(l, RELAY__V1__NOTICE__KIND__LEASE_REVOKED,
-	    "lease %s revoked by the relay operator", l->name);
+	    "revoked by the relay operator");
 	worker->stats.leases_revoked++;
 	log_info("lease %s (%s) revoked", l->name, l->id);
 	lease_remove(l, "revoked");
