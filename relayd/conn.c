@@ -644,12 +644,9 @@ client_close(struct client *c, const char *why)
 	RB_REMOVE(client_tree, &cs.clients, c);
 	cs.nclients--;
 	addr_release(c->ac);
-	if (c->ev_read != NULL)
-		event_free(c->ev_read);
-	if (c->ev_write != NULL)
-		event_free(c->ev_write);
-	if (c->ev_timer != NULL)
-		event_free(c->ev_timer);
+	event_free_opt(c->ev_read);
+	event_free_opt(c->ev_write);
+	event_free_opt(c->ev_timer);
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->out != NULL)

@@ -318,18 +318,15 @@ fsession_free(struct fsession *s)
 	for (i = 0; i < 2; i++) {
 		struct fdir	*d = &s->dir[i];
 
-		if (d->ev_read != NULL)
-			event_free(d->ev_read);
-		if (d->ev_write != NULL)
-			event_free(d->ev_write);
+		event_free_opt(d->ev_read);
+		event_free_opt(d->ev_write);
 		d->ev_read = d->ev_write = NULL;
 		pipe_unwait(d);
 		pipe_put(d);
 		if (s->fd[i] != -1)
 			close(s->fd[i]);
 	}
-	if (s->ev_timer != NULL)
-		event_free(s->ev_timer);
+	event_free_opt(s->ev_timer);
 	RB_REMOVE(fsession_tree, &fw.sessions, s);
 	free(s);
 }

@@ -600,8 +600,7 @@ session_remove(struct session *s, int tell_fwd)
 		ls.fwd_sessions[s->fwd]--;
 	RB_REMOVE(session_tree, &ls.sessions, s);
 	ls.nsessions--;
-	if (s->ev_timer != NULL)
-		event_free(s->ev_timer);
+	event_free_opt(s->ev_timer);
 	free(s);
 }
 

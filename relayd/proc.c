@@ -100,8 +100,7 @@ child_update(struct child *c)
 		want |= EV_WRITE;
 	if (c->ev != NULL && want == c->events)
 		return;
-	if (c->ev != NULL)
-		event_free(c->ev);
+	event_free_opt(c->ev);
 	c->events = want;
 	c->ev = event_new(pr.base, c->ibuf.fd, want, child_event, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) == -1)
@@ -184,8 +183,7 @@ child_disconnect(struct child *c)
 	if (!c->alive)
 		return;
 	c->alive = 0;
-	if (c->ev != NULL)
-		event_free(c->ev);
+	event_free_opt(c->ev);
 	c->ev = NULL;
 	c->events = 0;
 	imsgbuf_clear(&c->ibuf);
@@ -853,10 +851,8 @@ peer_free(struct peer *p)
 {
 	if (p->flush_queued)
 		TAILQ_REMOVE(&flushq, p, flush_entry);
-	if (p->ev_read != NULL)
-		event_free(p->ev_read);
-	if (p->ev_write != NULL)
-		event_free(p->ev_write);
+	event_free_opt(p->ev_read);
+	event_free_opt(p->ev_write);
 	imsgbuf_clear(&p->ibuf);
 	close(p->ibuf.fd);
 	free(p);

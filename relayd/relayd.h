@@ -531,6 +531,14 @@ struct peer *peer_for(enum proc_role, int);
 __attribute__((noreturn)) void bad_imsg(struct peer *, struct imsg *,
 	    const char *);
 
+/* event_free() for an event that may not have been made. */
+static inline void
+event_free_opt(struct event *ev)
+{
+	if (ev != NULL)
+		event_free(ev);
+}
+
 /* Exactly len bytes of imsg's data into data, or p sent a bad message. */
 static inline void
 peer_get_data(struct peer *p, struct imsg *imsg, void *data, size_t len)
