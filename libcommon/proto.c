@@ -587,3 +587,19 @@ proto_relay_msg_name(int which)
 	return name_of(names, sizeof(names) / sizeof(names[0]), which,
 	    "unknown");
 }
+
+/*
+ * A Connect's target: the lease of id when one is given (not NULL or
+ * ""), else the lease named name.
+ */
+void
+proto_connect_target(Relay__V1__Connect *c, const char *id, const char *name)
+{
+	if (id != NULL && id[0] != '\0') {
+		c->target_case = RELAY__V1__CONNECT__TARGET_ID;
+		c->id = (char *)id;
+	} else {
+		c->target_case = RELAY__V1__CONNECT__TARGET_NAME;
+		c->name = (char *)name;
+	}
+}

@@ -52,5 +52,7 @@ int		 proto_local_addr_valid(const Relay__V1__Address *);
 const char	*proto_error_name(int code);
 const char	*proto_client_msg_name(int which);
 const char	*proto_relay_msg_name(int which);
+void		 proto_connect_target(Relay__V1__Connect *, const char *id,
+		    const char *name);
 
 #endif /* RELAY_PROTO_H */

@@ -157,15 +157,7 @@ static const struct command_opts connect_command = {
 static void
 connect_end(struct connector *c, int code)
 {
-	if (!c->done) {
-		c->done = 1;
-		c->exit_code = code;
-	}
-	if (relay_is_ready(c->rc)) {
-		relay_finish(c->rc);	/* connect_closed() ends the loop */
-		return;
-	}
-	event_base_loopbreak(c->base);
+	relay_end(c->rc, c->base, &c->done, &c->exit_code, code);
 }
 
 /*
@@ -289,26 +281,17 @@ connect_request(struct relay_client *rc, const char *id, const char *name,
 	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
 	Relay__V1__Connect	 cn = RELAY__V1__CONNECT__INIT;
 	Relay__V1__Address	 local, *plocal = &local;
-	const struct sockaddr	*sa;
-	socklen_t		 len;
 	uint8_t			 ip[16];
 
 	if (direct_possible(rc->opts, rc)) {
 		cn.direct = 1;
-		sa = relay_local_addr(rc, &len);
-		if (net_addr_to_proto(sa, &local, ip) == 0) {
+		if (relay_local_proto(rc, &local, ip) == 0) {
 			cn.local_addrs = &plocal;
 			cn.n_local_addrs = 1;
 		}
 	}
 
-	if (id[0] != '\0') {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_ID;
-		cn.id = (char *)id;
-	} else {
-		cn.target_case = RELAY__V1__CONNECT__TARGET_NAME;
-		cn.name = (char *)name;
-	}
+	proto_connect_target(&cn, id, name);
 	cn.alpn = (char *)alpn;
 	m.msg_case = RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT;
 	m.connect = &cn;
@@ -330,13 +313,9 @@ connect_ready(struct relay_client *rc, void *arg)
 static void
 connect_message(struct relay_client *rc, RelayMessage *m, void *arg)
 {
-	struct connector	*c = arg;
-	char			 err[300];
-
-	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
-		relay_error_message(m->error, err, sizeof(err));
-		log_warnx("the relay %s says: %s", c->opts.relay_name, err);
-	} else
+	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
+		relay_log_error(rc, m->error);
+	else
 		log_debug("ignored %s from the relay",
 		    proto_relay_msg_name(m->msg_case));
 }

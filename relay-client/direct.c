@@ -62,8 +62,7 @@ struct dpending {
 	TAILQ_ENTRY(dpending)	 entry;
 	struct dlistener	*l;
 	int			 fd;
-	struct sockaddr_storage	 peer;
-	socklen_t		 peerlen;
+	char			 peer[HOSTPORT_MAX];
 	uint8_t			 pre[DIRECT_PREAMBLE_TOTAL];
 	size_t			 prelen;
 	struct event		*ev, *ev_timer;
@@ -101,7 +100,7 @@ struct dcand {
 	struct rec_layer	 rec;
 	int			 rec_ready;
 	struct event		*ev_read, *ev_write;
-	int			 write_on;
+	unsigned int		 write_on;
 };
 
 struct direct {
@@ -162,12 +161,9 @@ dcand_free(struct dcand *c)
 		c->t->cand = NULL;
 	else
 		d->ninbound--;
-	if (c->ev_read != NULL)
-		event_free(c->ev_read);
-	if (c->ev_write != NULL)
-		event_free(c->ev_write);
-	if (c->fd != -1)
-		close(c->fd);
+	client_event_free(&c->ev_read);
+	client_event_free(&c->ev_write);
+	net_close(&c->fd);
 	handshaker_clear(&c->hsk);
 	if (c->rec_ready)
 		rec_clear(&c->rec);
@@ -210,13 +206,7 @@ dcand_new(struct direct *d, int fd, struct dtarget *t, const char *peer)
 static void
 dcand_write_on(struct dcand *c, int on)
 {
-	if (c->write_on == on)
-		return;
-	if (on)
-		event_add(c->ev_write, NULL);
-	else
-		event_del(c->ev_write);
-	c->write_on = on;
+	client_event_want(c->ev_write, &c->write_on, 1, on);
 }
 
 /* A connection that will not do: why, then another try if one is due. */
@@ -333,9 +323,8 @@ dcand_adopt(struct dcand *c, struct rec_layer *rec)
 	if (c->t != NULL)
 		log_trace("session %s: connects made: %u", d->label,
 		    c->t->attempts);
-	event_free(c->ev_read);
-	event_free(c->ev_write);
-	c->ev_read = c->ev_write = NULL;
+	client_event_free(&c->ev_read);
+	client_event_free(&c->ev_write);
 	c->fd = -1;
 	rec->path_ok = 0;
 	secure_path_direct(d->sc, fd, rec, handshaker_peer_id(&c->hsk),
@@ -561,12 +550,9 @@ dpending_free(struct dpending *p)
 {
 	TAILQ_REMOVE(&p->l->pending, p, entry);
 	p->l->npending--;
-	if (p->ev != NULL)
-		event_free(p->ev);
-	if (p->ev_timer != NULL)
-		event_free(p->ev_timer);
-	if (p->fd != -1)
-		close(p->fd);
+	client_event_free(&p->ev);
+	client_event_free(&p->ev_timer);
+	net_close(&p->fd);
 	free(p);
 }
 
@@ -579,7 +565,7 @@ dpending_done(struct dpending *p)
 	char		 peer[HOSTPORT_MAX];
 	int		 fd;
 
-	sockaddr_fmt((struct sockaddr *)&p->peer, peer, sizeof(peer));
+	strlcpy(peer, p->peer, sizeof(peer));	/* p is freed before the end */
 	if (memcmp(p->pre, PREAMBLE_MAGIC, PREAMBLE_MAGIC_LEN) != 0 ||
 	    p->pre[PREAMBLE_MAGIC_LEN] != PREAMBLE_PEER) {
 		log_trace("direct: %s: not a direct path preamble", peer);
@@ -634,14 +620,12 @@ dlistener_accept_cb(int lfd, short ev, void *arg)
 {
 	struct dlistener	*l = arg;
 	struct dpending		*p;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
+	char			 peer[HOSTPORT_MAX];
 	struct timeval		 tv = { DIRECT_PREAMBLE_WAIT_MS / 1000,
 	    DIRECT_PREAMBLE_WAIT_MS % 1000 * 1000 };
 	int			 fd;
 
-	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) == -1)
+	if ((fd = net_accept(lfd, peer, sizeof(peer))) == -1)
 		return;
 	if (l->npending >= DIRECT_MAX_PENDING ||
 	    (p = calloc(1, sizeof(*p))) == NULL) {
@@ -650,8 +634,7 @@ dlistener_accept_cb(int lfd, short ev, void *arg)
 	}
 	p->l = l;
 	p->fd = fd;
-	p->peer = ss;
-	p->peerlen = len;
+	strlcpy(p->peer, peer, sizeof(p->peer));
 	TAILQ_INSERT_TAIL(&l->pending, p, entry);
 	l->npending++;
 	if ((p->ev = event_new(l->base, fd, EV_READ | EV_PERSIST,
@@ -694,8 +677,7 @@ dlistener_get(struct direct *d)
 	    dlistener_accept_cb, l)) == NULL) {
 		log_debug("direct: cannot listen on %s: %s", d->local_str,
 		    strerror(errno));
-		if (l->fd != -1)
-			close(l->fd);
+		net_close(&l->fd);
 		free(l);
 		return NULL;
 	}
@@ -854,10 +836,8 @@ direct_free(struct direct *d)
 	while (!TAILQ_EMPTY(&d->cands))
 		dcand_free(TAILQ_FIRST(&d->cands));
 	for (i = 0; i < d->ntargets; i++)
-		if (d->targets[i].ev_retry != NULL)
-			event_free(d->targets[i].ev_retry);
-	if (d->ev_window != NULL)
-		event_free(d->ev_window);
+		client_event_free(&d->targets[i].ev_retry);
+	client_event_free(&d->ev_window);
 	if (d->listener != NULL) {
 		TAILQ_REMOVE(&d->listener->directs, d, lentry);
 		dlistener_put(d->listener);

@@ -165,10 +165,8 @@ expose_session_free(struct expose_session *s)
 
 	TAILQ_REMOVE(&ex->sessions, s, entry);
 	ex->nsessions--;
-	if (s->ev_target != NULL)
-		event_free(s->ev_target);
-	if (s->tfd != -1)
-		close(s->tfd);
+	client_event_free(&s->ev_target);
+	net_close(&s->tfd);
 	secure_free(s->sc);
 	free(s);
 }
@@ -330,14 +328,12 @@ expose_target_cb(int fd, short ev, void *arg)
 	struct expose_session	*s = arg;
 	char			 addr[HOSTPORT_MAX];
 
-	event_free(s->ev_target);
-	s->ev_target = NULL;
+	client_event_free(&s->ev_target);
 	if (net_connect_result(s->tfd) == -1) {
 		sockaddr_fmt(s->tai->ai_addr, addr, sizeof(addr));
 		log_debug("session %s: target %s: %s", s->label, addr,
 		    strerror(errno));
-		close(s->tfd);
-		s->tfd = -1;
+		net_close(&s->tfd);
 		s->tai = s->tai->ai_next;
 		expose_target_next(s);
 		return;

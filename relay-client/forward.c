@@ -125,8 +125,7 @@ forward_session_free(struct fwd_session *s)
 	fw->nsessions--;
 	if (s->reqid != 0 && fw->rc != NULL)
 		relay_cancel(fw->rc, s->reqid);
-	if (s->lfd != -1)
-		close(s->lfd);
+	net_close(&s->lfd);
 	secure_free(s->sc);
 	free(s);
 }
@@ -206,12 +205,10 @@ static void
 forward_message(struct relay_client *rc, RelayMessage *m, void *arg)
 {
 	struct forwarder	*fw = arg;
-	char			 err[300];
 
-	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
-		relay_error_message(m->error, err, sizeof(err));
-		log_warnx("the relay %s says: %s", fw->opts.relay_name, err);
-	} else if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_NOTICE &&
+	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR)
+		relay_log_error(rc, m->error);
+	else if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_NOTICE &&
 	    m->notice->kind == RELAY__V1__NOTICE__KIND__SHUTTING_DOWN)
 		log_info("the relay %s is shutting down",
 		    fw->opts.relay_name);
@@ -272,12 +269,10 @@ forward_accept_cb(int fd, short ev, void *arg)
 {
 	struct forwarder	*fw = arg;
 	struct fwd_session	*s;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
+	char			 peer[HOSTPORT_MAX];
 	int			 cfd;
 
-	if ((cfd = accept4(fd, (struct sockaddr *)&ss, &len,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+	if ((cfd = net_accept(fd, peer, sizeof(peer))) == -1) {
 		if (errno == EMFILE || errno == ENFILE) {
 			/* the connection stays queued: try again later */
 			log_warn("accept: pausing the listener for a second");
@@ -295,7 +290,7 @@ forward_accept_cb(int fd, short ev, void *arg)
 	}
 	s->fw = fw;
 	s->lfd = cfd;
-	sockaddr_fmt((struct sockaddr *)&ss, s->peer, sizeof(s->peer));
+	strlcpy(s->peer, peer, sizeof(s->peer));
 	TAILQ_INSERT_TAIL(&fw->sessions, s, entry);
 	fw->nsessions++;
 	log_debug("local connection from %s", s->peer);

@@ -116,19 +116,34 @@ keys_parse(const struct command_opts *cmd, struct client_opts *o, int argc,
 	return 0;
 }
 
-int
-cmd_keygen(int argc, char *argv[])
+/*
+ * Run keygen or id: its options, then what it does with the key at path
+ * (given: by -f), which fills ident and returns an exit status. EXIT_OK
+ * prints the ID.
+ */
+static int
+keys_run(const struct command_opts *cmd, int argc, char *argv[],
+    int (*fn)(const char *path, int given, struct identity *))
 {
 	struct client_opts	 o;
 	struct identity		 ident;
-	char			 err[PATH_MAX + 256];
-	const char		*path = o.key_path;
-	int			 r, given;
+	int			 r;
 
 	memset(&o, 0, sizeof(o));
-	if ((r = keys_parse(&keygen_command, &o, argc, argv)) != 0)
+	if ((r = keys_parse(cmd, &o, argc, argv)) != 0)
 		return r == 1 ? EXIT_OK : EXIT_ERROR;
-	given = o.key_path_given;
+	if ((r = fn(o.key_path, o.key_path_given, &ident)) != EXIT_OK)
+		return r;
+	printf("%s\n", ident.id);
+	identity_clear(&ident);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+static int
+keys_generate(const char *path, int given, struct identity *ident)
+{
+	char	 err[PATH_MAX + 256];
+
 	if (access(path, F_OK) == 0) {
 		log_warnx("%s already exists: refusing to overwrite a key "
 		    "(run 'relay-client id%s%s' to see its ID, or remove it "
@@ -141,35 +156,25 @@ cmd_keygen(int argc, char *argv[])
 		log_warn("cannot create the directory of %s", path);
 		return EXIT_ERROR;
 	}
-	if (identity_generate(&ident) == -1) {
+	if (identity_generate(ident) == -1) {
 		log_warnx("cannot generate a key");
 		return EXIT_ERROR;
 	}
-	if (identity_save(&ident, path, err, sizeof(err)) == -1) {
+	if (identity_save(ident, path, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		identity_clear(&ident);
+		identity_clear(ident);
 		return EXIT_ERROR;
 	}
 	fprintf(stderr, "relay-client: wrote a new key to %s\n", path);
-	printf("%s\n", ident.id);
-	identity_clear(&ident);
-	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+	return EXIT_OK;
 }
 
-int
-cmd_id(int argc, char *argv[])
+static int
+keys_show(const char *path, int given, struct identity *ident)
 {
-	struct client_opts	 o;
-	struct identity		 ident;
-	char			 err[PATH_MAX + 256];
-	const char		*path = o.key_path;
-	int			 r, given;
+	char	 err[PATH_MAX + 256];
 
-	memset(&o, 0, sizeof(o));
-	if ((r = keys_parse(&id_command, &o, argc, argv)) != 0)
-		return r == 1 ? EXIT_OK : EXIT_ERROR;
-	given = o.key_path_given;
-	if (identity_load(&ident, path, err, sizeof(err)) == -1) {
+	if (identity_load(ident, path, err, sizeof(err)) == -1) {
 		if (errno == ENOENT && !given)
 			log_warnx("no key at %s: create one with "
 			    "'relay-client keygen'", path);
@@ -177,9 +182,19 @@ cmd_id(int argc, char *argv[])
 			log_warnx("%s", err);
 		return EXIT_ERROR;
 	}
-	printf("%s\n", ident.id);
-	identity_clear(&ident);
-	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+	return EXIT_OK;
+}
+
+int
+cmd_keygen(int argc, char *argv[])
+{
+	return keys_run(&keygen_command, argc, argv, keys_generate);
+}
+
+int
+cmd_id(int argc, char *argv[])
+{
+	return keys_run(&id_command, argc, argv, keys_show);
 }
 
 /* Strip a comment and surrounding blanks; NULL for an empty line. */

@@ -63,10 +63,8 @@ lease_mgr_free(struct lease_mgr *lm)
 	if (lm == NULL)
 		return;
 	relay_free(lm->rc);
-	if (lm->ev_renew != NULL)
-		event_free(lm->ev_renew);
-	if (lm->ev_retry != NULL)
-		event_free(lm->ev_retry);
+	client_event_free(&lm->ev_renew);
+	client_event_free(&lm->ev_retry);
 	free(lm);
 }
 
@@ -204,6 +202,25 @@ lease_permanent_error(int code)
 	    code == RELAY__V1__ERROR_CODE__ERR_BAD_REQUEST;
 }
 
+/*
+ * What answers to Register and Renew have in common: none came, or the
+ * lease was granted. 1 when that was it, 0 for the caller to go on.
+ */
+static int
+lease_reply_common(struct lease_mgr *lm, RelayMessage *m, const char *why,
+    int renewal)
+{
+	if (m == NULL) {
+		lease_lost(lm, why);
+		return 1;
+	}
+	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED) {
+		lease_granted(lm, m->registered, renewal);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 lease_register_reply(struct relay_client *rc, RelayMessage *m, int code,
     const char *why, void *arg)
@@ -211,14 +228,8 @@ lease_register_reply(struct relay_client *rc, RelayMessage *m, int code,
 	struct lease_mgr	*lm = arg;
 	char			 msg[1024], err[300];
 
-	if (m == NULL) {
-		lease_lost(lm, why);
+	if (lease_reply_common(lm, m, why, 0))
 		return;
-	}
-	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED) {
-		lease_granted(lm, m->registered, 0);
-		return;
-	}
 	if (m->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
 		lease_lost(lm, "unexpected answer to Register");
 		return;
@@ -239,14 +250,11 @@ lease_register(struct lease_mgr *lm)
 	ClientMessage		 m = RELAY__V1__CLIENT_MESSAGE__INIT;
 	Relay__V1__Register	 r = RELAY__V1__REGISTER__INIT;
 	Relay__V1__Address	 local, *plocal = &local;
-	const struct sockaddr	*sa;
-	socklen_t		 len;
 	uint8_t			 ip[16];
 
 	/* where a peer on the same network finds our direct-path listener */
-	sa = relay_local_addr(lm->rc, &len);
 	if (direct_possible(lm->opts, lm->rc) &&
-	    net_addr_to_proto(sa, &local, ip) == 0) {
+	    relay_local_proto(lm->rc, &local, ip) == 0) {
 		r.local_addrs = &plocal;
 		r.n_local_addrs = 1;
 	}
@@ -276,14 +284,8 @@ lease_renew_reply(struct relay_client *rc, RelayMessage *m, int code,
 	struct lease_mgr	*lm = arg;
 	char			 err[300];
 
-	if (m == NULL) {
-		lease_lost(lm, why);
+	if (lease_reply_common(lm, m, why, 1))
 		return;
-	}
-	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED) {
-		lease_granted(lm, m->registered, 1);
-		return;
-	}
 	if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR &&
 	    m->error->code == RELAY__V1__ERROR_CODE__ERR_NOT_FOUND) {
 		/* it expired before the renewal arrived: register again */
@@ -317,6 +319,14 @@ lease_renew_cb(int fd, short ev, void *arg)
 		log_warnx("cannot send Renew");		/* the close follows */
 }
 
+/* A lease ID from the relay names the lease we hold. */
+static int
+lease_is_ours(const struct lease_mgr *lm, const ProtobufCBinaryData *id)
+{
+	return id->len == LEASE_ID_LEN && memcmp(id->data, lm->lease_id,
+	    LEASE_ID_LEN) == 0;
+}
+
 static void
 lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 {
@@ -329,9 +339,7 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 	case RELAY__V1__RELAY_MESSAGE__MSG_INCOMING:
 		in = m->incoming;
 		/* lengths were checked by proto_check_relay() */
-		if (!lm->registered || in->lease_id.len != LEASE_ID_LEN ||
-		    memcmp(in->lease_id.data, lm->lease_id,
-		    LEASE_ID_LEN) != 0) {
+		if (!lm->registered || !lease_is_ours(lm, &in->lease_id)) {
 			(void)lease_mgr_reject(lm, in->session_id.data,
 			    "no such lease here");
 			return;
@@ -348,8 +356,7 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 			return;
 		}
 		if (n->kind == RELAY__V1__NOTICE__KIND__LEASE_REVOKED &&
-		    n->lease_id.len == LEASE_ID_LEN &&
-		    memcmp(n->lease_id.data, lm->lease_id, LEASE_ID_LEN) == 0) {
+		    lease_is_ours(lm, &n->lease_id)) {
 			snprintf(msg, sizeof(msg), "the relay's operator "
 			    "revoked lease %s%s%s; not registering it again "
 			    "(start expose again when allowed)",
@@ -359,8 +366,7 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 			return;
 		}
 		if (n->kind == RELAY__V1__NOTICE__KIND__LEASE_REPLACED &&
-		    n->lease_id.len == LEASE_ID_LEN &&
-		    memcmp(n->lease_id.data, lm->lease_id, LEASE_ID_LEN) == 0) {
+		    lease_is_ours(lm, &n->lease_id)) {
 			/* another connection with this key took the name */
 			snprintf(msg, sizeof(msg), "lease %s was registered "
 			    "again with this key from another connection "
@@ -372,13 +378,13 @@ lease_message(struct relay_client *rc, RelayMessage *m, void *arg)
 		log_debug("notice %d from the relay: %s", n->kind, err);
 		return;
 	case RELAY__V1__RELAY_MESSAGE__MSG_ERROR:
-		relay_error_message(m->error, err, sizeof(err));
 		if (lm->stopping) {	/* the answer to Unregister, at most */
+			relay_error_message(m->error, err, sizeof(err));
 			log_debug("the relay %s says: %s",
 			    lm->opts->relay_name, err);
 			return;
 		}
-		log_warnx("the relay %s says: %s", lm->opts->relay_name, err);
+		relay_log_error(rc, m->error);
 		return;
 	default:
 		log_debug("unexpected %s from the relay",

@@ -169,15 +169,7 @@ list_entry(struct lister *l, const Relay__V1__LeaseInfo *li, int first)
 static void
 list_end(struct lister *l, int code)
 {
-	if (!l->done) {
-		l->done = 1;
-		l->exit_code = code;
-	}
-	if (relay_is_ready(l->rc)) {
-		relay_finish(l->rc);	/* list_closed() ends the loop */
-		return;
-	}
-	event_base_loopbreak(l->base);
+	relay_end(l->rc, l->base, &l->done, &l->exit_code, code);
 }
 
 static void	list_ask(struct lister *);

@@ -391,8 +391,36 @@ client_signals_free(struct event *ev[CLIENT_NSIGNALS])
 	int	 i;
 
 	for (i = 0; i < CLIENT_NSIGNALS; i++)
-		if (ev[i] != NULL)
-			event_free(ev[i]);
+		client_event_free(&ev[i]);
+}
+
+/* Free *evp if it was set up, and forget it. */
+void
+client_event_free(struct event **evp)
+{
+	if (*evp == NULL)
+		return;
+	event_free(*evp);
+	*evp = NULL;
+}
+
+/*
+ * Add ev to the loop or take it out, as want says; bit is its flag in
+ * *on, which remembers which it is. An event not set up (NULL) is left.
+ */
+void
+client_event_want(struct event *ev, unsigned int *on, unsigned int bit,
+    int want)
+{
+	if (ev == NULL || ((*on & bit) != 0) == (want != 0))
+		return;
+	if (want) {
+		event_add(ev, NULL);
+		*on |= bit;
+	} else {
+		event_del(ev);
+		*on &= ~bit;
+	}
 }
 
 int

@@ -122,6 +122,34 @@ net_is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* Close *fdp if it is open, and mark it closed. */
+void
+net_close(int *fdp)
+{
+	if (*fdp == -1)
+		return;
+	close(*fdp);
+	*fdp = -1;
+}
+
+/*
+ * Accept a connection on lfd, non-blocking and close-on-exec, its peer's
+ * address as text into peer. The socket, or -1 (errno set).
+ */
+int
+net_accept(int lfd, char *peer, size_t peerlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 fd;
+
+	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) == -1)
+		return -1;
+	sockaddr_fmt((struct sockaddr *)&ss, peer, peerlen);
+	return fd;
+}
+
 /*
  * A non-blocking TCP connect. Returns the socket (the connect may still
  * be in progress: wait for writability, then net_connect_result()) or -1.

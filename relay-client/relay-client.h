@@ -213,7 +213,7 @@ struct relay_client {
 	uint32_t		 next_request_id;
 	struct relay_requests	 requests;
 	struct event		*ev_read, *ev_write, *ev_timer;
-	int			 write_on;
+	unsigned int		 write_on;
 	struct timespec		 last_sent, last_heard;
 	uint64_t		 ping_nonce;
 	char			 relay_id[ID_BUFSZ];
@@ -366,6 +366,9 @@ struct event_base *client_event_base(int any_fd);
 void	 client_signals(struct event_base *, void (*)(int, short, void *),
 	    void *, struct event *[CLIENT_NSIGNALS]);
 void	 client_signals_free(struct event *[CLIENT_NSIGNALS]);
+void	 client_event_free(struct event **);
+void	 client_event_want(struct event *, unsigned int *on, unsigned int bit,
+	    int want);
 
 /* keys.c */
 int	 keys_default_path(char *, size_t, const char *file);
@@ -394,6 +397,8 @@ int	 net_addr_usable(const struct sockaddr *);
 int	 net_connect_result(int fd);
 int	 net_set_nonblock(int fd);
 int	 net_is_socket(int fd);
+void	 net_close(int *fdp);
+int	 net_accept(int lfd, char *peer, size_t);
 uint8_t	*iobuf_space(struct buf *, size_t);
 void	 iobuf_commit(struct buf *, size_t);
 void	 iobuf_consume(struct buf *, size_t);
@@ -421,6 +426,8 @@ int	 relay_request(struct relay_client *, ClientMessage *, uint32_t *idp,
 	    relay_reply_cb, void *);
 void	 relay_cancel(struct relay_client *, uint32_t);
 void	 relay_finish(struct relay_client *);
+void	 relay_end(struct relay_client *, struct event_base *, int *done,
+	    int *exit_code, int code);
 void	 relay_free(struct relay_client *);
 int	 relay_is_ready(const struct relay_client *);
 int	 relay_stopped(const struct relay_client *);
@@ -428,7 +435,10 @@ const struct sockaddr *relay_peer_addr(const struct relay_client *,
 	    socklen_t *);
 const struct sockaddr *relay_local_addr(const struct relay_client *,
 	    socklen_t *);
+int	 relay_local_proto(const struct relay_client *, Relay__V1__Address *,
+	    uint8_t ip[16]);
 int	 relay_error_message(const Relay__V1__Error *, char *, size_t);
+void	 relay_log_error(const struct relay_client *, const Relay__V1__Error *);
 
 /* secure.c */
 struct secure_conn *secure_open(struct event_base *,

@@ -106,31 +106,16 @@ relay_connect(struct relay_client *rc)
 static void
 relay_close_fd(struct relay_client *rc)
 {
-	if (rc->ev_read != NULL) {
-		event_free(rc->ev_read);
-		rc->ev_read = NULL;
-	}
-	if (rc->ev_write != NULL) {
-		event_free(rc->ev_write);
-		rc->ev_write = NULL;
-	}
+	client_event_free(&rc->ev_read);
+	client_event_free(&rc->ev_write);
 	rc->write_on = 0;
-	if (rc->fd != -1) {
-		close(rc->fd);
-		rc->fd = -1;
-	}
+	net_close(&rc->fd);
 }
 
 static void
 relay_write_on(struct relay_client *rc, int on)
 {
-	if (rc->ev_write == NULL || rc->write_on == on)
-		return;
-	if (on)
-		event_add(rc->ev_write, NULL);
-	else
-		event_del(rc->ev_write);
-	rc->write_on = on;
+	client_event_want(rc->ev_write, &rc->write_on, 1, on);
 }
 
 static void
@@ -364,6 +349,37 @@ relay_local_addr(const struct relay_client *rc, socklen_t *len)
 	return (const struct sockaddr *)&rc->local;
 }
 
+/* relay_local_addr() as a message's Address (ip its bytes): 0, or -1. */
+int
+relay_local_proto(const struct relay_client *rc, Relay__V1__Address *a,
+    uint8_t ip[16])
+{
+	socklen_t	 len;
+
+	return net_addr_to_proto(relay_local_addr(rc, &len), a, ip);
+}
+
+/*
+ * A command that needs rc no more ends with status code, the first one
+ * set counting (*done says whether one was): rc, if it is still open,
+ * closes politely and its closed callback ends the loop; else the loop
+ * ends now.
+ */
+void
+relay_end(struct relay_client *rc, struct event_base *base, int *done,
+    int *exit_code, int code)
+{
+	if (!*done) {
+		*done = 1;
+		*exit_code = code;
+	}
+	if (relay_is_ready(rc)) {
+		relay_finish(rc);
+		return;
+	}
+	event_base_loopbreak(base);
+}
+
 /* Free now, or once the callback that called us has returned. */
 void
 relay_free(struct relay_client *rc)
@@ -386,8 +402,7 @@ static void
 relay_destroy(struct relay_client *rc)
 {
 	relay_close_fd(rc);
-	if (rc->ev_timer != NULL)
-		event_free(rc->ev_timer);
+	client_event_free(&rc->ev_timer);
 	if (rc->ai_list != NULL)
 		freeaddrinfo(rc->ai_list);
 	handshaker_clear(&rc->hsk);
@@ -792,4 +807,14 @@ relay_error_message(const Relay__V1__Error *e, char *out, size_t outlen)
 		return strlen(out);
 	}
 	return snprintf(out, outlen, "%s", proto_error_name(e->code));
+}
+
+/* An Error that answers no request of ours, for the log. */
+void
+relay_log_error(const struct relay_client *rc, const Relay__V1__Error *e)
+{
+	char	 err[300];
+
+	relay_error_message(e, err, sizeof(err));
+	log_warnx("the relay %s says: %s", rc->opts->relay_name, err);
 }

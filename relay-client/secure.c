@@ -228,34 +228,19 @@ secure_abort(struct secure_conn *sc, int code, const char *why)
 	event_active(sc->ev_deadline, EV_TIMEOUT, 1);
 }
 
-static void
-secure_event(struct secure_conn *sc, struct event *ev, unsigned int bit,
-    int want)
-{
-	if (ev == NULL || ((sc->ev_on & bit) != 0) == (want != 0))
-		return;
-	if (want) {
-		event_add(ev, NULL);
-		sc->ev_on |= bit;
-	} else {
-		event_del(ev);
-		sc->ev_on &= ~bit;
-	}
-}
-
 /* Each direction reads only while the other side has room for it. */
 static void
 secure_update_events(struct secure_conn *sc)
 {
-	secure_event(sc, sc->ev_cread, EV_ON_CREAD,
+	client_event_want(sc->ev_cread, &sc->ev_on, EV_ON_CREAD,
 	    sc->state >= SC_HANDSHAKE && sc->state != SC_DONE &&
 	    !sc->cipher_eof && iobuf_free(sc->cin) > 0);
-	secure_event(sc, sc->ev_cwrite, EV_ON_CWRITE,
+	client_event_want(sc->ev_cwrite, &sc->ev_on, EV_ON_CWRITE,
 	    sc->state == SC_CONNECTING || buf_len(sc->cout) > 0);
-	secure_event(sc, sc->ev_pread, EV_ON_PREAD,
+	client_event_want(sc->ev_pread, &sc->ev_on, EV_ON_PREAD,
 	    sc->state == SC_OPEN && sc->rfd != -1 && !sc->plain_eof &&
 	    !sc->rec.send.closed && iobuf_free(sc->cout) >= REC_MAX_FRAME);
-	secure_event(sc, sc->ev_pwrite, EV_ON_PWRITE,
+	client_event_want(sc->ev_pwrite, &sc->ev_on, EV_ON_PWRITE,
 	    sc->wfd != -1 && !sc->plain_shut && buf_len(sc->pout) > 0);
 }
 
@@ -327,16 +312,10 @@ secure_established(struct secure_conn *sc)
 static void
 secure_drop_cipher(struct secure_conn *sc)
 {
-	if (sc->ev_cread != NULL)
-		event_free(sc->ev_cread);
-	if (sc->ev_cwrite != NULL)
-		event_free(sc->ev_cwrite);
-	sc->ev_cread = sc->ev_cwrite = NULL;
+	client_event_free(&sc->ev_cread);
+	client_event_free(&sc->ev_cwrite);
 	sc->ev_on &= ~(EV_ON_CREAD | EV_ON_CWRITE);
-	if (sc->cfd != -1) {
-		close(sc->cfd);
-		sc->cfd = -1;
-	}
+	net_close(&sc->cfd);
 	buf_reset(sc->cin);
 	buf_reset(sc->cout);
 }
@@ -476,11 +455,8 @@ secure_shut_plain(struct secure_conn *sc)
 	int	 nul;
 
 	sc->plain_shut = 1;
-	if (sc->ev_pwrite != NULL) {
-		event_free(sc->ev_pwrite);
-		sc->ev_pwrite = NULL;
-		sc->ev_on &= ~EV_ON_PWRITE;
-	}
+	client_event_free(&sc->ev_pwrite);
+	sc->ev_on &= ~EV_ON_PWRITE;
 	if (net_is_socket(sc->wfd)) {
 		(void)shutdown(sc->wfd, SHUT_WR);
 		return;
@@ -607,22 +583,14 @@ secure_stop(struct secure_conn *sc)
 {
 	direct_free(sc->dp);
 	sc->dp = NULL;
-	if (sc->ev_cread != NULL)
-		event_free(sc->ev_cread);
-	if (sc->ev_cwrite != NULL)
-		event_free(sc->ev_cwrite);
-	if (sc->ev_pread != NULL)
-		event_free(sc->ev_pread);
-	if (sc->ev_pwrite != NULL)
-		event_free(sc->ev_pwrite);
-	sc->ev_cread = sc->ev_cwrite = sc->ev_pread = sc->ev_pwrite = NULL;
+	client_event_free(&sc->ev_cread);
+	client_event_free(&sc->ev_cwrite);
+	client_event_free(&sc->ev_pread);
+	client_event_free(&sc->ev_pwrite);
 	sc->ev_on = 0;
 	if (sc->ev_deadline != NULL)
 		evtimer_del(sc->ev_deadline);
-	if (sc->cfd != -1) {
-		close(sc->cfd);
-		sc->cfd = -1;
-	}
+	net_close(&sc->cfd);
 	if (sc->plain_owned) {
 		if (sc->rfd != -1)
 			close(sc->rfd);
@@ -800,16 +768,12 @@ static void
 secure_destroy(struct secure_conn *sc)
 {
 	secure_stop(sc);
-	if (sc->ev_deadline != NULL)
-		event_free(sc->ev_deadline);
+	client_event_free(&sc->ev_deadline);
 	handshaker_clear(&sc->hsk);
 	if (sc->rec_ready)
 		rec_clear(&sc->rec);
-	if (sc->cin != NULL)
-		buf_free(sc->cin);
-	if (sc->cout != NULL)
-		buf_free(sc->cout);
-	if (sc->pout != NULL)
-		buf_free(sc->pout);
+	buf_free(sc->cin);
+	buf_free(sc->cout);
+	buf_free(sc->pout);
 	free(sc);
 }
