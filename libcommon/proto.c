@@ -205,6 +205,17 @@ proto_pack_relay(const RelayMessage *m, uint8_t *out, size_t outlen)
 	return proto_pack(&m->base, out, outlen);
 }
 
+/* A bytes field of an outgoing message, pointing at the caller's copy. */
+ProtobufCBinaryData
+proto_bytes(const uint8_t *p, size_t len)
+{
+	ProtobufCBinaryData	 b;
+
+	b.data = (uint8_t *)p;
+	b.len = len;
+	return b;
+}
+
 static int
 name_char(unsigned char c)
 {

@@ -144,7 +144,6 @@ static void	client_write(int, short, void *);
 static void	client_process(struct client *);
 static void	conn_listeners_enable(int);
 static void	conn_stop_check(void);
-static ProtobufCBinaryData pb_bytes(const uint8_t *, size_t);
 
 static int
 client_cmp(struct client *a, struct client *b)
@@ -579,7 +578,7 @@ client_send_notice(struct client *c, int kind, const uint8_t *lease_id,
 
 	n.kind = kind;
 	if (lease_id != NULL) {
-		n.lease_id = pb_bytes(lease_id, LEASE_ID_LEN);
+		n.lease_id = proto_bytes(lease_id, LEASE_ID_LEN);
 	}
 	n.message = (char *)msg;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
@@ -1261,17 +1260,6 @@ client_record(struct client *c, const uint8_t *frame, size_t flen)
 
 /* ---- answers from the lease worker ---- */
 
-/* A bytes field of an outgoing message, pointing at our own copy. */
-static ProtobufCBinaryData
-pb_bytes(const uint8_t *p, size_t len)
-{
-	ProtobufCBinaryData	 b;
-
-	b.data = (uint8_t *)p;
-	b.len = len;
-	return b;
-}
-
 /* An internal address to the wire; only 4 or 16 bytes are an address. */
 static int
 wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
@@ -1332,7 +1320,7 @@ conn_registered(struct client *c, struct imsg *imsg)
 
 	memcpy(&lr, imsg->data, sizeof(lr));
 	r.request_id = lr.request_id;
-	r.lease_id = pb_bytes(lr.lease_id, LEASE_ID_LEN);
+	r.lease_id = proto_bytes(lr.lease_id, LEASE_ID_LEN);
 	r.name = lr.name;
 	r.ttl_seconds = lr.ttl;
 	r.expires_unix = lr.expires;
@@ -1353,13 +1341,13 @@ conn_incoming(struct client *c, struct imsg *imsg)
 	struct l_incoming	 li;
 
 	memcpy(&li, imsg->data, sizeof(li));
-	in.session_id = pb_bytes(li.session_id, SESSION_ID_LEN);
-	in.lease_id = pb_bytes(li.lease_id, LEASE_ID_LEN);
+	in.session_id = proto_bytes(li.session_id, SESSION_ID_LEN);
+	in.lease_id = proto_bytes(li.lease_id, LEASE_ID_LEN);
 	in.alpn = li.alpn;
 	in.from_id = li.from_id;
 	in.from_addr = pb_peer_addrs(&pa, &li.from_addr, li.from_local,
 	    li.nfrom_local);
-	in.token = pb_bytes(li.token, TOKEN_LEN);
+	in.token = proto_bytes(li.token, TOKEN_LEN);
 	in.deadline_ms = li.deadline_ms;
 	in.from_local_addrs = pa.ploc;
 	in.n_from_local_addrs = pa.nloc;
@@ -1379,11 +1367,11 @@ conn_connected(struct client *c, struct imsg *imsg)
 
 	memcpy(&lc, imsg->data, sizeof(lc));
 	cn.request_id = lc.request_id;
-	cn.session_id = pb_bytes(lc.session_id, SESSION_ID_LEN);
+	cn.session_id = proto_bytes(lc.session_id, SESSION_ID_LEN);
 	cn.id = lc.id;
 	cn.peer_addr = pb_peer_addrs(&pa, &lc.peer_addr, lc.peer_local,
 	    lc.npeer_local);
-	cn.token = pb_bytes(lc.token, TOKEN_LEN);
+	cn.token = proto_bytes(lc.token, TOKEN_LEN);
 	cn.peer_local_addrs = pa.ploc;
 	cn.n_peer_local_addrs = pa.nloc;
 	cn.direct = lc.direct != 0;
