@@ -403,49 +403,55 @@ check_local_addrs(Relay__V1__Address **a, size_t n, char *err,
 	return 0;
 }
 
+static int
+check_register(const Relay__V1__Register *r, char *err, size_t errlen)
+{
+	if (!proto_name_valid(r->name))
+		return bad(err, errlen, "name must be 1-63 of [a-z0-9-], "
+		    "not starting or ending with '-'");
+	if (r->n_alpn < 1 || r->n_alpn > ALPN_MAX_COUNT)
+		return bad(err, errlen, "a lease needs 1-8 ALPN names");
+	if (check_alpns(r->alpn, r->n_alpn, err, errlen) == -1)
+		return -1;
+	if (!proto_text_valid(r->description, DESC_MAX_LEN))
+		return bad(err, errlen, "description must be at most "
+		    "256 bytes of UTF-8");
+	return check_local_addrs(r->local_addrs, r->n_local_addrs, err,
+	    errlen);
+}
+
+static int
+check_connect(const Relay__V1__Connect *c, char *err, size_t errlen)
+{
+	if (c->target_case == RELAY__V1__CONNECT__TARGET_ID) {
+		if (!id_text_valid(c->id))
+			return bad(err, errlen, "id must be a "
+			    "32-character relay ID");
+	} else if (c->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
+		if (!proto_name_valid(c->name))
+			return bad(err, errlen, "bad lease name");
+	} else
+		return bad(err, errlen, "connect needs an id or a name");
+	if (check_alpns(&c->alpn, 1, err, errlen) == -1)
+		return -1;
+	return check_local_addrs(c->local_addrs, c->n_local_addrs, err,
+	    errlen);
+}
+
 int
 proto_check_client(const ClientMessage *m, char *err, size_t errlen)
 {
 	switch (m->msg_case) {
-	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER: {
-		const Relay__V1__Register	*r = m->register_;
-
-		if (!proto_name_valid(r->name))
-			return bad(err, errlen, "name must be 1-63 of [a-z0-9-], "
-			    "not starting or ending with '-'");
-		if (r->n_alpn < 1 || r->n_alpn > ALPN_MAX_COUNT)
-			return bad(err, errlen, "a lease needs 1-8 ALPN names");
-		if (check_alpns(r->alpn, r->n_alpn, err, errlen) == -1)
-			return -1;
-		if (!proto_text_valid(r->description, DESC_MAX_LEN))
-			return bad(err, errlen, "description must be at most "
-			    "256 bytes of UTF-8");
-		return check_local_addrs(r->local_addrs, r->n_local_addrs, err,
-		    errlen);
-	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
+		return check_register(m->register_, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
 		return check_id_len(m->renew->lease_id, LEASE_ID_LEN,
 		    "lease_id", err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
 		return check_id_len(m->unregister->lease_id, LEASE_ID_LEN,
 		    "lease_id", err, errlen);
-	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT: {
-		const Relay__V1__Connect	*c = m->connect;
-
-		if (c->target_case == RELAY__V1__CONNECT__TARGET_ID) {
-			if (!id_text_valid(c->id))
-				return bad(err, errlen, "id must be a "
-				    "32-character relay ID");
-		} else if (c->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
-			if (!proto_name_valid(c->name))
-				return bad(err, errlen, "bad lease name");
-		} else
-			return bad(err, errlen, "connect needs an id or a name");
-		if (check_alpns(&c->alpn, 1, err, errlen) == -1)
-			return -1;
-		return check_local_addrs(c->local_addrs, c->n_local_addrs, err,
-		    errlen);
-	}
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
+		return check_connect(m->connect, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
 		return check_id_len(m->accept->session_id, SESSION_ID_LEN,
 		    "session_id", err, errlen);
