@@ -130,30 +130,41 @@ buf_put_u8(struct buf *b, uint8_t v)
 	return buf_put(b, &v, 1);
 }
 
+/* v's low len bytes at p, the most significant first. */
+static void
+put_be(uint8_t *p, uint64_t v, size_t len)
+{
+	while (len-- > 0) {
+		p[len] = v;
+		v >>= 8;
+	}
+}
+
+static int
+buf_put_be(struct buf *b, uint64_t v, size_t len)
+{
+	uint8_t	 p[8];
+
+	put_be(p, v, len);
+	return buf_put(b, p, len);
+}
+
 int
 buf_put_u16(struct buf *b, uint16_t v)
 {
-	uint8_t	 p[2];
-
-	put_be16(p, v);
-	return buf_put(b, p, sizeof(p));
+	return buf_put_be(b, v, 2);
 }
 
 int
 buf_put_u32(struct buf *b, uint32_t v)
 {
-	uint8_t	 p[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	return buf_put(b, p, sizeof(p));
+	return buf_put_be(b, v, 4);
 }
 
 int
 buf_put_u64(struct buf *b, uint64_t v)
 {
-	uint8_t	 p[8];
-
-	put_be64(p, v);
-	return buf_put(b, p, sizeof(p));
+	return buf_put_be(b, v, 8);
 }
 
 int
@@ -234,19 +245,13 @@ buf_get_u64(struct buf *b, uint64_t *v)
 void
 put_be16(uint8_t *p, uint16_t v)
 {
-	p[0] = v >> 8;
-	p[1] = v;
+	put_be(p, v, 2);
 }
 
 void
 put_be64(uint8_t *p, uint64_t v)
 {
-	int	 i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v;
-		v >>= 8;
-	}
+	put_be(p, v, 8);
 }
 
 uint16_t

@@ -215,11 +215,12 @@ done:
 
 /*
  * One-shot ChaCha20-Poly1305 with a zero nonce, as the handshake uses it
- * (each handshake key seals exactly one message).
+ * (each handshake key seals exactly one message). enc seals in and puts
+ * the tag in tag; else it opens in against tag.
  */
-int
-aead_seal_once(const uint8_t key[32], const uint8_t *ad, size_t adlen,
-    const uint8_t *in, size_t inlen, uint8_t *out)
+static int
+aead_once(int enc, const uint8_t key[32], const uint8_t *ad, size_t adlen,
+    const uint8_t *in, size_t inlen, uint8_t *out, uint8_t *tag)
 {
 	static const uint8_t	 nonce[AEAD_NONCE_LEN];
 	EVP_CIPHER_CTX		*c;
@@ -227,43 +228,41 @@ aead_seal_once(const uint8_t key[32], const uint8_t *ad, size_t adlen,
 
 	if ((c = EVP_CIPHER_CTX_new()) == NULL)
 		return -1;
-	ok = EVP_EncryptInit_ex(c, EVP_chacha20_poly1305(), NULL, key,
-	    nonce) == 1 &&
-	    EVP_EncryptUpdate(c, NULL, &n, ad, (int)adlen) == 1 &&
-	    EVP_EncryptUpdate(c, out, &n, in, (int)inlen) == 1 &&
-	    EVP_EncryptFinal_ex(c, out + n, &n) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN,
-	    out + inlen) == 1;
+	ok = EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key,
+	    nonce, enc) == 1 &&
+	    EVP_CipherUpdate(c, NULL, &n, ad, (int)adlen) == 1 &&
+	    EVP_CipherUpdate(c, out, &n, in, (int)inlen) == 1 &&
+	    (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG,
+	    AEAD_TAG_LEN, tag) == 1) &&
+	    EVP_CipherFinal_ex(c, out + n, &n) == 1 &&
+	    (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG,
+	    AEAD_TAG_LEN, tag) == 1);
 	EVP_CIPHER_CTX_free(c);
 	return ok ? 0 : -1;
+}
+
+int
+aead_seal_once(const uint8_t key[32], const uint8_t *ad, size_t adlen,
+    const uint8_t *in, size_t inlen, uint8_t *out)
+{
+	return aead_once(1, key, ad, adlen, in, inlen, out, out + inlen);
 }
 
 int
 aead_open_once(const uint8_t key[32], const uint8_t *ad, size_t adlen,
     const uint8_t *in, size_t inlen, uint8_t *out)
 {
-	static const uint8_t	 nonce[AEAD_NONCE_LEN];
-	EVP_CIPHER_CTX		*c;
-	uint8_t			 tag[AEAD_TAG_LEN];
-	int			 n, ok;
+	uint8_t	 tag[AEAD_TAG_LEN];
 
 	if (inlen < AEAD_TAG_LEN)
 		return -1;
 	inlen -= AEAD_TAG_LEN;
 	memcpy(tag, in + inlen, AEAD_TAG_LEN);
-	if ((c = EVP_CIPHER_CTX_new()) == NULL)
-		return -1;
-	ok = EVP_DecryptInit_ex(c, EVP_chacha20_poly1305(), NULL, key,
-	    nonce) == 1 &&
-	    EVP_DecryptUpdate(c, NULL, &n, ad, (int)adlen) == 1 &&
-	    EVP_DecryptUpdate(c, out, &n, in, (int)inlen) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN,
-	    tag) == 1 &&
-	    EVP_DecryptFinal_ex(c, out + n, &n) == 1;
-	EVP_CIPHER_CTX_free(c);
-	if (!ok)
+	if (aead_once(0, key, ad, adlen, in, inlen, out, tag) == -1) {
 		OPENSSL_cleanse(out, inlen);
-	return ok ? 0 : -1;
+		return -1;
+	}
+	return 0;
 }
 
 /* ID(pk) = lower(base32(SHA-256("relay-id-v1" || pk)[0:20])). */
@@ -312,18 +311,23 @@ id_normalize(const char *in, char out[ID_BUFSZ])
 	return 0;
 }
 
+/* ident takes k; an unfit k is freed and ident left cleared. */
 static int
 identity_fill(struct identity *ident, EVP_PKEY *k)
 {
 	size_t	 len = ED25519_PK_LEN;
 
-	if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519 ||
-	    EVP_PKEY_get_raw_public_key(k, ident->pk, &len) != 1 ||
-	    len != ED25519_PK_LEN)
-		return -1;
-	ident->pkey = k;
-	id_from_pk(ident->pk, ident->id);
-	return ident->id[0] == '\0' ? -1 : 0;
+	if (EVP_PKEY_get_id(k) == EVP_PKEY_ED25519 &&
+	    EVP_PKEY_get_raw_public_key(k, ident->pk, &len) == 1 &&
+	    len == ED25519_PK_LEN) {
+		ident->pkey = k;
+		id_from_pk(ident->pk, ident->id);
+		if (ident->id[0] != '\0')
+			return 0;
+	}
+	EVP_PKEY_free(k);
+	memset(ident, 0, sizeof(*ident));
+	return -1;
 }
 
 int
@@ -334,12 +338,7 @@ identity_generate(struct identity *ident)
 	memset(ident, 0, sizeof(*ident));
 	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
 		return -1;
-	if (identity_fill(ident, k) == -1) {
-		EVP_PKEY_free(k);
-		memset(ident, 0, sizeof(*ident));
-		return -1;
-	}
-	return 0;
+	return identity_fill(ident, k);
 }
 
 int
@@ -352,12 +351,7 @@ identity_from_seed(struct identity *ident, const uint8_t seed[ED25519_SEED_LEN])
 	    ED25519_SEED_LEN);
 	if (k == NULL)
 		return -1;
-	if (identity_fill(ident, k) == -1) {
-		EVP_PKEY_free(k);
-		memset(ident, 0, sizeof(*ident));
-		return -1;
-	}
-	return 0;
+	return identity_fill(ident, k);
 }
 
 #define PEM_ENCRYPTED_LABEL	"-----BEGIN ENCRYPTED PRIVATE KEY-----"
@@ -485,8 +479,6 @@ identity_load(struct identity *ident, const char *path, char *err,
 	}
 	if (identity_fill(ident, k) == -1) {
 		snprintf(err, errlen, "%s: not an Ed25519 key", path);
-		EVP_PKEY_free(k);
-		memset(ident, 0, sizeof(*ident));
 		goto done;
 	}
 	ret = 0;

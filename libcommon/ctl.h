@@ -21,6 +21,18 @@
 #define CTL_MAX_LISTENERS	16
 #define CTL_MAX_WORKERS		65	/* 32 conn + 32 fwd + the lease worker */
 
+/*
+ * What a lease says of itself, as its holder registered it: the same
+ * members, in this order, in ctl_lease and in relayd's struct lease and
+ * struct l_leaseinfo.
+ */
+#define LEASE_DESC_MEMBERS						\
+	char		 name[NAME_MAX_LEN + 1];			\
+	char		 id[ID_BUFSZ];					\
+	char		 alpn[ALPN_MAX_COUNT][ALPN_MAX_LEN + 1];	\
+	uint32_t	 nalpn;						\
+	char		 description[DESC_MAX_LEN + 1]
+
 enum ctl_type {
 	/* requests: payload struct ctl_request */
 	CTL_SHOW_SUMMARY = 1,
@@ -85,11 +97,7 @@ struct ctl_summary {
 
 struct ctl_lease {
 	uint8_t		 lease_id[LEASE_ID_LEN];
-	char		 name[NAME_MAX_LEN + 1];
-	char		 id[ID_BUFSZ];
-	char		 alpn[ALPN_MAX_COUNT][ALPN_MAX_LEN + 1];
-	uint32_t	 nalpn;
-	char		 description[DESC_MAX_LEN + 1];
+	LEASE_DESC_MEMBERS;
 	uint32_t	 hidden;
 	int64_t		 created;
 	int64_t		 expires;

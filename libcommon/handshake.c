@@ -141,14 +141,45 @@ frame_put(uint8_t *out, const uint8_t *body, size_t len)
 	memcpy(out + FRAME_HDR_LEN, body, len);
 }
 
+/*
+ * Whether this is the role and state for the step, and fits says the
+ * buffer or body has its size; a step out of turn fails the handshake.
+ */
+static int
+hs_turn(struct handshake *hs, enum hs_role role, enum hs_state state,
+    int fits, const char *order, const char *size)
+{
+	if (hs->role != role || hs->state != state)
+		return hs_fail(hs, order);
+	if (!fits)
+		return hs_fail(hs, size);
+	return 0;
+}
+
+/* The peer's ephemeral key, from M1 or M2, and the handshake keys. */
+static int
+hs_take_peer_e(struct handshake *hs, const uint8_t *e)
+{
+	int	 r;
+
+	memcpy(hs->peer_e, e, X25519_LEN);
+	if (hs->role == HS_INITIATOR)
+		r = hs_derive_hs_keys(hs, hs->e_pk, hs->peer_e);
+	else
+		r = hs_derive_hs_keys(hs, hs->peer_e, hs->e_pk);
+	if (r != 0)
+		return hs_fail(hs, r == -2 ? "X25519 result is all zero" :
+		    "key derivation failed");
+	return 0;
+}
+
 /* Initiator: M1 frame (34 bytes). */
 int
 hs_write_m1(struct handshake *hs, uint8_t *out, size_t outlen)
 {
-	if (hs->role != HS_INITIATOR || hs->state != HS_S_START)
-		return hs_fail(hs, "M1 out of order");
-	if (outlen < HS_FRAME_M1)
-		return hs_fail(hs, "M1 buffer too small");
+	if (hs_turn(hs, HS_INITIATOR, HS_S_START, outlen >= HS_FRAME_M1,
+	    "M1 out of order", "M1 buffer too small") == -1)
+		return -1;
 	if (hs_make_ephemeral(hs) == -1)
 		return hs_fail(hs, "cannot make an ephemeral key");
 	frame_put(out, hs->e_pk, X25519_LEN);
@@ -160,18 +191,13 @@ hs_write_m1(struct handshake *hs, uint8_t *out, size_t outlen)
 int
 hs_read_m1(struct handshake *hs, const uint8_t *body, size_t len)
 {
-	int	 r;
-
-	if (hs->role != HS_RESPONDER || hs->state != HS_S_START)
-		return hs_fail(hs, "M1 out of order");
-	if (len != HS_M1_LEN)
-		return hs_fail(hs, "M1 has a bad length");
+	if (hs_turn(hs, HS_RESPONDER, HS_S_START, len == HS_M1_LEN,
+	    "M1 out of order", "M1 has a bad length") == -1)
+		return -1;
 	if (hs_make_ephemeral(hs) == -1)
 		return hs_fail(hs, "cannot make an ephemeral key");
-	memcpy(hs->peer_e, body, X25519_LEN);
-	if ((r = hs_derive_hs_keys(hs, hs->peer_e, hs->e_pk)) != 0)
-		return hs_fail(hs, r == -2 ? "X25519 result is all zero" :
-		    "key derivation failed");
+	if (hs_take_peer_e(hs, body) == -1)
+		return -1;
 	hs->state = HS_S_NEED_SIG;
 	return 0;
 }
@@ -242,27 +268,75 @@ hs_sign(struct handshake *hs, const struct identity *ident)
 	return 0;
 }
 
+/* M2 and M3 carry the sender's key and signature, sealed with key. */
+static int
+hs_seal_proof(struct handshake *hs, const uint8_t *key, uint8_t *out)
+{
+	uint8_t	 pt[ED25519_PK_LEN + ED25519_SIG_LEN];
+
+	memcpy(pt, hs->local_pk, ED25519_PK_LEN);
+	memcpy(pt + ED25519_PK_LEN, hs->sig, ED25519_SIG_LEN);
+	return aead_seal_once(key, hs->h, HS_HASH_LEN, pt, sizeof(pt), out);
+}
+
+/*
+ * The peer's key and signature out of M2 or M3, signed in the role of
+ * signer: 0, -1 if it does not decrypt, -2 if the signature is wrong.
+ */
+static int
+hs_open_proof(struct handshake *hs, const uint8_t *key,
+    enum hs_role signer, const uint8_t *in, size_t inlen)
+{
+	uint8_t	 pt[ED25519_PK_LEN + ED25519_SIG_LEN];
+	uint8_t	 msg[HS_SIGMSG_LEN];
+
+	if (aead_open_once(key, hs->h, HS_HASH_LEN, in, inlen, pt) == -1)
+		return -1;
+	memcpy(hs->peer_pk, pt, ED25519_PK_LEN);
+	hs_build_sigmsg(signer, hs->h, hs->peer_pk, msg);
+	if (ed25519_verify(hs->peer_pk, msg, sizeof(msg),
+	    pt + ED25519_PK_LEN) == -1)
+		return -2;
+	id_from_pk(hs->peer_pk, hs->peer_id);
+	return 0;
+}
+
+/* M2, sent or taken: into the hash; its key is not needed again. */
+static int
+hs_m2_done(struct handshake *hs, const uint8_t *m2)
+{
+	if (sha256_parts(hs->h, hs->h, HS_HASH_LEN, m2, HS_M2_LEN, NULL,
+	    0) == -1)
+		return hs_fail(hs, "hash failure");
+	crypto_wipe(hs->k_r, sizeof(hs->k_r));
+	return 0;
+}
+
+/* M3, sent or taken: into the hash, and the traffic keys from it. */
+static int
+hs_m3_done(struct handshake *hs, const uint8_t *m3)
+{
+	if (sha256_parts(hs->h, hs->h, HS_HASH_LEN, m3, HS_M3_LEN, NULL,
+	    0) == -1 || hs_derive_traffic_keys(hs) == -1)
+		return hs_fail(hs, "key derivation failed");
+	hs->state = HS_S_DONE;
+	return 0;
+}
+
 /* Responder: M2 frame (146 bytes). */
 int
 hs_write_m2(struct handshake *hs, uint8_t *out, size_t outlen)
 {
-	uint8_t	 pt[ED25519_PK_LEN + ED25519_SIG_LEN];
 	uint8_t	 m2[HS_M2_LEN];
 
-	if (hs->role != HS_RESPONDER || hs->state != HS_S_WRITE)
-		return hs_fail(hs, "M2 out of order");
-	if (outlen < HS_FRAME_M2)
-		return hs_fail(hs, "M2 buffer too small");
-	memcpy(pt, hs->local_pk, ED25519_PK_LEN);
-	memcpy(pt + ED25519_PK_LEN, hs->sig, ED25519_SIG_LEN);
+	if (hs_turn(hs, HS_RESPONDER, HS_S_WRITE, outlen >= HS_FRAME_M2,
+	    "M2 out of order", "M2 buffer too small") == -1)
+		return -1;
 	memcpy(m2, hs->e_pk, X25519_LEN);
-	if (aead_seal_once(hs->k_r, hs->h, HS_HASH_LEN, pt, sizeof(pt),
-	    m2 + X25519_LEN) == -1)
+	if (hs_seal_proof(hs, hs->k_r, m2 + X25519_LEN) == -1)
 		return hs_fail(hs, "encryption failed");
-	if (sha256_parts(hs->h, hs->h, HS_HASH_LEN, m2, sizeof(m2), NULL,
-	    0) == -1)
-		return hs_fail(hs, "hash failure");
-	crypto_wipe(hs->k_r, sizeof(hs->k_r));
+	if (hs_m2_done(hs, m2) == -1)
+		return -1;
 	frame_put(out, m2, sizeof(m2));
 	hs->state = HS_S_WAIT_M3;
 	return HS_FRAME_M2;
@@ -272,36 +346,26 @@ hs_write_m2(struct handshake *hs, uint8_t *out, size_t outlen)
 int
 hs_read_m2(struct handshake *hs, const uint8_t *body, size_t len)
 {
-	uint8_t	 pt[ED25519_PK_LEN + ED25519_SIG_LEN];
-	uint8_t	 msg[HS_SIGMSG_LEN];
 	int	 r;
 
-	if (hs->role != HS_INITIATOR || hs->state != HS_S_WAIT_M2)
-		return hs_fail(hs, "M2 out of order");
-	if (len != HS_M2_LEN)
-		return hs_fail(hs, "M2 has a bad length");
-	memcpy(hs->peer_e, body, X25519_LEN);
-	if ((r = hs_derive_hs_keys(hs, hs->e_pk, hs->peer_e)) != 0)
-		return hs_fail(hs, r == -2 ? "X25519 result is all zero" :
-		    "key derivation failed");
-	if (aead_open_once(hs->k_r, hs->h, HS_HASH_LEN, body + X25519_LEN,
-	    HS_M2_LEN - X25519_LEN, pt) == -1)
+	if (hs_turn(hs, HS_INITIATOR, HS_S_WAIT_M2, len == HS_M2_LEN,
+	    "M2 out of order", "M2 has a bad length") == -1)
+		return -1;
+	if (hs_take_peer_e(hs, body) == -1)
+		return -1;
+	r = hs_open_proof(hs, hs->k_r, HS_RESPONDER, body + X25519_LEN,
+	    HS_M2_LEN - X25519_LEN);
+	if (r == -1)
 		return hs_fail(hs, "M2 does not decrypt");
-	memcpy(hs->peer_pk, pt, ED25519_PK_LEN);
-	hs_build_sigmsg(HS_RESPONDER, hs->h, hs->peer_pk, msg);
-	if (ed25519_verify(hs->peer_pk, msg, sizeof(msg),
-	    pt + ED25519_PK_LEN) == -1) {
+	if (r == -2) {
 		hs->peer_unproven = 1;
 		return hs_fail(hs, "responder signature does not verify");
 	}
-	id_from_pk(hs->peer_pk, hs->peer_id);
 	if (hs->expect_id[0] != '\0' &&
 	    strcmp(hs->expect_id, hs->peer_id) != 0)
 		return hs_fail(hs, "responder ID differs from the expected ID");
-	if (sha256_parts(hs->h, hs->h, HS_HASH_LEN, body, HS_M2_LEN, NULL,
-	    0) == -1)
-		return hs_fail(hs, "hash failure");
-	crypto_wipe(hs->k_r, sizeof(hs->k_r));
+	if (hs_m2_done(hs, body) == -1)
+		return -1;
 	hs->state = HS_S_NEED_SIG;
 	return 0;
 }
@@ -310,23 +374,16 @@ hs_read_m2(struct handshake *hs, const uint8_t *body, size_t len)
 int
 hs_write_m3(struct handshake *hs, uint8_t *out, size_t outlen)
 {
-	uint8_t	 pt[ED25519_PK_LEN + ED25519_SIG_LEN];
 	uint8_t	 m3[HS_M3_LEN];
 
-	if (hs->role != HS_INITIATOR || hs->state != HS_S_WRITE)
-		return hs_fail(hs, "M3 out of order");
-	if (outlen < HS_FRAME_M3)
-		return hs_fail(hs, "M3 buffer too small");
-	memcpy(pt, hs->local_pk, ED25519_PK_LEN);
-	memcpy(pt + ED25519_PK_LEN, hs->sig, ED25519_SIG_LEN);
-	if (aead_seal_once(hs->k_i, hs->h, HS_HASH_LEN, pt, sizeof(pt),
-	    m3) == -1)
+	if (hs_turn(hs, HS_INITIATOR, HS_S_WRITE, outlen >= HS_FRAME_M3,
+	    "M3 out of order", "M3 buffer too small") == -1)
+		return -1;
+	if (hs_seal_proof(hs, hs->k_i, m3) == -1)
 		return hs_fail(hs, "encryption failed");
-	if (sha256_parts(hs->h, hs->h, HS_HASH_LEN, m3, sizeof(m3), NULL,
-	    0) == -1 || hs_derive_traffic_keys(hs) == -1)
-		return hs_fail(hs, "key derivation failed");
+	if (hs_m3_done(hs, m3) == -1)
+		return -1;
 	frame_put(out, m3, sizeof(m3));
-	hs->state = HS_S_DONE;
 	return HS_FRAME_M3;
 }
 
@@ -334,27 +391,17 @@ hs_write_m3(struct handshake *hs, uint8_t *out, size_t outlen)
 int
 hs_read_m3(struct handshake *hs, const uint8_t *body, size_t len)
 {
-	uint8_t	 pt[ED25519_PK_LEN + ED25519_SIG_LEN];
-	uint8_t	 msg[HS_SIGMSG_LEN];
+	int	 r;
 
-	if (hs->role != HS_RESPONDER || hs->state != HS_S_WAIT_M3)
-		return hs_fail(hs, "M3 out of order");
-	if (len != HS_M3_LEN)
-		return hs_fail(hs, "M3 has a bad length");
-	if (aead_open_once(hs->k_i, hs->h, HS_HASH_LEN, body, HS_M3_LEN,
-	    pt) == -1)
+	if (hs_turn(hs, HS_RESPONDER, HS_S_WAIT_M3, len == HS_M3_LEN,
+	    "M3 out of order", "M3 has a bad length") == -1)
+		return -1;
+	r = hs_open_proof(hs, hs->k_i, HS_INITIATOR, body, HS_M3_LEN);
+	if (r == -1)
 		return hs_fail(hs, "M3 does not decrypt");
-	memcpy(hs->peer_pk, pt, ED25519_PK_LEN);
-	hs_build_sigmsg(HS_INITIATOR, hs->h, hs->peer_pk, msg);
-	if (ed25519_verify(hs->peer_pk, msg, sizeof(msg),
-	    pt + ED25519_PK_LEN) == -1)
+	if (r == -2)
 		return hs_fail(hs, "initiator signature does not verify");
-	id_from_pk(hs->peer_pk, hs->peer_id);
-	if (sha256_parts(hs->h, hs->h, HS_HASH_LEN, body, HS_M3_LEN, NULL,
-	    0) == -1 || hs_derive_traffic_keys(hs) == -1)
-		return hs_fail(hs, "key derivation failed");
-	hs->state = HS_S_DONE;
-	return 0;
+	return hs_m3_done(hs, body);
 }
 
 /* The body length of the next frame this side must read, 0 if none. */

@@ -324,6 +324,34 @@ imsg_get(struct imsgbuf *ib, struct imsg *imsg)
 	return 1;
 }
 
+/*
+ * Read what the socket has, then hand each whole message to fn and free
+ * it, until fn returns 0 or no whole message is left. Returns 0; -1 at
+ * end of file or on a read error (EAGAIN is none); -2 for a malformed
+ * message.
+ */
+int
+imsgbuf_read_each(struct imsgbuf *ib, int (*fn)(struct imsg *, void *),
+    void *arg)
+{
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r, more = 1;
+
+	n = imsgbuf_read(ib);
+	if (n == 0 || (n == -1 && errno != EAGAIN))
+		return -1;
+	while (more) {
+		if ((r = imsg_get(ib, &imsg)) == -1)
+			return -2;
+		if (r == 0)
+			break;
+		more = fn(&imsg, arg);
+		imsg_free(&imsg);
+	}
+	return 0;
+}
+
 /* The one accessor for fixed-size payloads: the size must match exactly. */
 int
 imsg_get_data(const struct imsg *imsg, void *dst, size_t len)

@@ -77,6 +77,8 @@ int	imsgbuf_flush(struct imsgbuf *);
 int	imsgbuf_flush_blocking(struct imsgbuf *);
 ssize_t	imsgbuf_read(struct imsgbuf *);
 int	imsg_get(struct imsgbuf *, struct imsg *);
+int	imsgbuf_read_each(struct imsgbuf *, int (*)(struct imsg *, void *),
+	    void *);
 int	imsg_get_data(const struct imsg *, void *, size_t);
 int	imsg_take_fd(struct imsg *);
 void	imsg_free(struct imsg *);

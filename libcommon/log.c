@@ -117,7 +117,7 @@ log_exit_immediately(int on)
 	log_quick_exit = on;
 }
 
-static __attribute__((noreturn)) void
+void
 log_exit(int status)
 {
 	if (log_quick_exit)
@@ -207,65 +207,16 @@ log_errno(int pri, const char *fmt, va_list ap)
 }
 
 void
-log_warn(const char *fmt, ...)
+log_at(int pri, int flags, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	va_start(ap, fmt);
-	log_errno(LOG_ERR, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_warnx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (log_verbose < 1)
+	if (pri == LOG_DEBUG && log_verbose < 1)
 		return;
 	va_start(ap, fmt);
-	vlog(LOG_DEBUG, fmt, ap);
+	if (flags & LOG_F_ERRNO)
+		log_errno(pri, fmt, ap);
+	else
+		vlog(pri, fmt, ap);
 	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_errno(LOG_CRIT, fmt, ap);
-	va_end(ap);
-	log_exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap);
-	va_end(ap);
-	log_exit(1);
 }

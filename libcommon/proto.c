@@ -205,39 +205,60 @@ proto_pack_relay(const RelayMessage *m, uint8_t *out, size_t outlen)
 	return proto_pack(&m->base, out, outlen);
 }
 
-/* 1-63 of [a-z0-9-], not starting or ending with '-'. */
-int
-proto_name_valid(const char *s)
+/* A bytes field of an outgoing message, pointing at the caller's copy. */
+ProtobufCBinaryData
+proto_bytes(const uint8_t *p, size_t len)
+{
+	ProtobufCBinaryData	 b;
+
+	b.data = (uint8_t *)p;
+	b.len = len;
+	return b;
+}
+
+static int
+name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+static int
+alpn_char(unsigned char c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
+/* The length of s when it is 1 to max bytes that ok accepts, else 0. */
+static size_t
+chars_valid(const char *s, size_t max, int (*ok)(unsigned char))
 {
 	size_t	 i, len;
 
 	if (s == NULL)
 		return 0;
-	len = strnlen(s, NAME_MAX_LEN + 1);
-	if (len == 0 || len > NAME_MAX_LEN || s[0] == '-' || s[len - 1] == '-')
+	len = strnlen(s, max + 1);
+	if (len == 0 || len > max)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+		if (!ok((unsigned char)s[i]))
 			return 0;
-	return 1;
+	return len;
+}
+
+/* 1-63 of [a-z0-9-], not starting or ending with '-'. */
+int
+proto_name_valid(const char *s)
+{
+	size_t	 len = chars_valid(s, NAME_MAX_LEN, name_char);
+
+	return len > 0 && s[0] != '-' && s[len - 1] != '-';
 }
 
 /* 1-32 bytes of 0x21-0x7e. */
 int
 proto_alpn_valid(const char *s)
 {
-	size_t	 i, len;
-
-	if (s == NULL)
-		return 0;
-	len = strnlen(s, ALPN_MAX_LEN + 1);
-	if (len == 0 || len > ALPN_MAX_LEN)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
+	return chars_valid(s, ALPN_MAX_LEN, alpn_char) > 0;
 }
 
 /* At most max bytes of well-formed UTF-8 (no overlongs, no surrogates). */
@@ -347,74 +368,105 @@ check_addrs(Relay__V1__Address **a, size_t n)
 
 #define BYTES_LEN_IS(f, n)	((f).len == (n))
 
-int
-proto_check_client(const ClientMessage *m, char *err, size_t errlen)
+/* A lease or session ID of len bytes; what names it in the error. */
+static int
+check_id_len(ProtobufCBinaryData b, size_t len, const char *what,
+    char *err, size_t errlen)
+{
+	if (b.len == len)
+		return 0;
+	snprintf(err, errlen, "%s must be %zu bytes", what, len);
+	return -1;
+}
+
+/* The ALPN names of a Register or the one of a Connect. */
+static int
+check_alpns(char * const *alpn, size_t n, char *err, size_t errlen)
 {
 	size_t	 i;
 
-	switch (m->msg_case) {
-	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER: {
-		const Relay__V1__Register	*r = m->register_;
-
-		if (!proto_name_valid(r->name))
-			return bad(err, errlen, "name must be 1-63 of [a-z0-9-], "
-			    "not starting or ending with '-'");
-		if (r->n_alpn < 1 || r->n_alpn > ALPN_MAX_COUNT)
-			return bad(err, errlen, "a lease needs 1-8 ALPN names");
-		for (i = 0; i < r->n_alpn; i++)
-			if (!proto_alpn_valid(r->alpn[i]))
-				return bad(err, errlen, "an ALPN name must be "
-				    "1-32 bytes of 0x21-0x7e");
-		if (!proto_text_valid(r->description, DESC_MAX_LEN))
-			return bad(err, errlen, "description must be at most "
-			    "256 bytes of UTF-8");
-		if (!check_addrs(r->local_addrs, r->n_local_addrs))
-			return bad(err, errlen, "bad local address (at most "
-			    "8, none unspecified or multicast)");
-		return 0;
-	}
-	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
-		if (!BYTES_LEN_IS(m->renew->lease_id, LEASE_ID_LEN))
-			return bad(err, errlen, "lease_id must be 16 bytes");
-		return 0;
-	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
-		if (!BYTES_LEN_IS(m->unregister->lease_id, LEASE_ID_LEN))
-			return bad(err, errlen, "lease_id must be 16 bytes");
-		return 0;
-	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT: {
-		const Relay__V1__Connect	*c = m->connect;
-
-		if (c->target_case == RELAY__V1__CONNECT__TARGET_ID) {
-			if (!id_text_valid(c->id))
-				return bad(err, errlen, "id must be a "
-				    "32-character relay ID");
-		} else if (c->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
-			if (!proto_name_valid(c->name))
-				return bad(err, errlen, "bad lease name");
-		} else
-			return bad(err, errlen, "connect needs an id or a name");
-		if (!proto_alpn_valid(c->alpn))
+	for (i = 0; i < n; i++)
+		if (!proto_alpn_valid(alpn[i]))
 			return bad(err, errlen, "an ALPN name must be 1-32 "
 			    "bytes of 0x21-0x7e");
-		if (!check_addrs(c->local_addrs, c->n_local_addrs))
-			return bad(err, errlen, "bad local address (at most "
-			    "8, none unspecified or multicast)");
-		return 0;
-	}
+	return 0;
+}
+
+/* The local addresses a Register or a Connect offers for direct paths. */
+static int
+check_local_addrs(Relay__V1__Address **a, size_t n, char *err,
+    size_t errlen)
+{
+	if (!check_addrs(a, n))
+		return bad(err, errlen, "bad local address (at most "
+		    "8, none unspecified or multicast)");
+	return 0;
+}
+
+static int
+check_register(const Relay__V1__Register *r, char *err, size_t errlen)
+{
+	if (!proto_name_valid(r->name))
+		return bad(err, errlen, "name must be 1-63 of [a-z0-9-], "
+		    "not starting or ending with '-'");
+	if (r->n_alpn < 1 || r->n_alpn > ALPN_MAX_COUNT)
+		return bad(err, errlen, "a lease needs 1-8 ALPN names");
+	if (check_alpns(r->alpn, r->n_alpn, err, errlen) == -1)
+		return -1;
+	if (!proto_text_valid(r->description, DESC_MAX_LEN))
+		return bad(err, errlen, "description must be at most "
+		    "256 bytes of UTF-8");
+	return check_local_addrs(r->local_addrs, r->n_local_addrs, err,
+	    errlen);
+}
+
+static int
+check_connect(const Relay__V1__Connect *c, char *err, size_t errlen)
+{
+	if (c->target_case == RELAY__V1__CONNECT__TARGET_ID) {
+		if (!id_text_valid(c->id))
+			return bad(err, errlen, "id must be a "
+			    "32-character relay ID");
+	} else if (c->target_case == RELAY__V1__CONNECT__TARGET_NAME) {
+		if (!proto_name_valid(c->name))
+			return bad(err, errlen, "bad lease name");
+	} else
+		return bad(err, errlen, "connect needs an id or a name");
+	if (check_alpns(&c->alpn, 1, err, errlen) == -1)
+		return -1;
+	return check_local_addrs(c->local_addrs, c->n_local_addrs, err,
+	    errlen);
+}
+
+int
+proto_check_client(const ClientMessage *m, char *err, size_t errlen)
+{
+	switch (m->msg_case) {
+	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
+		return check_register(m->register_, err, errlen);
+	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
+		return check_id_len(m->renew->lease_id, LEASE_ID_LEN,
+		    "lease_id", err, errlen);
+	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
+		return check_id_len(m->unregister->lease_id, LEASE_ID_LEN,
+		    "lease_id", err, errlen);
+	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
+		return check_connect(m->connect, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
-		if (!BYTES_LEN_IS(m->accept->session_id, SESSION_ID_LEN))
-			return bad(err, errlen, "session_id must be 16 bytes");
-		return 0;
+		return check_id_len(m->accept->session_id, SESSION_ID_LEN,
+		    "session_id", err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
-		if (!BYTES_LEN_IS(m->reject->session_id, SESSION_ID_LEN))
-			return bad(err, errlen, "session_id must be 16 bytes");
+		if (check_id_len(m->reject->session_id, SESSION_ID_LEN,
+		    "session_id", err, errlen) == -1)
+			return -1;
 		if (!proto_text_valid(m->reject->reason, REASON_MAX_LEN))
 			return bad(err, errlen, "reason must be at most 256 "
 			    "bytes of UTF-8");
 		return 0;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
-		if (!BYTES_LEN_IS(m->path_report->session_id, SESSION_ID_LEN))
-			return bad(err, errlen, "session_id must be 16 bytes");
+		if (check_id_len(m->path_report->session_id, SESSION_ID_LEN,
+		    "session_id", err, errlen) == -1)
+			return -1;
 		if (m->path_report->outcome < RELAY__V1__PATH_OUTCOME__PATH_DIRECT ||
 		    m->path_report->outcome > RELAY__V1__PATH_OUTCOME__PATH_ENDED)
 			return bad(err, errlen, "unknown path outcome");
@@ -436,8 +488,9 @@ proto_check_relay(const RelayMessage *m, char *err, size_t errlen)
 	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED: {
 		const Relay__V1__Registered	*r = m->registered;
 
-		if (!BYTES_LEN_IS(r->lease_id, LEASE_ID_LEN))
-			return bad(err, errlen, "lease_id must be 16 bytes");
+		if (check_id_len(r->lease_id, LEASE_ID_LEN, "lease_id", err,
+		    errlen) == -1)
+			return -1;
 		if (!proto_name_valid(r->name))
 			return bad(err, errlen, "bad lease name");
 		if (r->observed_addr != NULL &&
@@ -496,13 +549,22 @@ proto_check_relay(const RelayMessage *m, char *err, size_t errlen)
 	case RELAY__V1__RELAY_MESSAGE__MSG_NOTICE:
 		if (!proto_text_valid(m->notice->message, REASON_MAX_LEN))
 			return bad(err, errlen, "bad notice text");
-		if (m->notice->lease_id.len != 0 &&
-		    !BYTES_LEN_IS(m->notice->lease_id, LEASE_ID_LEN))
-			return bad(err, errlen, "lease_id must be 16 bytes");
-		return 0;
+		if (m->notice->lease_id.len == 0)
+			return 0;
+		return check_id_len(m->notice->lease_id, LEASE_ID_LEN,
+		    "lease_id", err, errlen);
 	default:
 		return bad(err, errlen, "no message in the envelope");
 	}
+}
+
+/* names[i], or unknown for an i outside the table. */
+static const char *
+name_of(const char * const *names, size_t n, int i, const char *unknown)
+{
+	if (i < 0 || (size_t)i >= n)
+		return unknown;
+	return names[i];
 }
 
 const char *
@@ -515,9 +577,8 @@ proto_error_name(int code)
 		"ERR_TIMEOUT", "ERR_SHUTTING_DOWN", "ERR_INTERNAL"
 	};
 
-	if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))
-		return "ERR_UNKNOWN";
-	return names[code];
+	return name_of(names, sizeof(names) / sizeof(names[0]), code,
+	    "ERR_UNKNOWN");
 }
 
 const char *
@@ -528,9 +589,8 @@ proto_client_msg_name(int which)
 		"reject", "list_leases", "ping", "path_report"
 	};
 
-	if (which < 0 || (size_t)which >= sizeof(names) / sizeof(names[0]))
-		return "unknown";
-	return names[which];
+	return name_of(names, sizeof(names) / sizeof(names[0]), which,
+	    "unknown");
 }
 
 const char *
@@ -541,9 +601,8 @@ proto_relay_msg_name(int which)
 		"lease_list", "pong", "error", "notice"
 	};
 
-	if (which < 0 || (size_t)which >= sizeof(names) / sizeof(names[0]))
-		return "unknown";
-	return names[which];
+	return name_of(names, sizeof(names) / sizeof(names[0]), which,
+	    "unknown");
 }
 
 /*

@@ -40,6 +40,7 @@ ClientMessage	*proto_unpack_client(struct proto_arena *, const uint8_t *, size_t
 RelayMessage	*proto_unpack_relay(struct proto_arena *, const uint8_t *, size_t);
 ssize_t		 proto_pack_client(const ClientMessage *, uint8_t *, size_t);
 ssize_t		 proto_pack_relay(const RelayMessage *, uint8_t *, size_t);
+ProtobufCBinaryData proto_bytes(const uint8_t *, size_t);
 
 int		 proto_check_client(const ClientMessage *, char *, size_t);
 int		 proto_check_relay(const RelayMessage *, char *, size_t);

@@ -345,16 +345,7 @@ show_tail(enum actions action)
 {
 }
 
-const struct output show_output = {
-	.head = show_head,
-	.summary = show_summary,
-	.lease = show_lease,
-	.session = show_session,
-	.stats = show_stats,
-	.event = show_event,
-	.result = show_result,
-	.tail = show_tail
-};
+const struct output show_output = OUTPUT_OF(show);
 
 /* A label value: backslash, double quote and newline escaped. */
 static void

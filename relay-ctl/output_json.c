@@ -342,16 +342,7 @@ json_tail(enum actions action)
 	}
 }
 
-const struct output json_output = {
-	.head = json_head,
-	.summary = json_summary,
-	.lease = json_lease,
-	.session = json_session,
-	.stats = json_stats,
-	.event = json_event,
-	.result = json_result,
-	.tail = json_tail
-};
+const struct output json_output = OUTPUT_OF(json);
 
 /* A failure, as one document: {"error": "..."}. */
 void

@@ -54,6 +54,18 @@ struct output {
 	void	(*tail)(enum actions);
 };
 
+/* The output whose functions are named prefix_head, prefix_summary, ... */
+#define OUTPUT_OF(prefix) {						\
+	.head = prefix##_head,						\
+	.summary = prefix##_summary,					\
+	.lease = prefix##_lease,					\
+	.session = prefix##_session,					\
+	.stats = prefix##_stats,					\
+	.event = prefix##_event,					\
+	.result = prefix##_result,					\
+	.tail = prefix##_tail						\
+}
+
 /* A uint64_t member of struct ctl_stats, and how each output names it. */
 struct stat_field {
 	const char	*key;		/* the member: the JSON key */

@@ -117,7 +117,7 @@ RB_HEAD(client_tree, client);
 RB_HEAD(addr_tree, addr_count);
 
 static int	client_cmp(struct client *, struct client *);
-static int	addr_cmp(struct addr_count *, struct addr_count *);
+TREE_CMP_BYTES(addr_cmp, addr_count, key)
 RB_GENERATE_LOCAL(client_tree, client, entry, client_cmp)
 RB_GENERATE_LOCAL(addr_tree, addr_count, entry, addr_cmp)
 
@@ -144,18 +144,11 @@ static void	client_write(int, short, void *);
 static void	client_process(struct client *);
 static void	conn_listeners_enable(int);
 static void	conn_stop_check(void);
-static ProtobufCBinaryData pb_bytes(const uint8_t *, size_t);
 
 static int
 client_cmp(struct client *a, struct client *b)
 {
 	return a->cid < b->cid ? -1 : a->cid > b->cid;
-}
-
-static int
-addr_cmp(struct addr_count *a, struct addr_count *b)
-{
-	return memcmp(a->key, b->key, sizeof(a->key));
 }
 
 /* At most one line a second per kind of refusal. */
@@ -585,7 +578,7 @@ client_send_notice(struct client *c, int kind, const uint8_t *lease_id,
 
 	n.kind = kind;
 	if (lease_id != NULL) {
-		n.lease_id = pb_bytes(lease_id, LEASE_ID_LEN);
+		n.lease_id = proto_bytes(lease_id, LEASE_ID_LEN);
 	}
 	n.message = (char *)msg;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_NOTICE;
@@ -650,12 +643,9 @@ client_close(struct client *c, const char *why)
 	RB_REMOVE(client_tree, &cs.clients, c);
 	cs.nclients--;
 	addr_release(c->ac);
-	if (c->ev_read != NULL)
-		event_free(c->ev_read);
-	if (c->ev_write != NULL)
-		event_free(c->ev_write);
-	if (c->ev_timer != NULL)
-		event_free(c->ev_timer);
+	event_free_opt(c->ev_read);
+	event_free_opt(c->ev_write);
+	event_free_opt(c->ev_timer);
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->out != NULL)
@@ -1025,8 +1015,7 @@ conn_signed(struct peer *p, struct imsg *imsg)
 	struct sign_resp	 resp;
 	struct client		*c;
 
-	if (imsg_get_data(imsg, &resp, sizeof(resp)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &resp, sizeof(resp));
 	worker->stats.signatures++;
 	if ((c = client_find(imsg->hdr.peerid)) == NULL ||
 	    c->state != CL_HS_SIGN)
@@ -1271,17 +1260,6 @@ client_record(struct client *c, const uint8_t *frame, size_t flen)
 
 /* ---- answers from the lease worker ---- */
 
-/* A bytes field of an outgoing message, pointing at our own copy. */
-static ProtobufCBinaryData
-pb_bytes(const uint8_t *p, size_t len)
-{
-	ProtobufCBinaryData	 b;
-
-	b.data = (uint8_t *)p;
-	b.len = len;
-	return b;
-}
-
 /* An internal address to the wire; only 4 or 16 bytes are an address. */
 static int
 wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
@@ -1295,20 +1273,28 @@ wire_addr_to_proto(const struct wire_addr *wa, Relay__V1__Address *a)
 	return 0;
 }
 
-/* A list of them (a lease holder's or a requester's local addresses). */
-static size_t
-wire_addrs_to_proto(const struct wire_addr *src, uint32_t n,
-    Relay__V1__Address *loc, Relay__V1__Address **ploc)
+/* A client's addresses in an Incoming or Connected, and their storage. */
+struct pb_peer_addrs {
+	Relay__V1__Address	 seen;
+	Relay__V1__Address	 loc[ADDR_MAX_COUNT];
+	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	size_t			 nloc;
+};
+
+/* Its local addresses, and the one the relay saw: NULL if it has none. */
+static Relay__V1__Address *
+pb_peer_addrs(struct pb_peer_addrs *pa, const struct wire_addr *seen,
+    const struct wire_addr *loc, uint32_t nloc)
 {
 	uint32_t	 i;
-	size_t		 k = 0;
 
-	for (i = 0; i < n && i < ADDR_MAX_COUNT; i++)
-		if (wire_addr_to_proto(&src[i], &loc[k]) == 0) {
-			ploc[k] = &loc[k];
-			k++;
+	pa->nloc = 0;
+	for (i = 0; i < nloc && i < ADDR_MAX_COUNT; i++)
+		if (wire_addr_to_proto(&loc[i], &pa->loc[pa->nloc]) == 0) {
+			pa->ploc[pa->nloc] = &pa->loc[pa->nloc];
+			pa->nloc++;
 		}
-	return k;
+	return wire_addr_to_proto(seen, &pa->seen) == 0 ? &pa->seen : NULL;
 }
 
 /* The answer to a request in flight: the client may be read again. */
@@ -1334,7 +1320,7 @@ conn_registered(struct client *c, struct imsg *imsg)
 
 	memcpy(&lr, imsg->data, sizeof(lr));
 	r.request_id = lr.request_id;
-	r.lease_id = pb_bytes(lr.lease_id, LEASE_ID_LEN);
+	r.lease_id = proto_bytes(lr.lease_id, LEASE_ID_LEN);
 	r.name = lr.name;
 	r.ttl_seconds = lr.ttl;
 	r.expires_unix = lr.expires;
@@ -1351,22 +1337,20 @@ conn_incoming(struct client *c, struct imsg *imsg)
 {
 	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
 	Relay__V1__Incoming	 in = RELAY__V1__INCOMING__INIT;
-	Relay__V1__Address	 from, loc[ADDR_MAX_COUNT];
-	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	struct pb_peer_addrs	 pa;
 	struct l_incoming	 li;
 
 	memcpy(&li, imsg->data, sizeof(li));
-	in.session_id = pb_bytes(li.session_id, SESSION_ID_LEN);
-	in.lease_id = pb_bytes(li.lease_id, LEASE_ID_LEN);
+	in.session_id = proto_bytes(li.session_id, SESSION_ID_LEN);
+	in.lease_id = proto_bytes(li.lease_id, LEASE_ID_LEN);
 	in.alpn = li.alpn;
 	in.from_id = li.from_id;
-	if (wire_addr_to_proto(&li.from_addr, &from) == 0)
-		in.from_addr = &from;
-	in.token = pb_bytes(li.token, TOKEN_LEN);
+	in.from_addr = pb_peer_addrs(&pa, &li.from_addr, li.from_local,
+	    li.nfrom_local);
+	in.token = proto_bytes(li.token, TOKEN_LEN);
 	in.deadline_ms = li.deadline_ms;
-	in.from_local_addrs = ploc;
-	in.n_from_local_addrs = wire_addrs_to_proto(li.from_local,
-	    li.nfrom_local, loc, ploc);
+	in.from_local_addrs = pa.ploc;
+	in.n_from_local_addrs = pa.nloc;
 	in.direct = li.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_INCOMING;
 	m.incoming = &in;
@@ -1378,20 +1362,18 @@ conn_connected(struct client *c, struct imsg *imsg)
 {
 	RelayMessage		 m = RELAY__V1__RELAY_MESSAGE__INIT;
 	Relay__V1__Connected	 cn = RELAY__V1__CONNECTED__INIT;
-	Relay__V1__Address	 peer, loc[ADDR_MAX_COUNT];
-	Relay__V1__Address	*ploc[ADDR_MAX_COUNT];
+	struct pb_peer_addrs	 pa;
 	struct l_connected	 lc;
 
 	memcpy(&lc, imsg->data, sizeof(lc));
 	cn.request_id = lc.request_id;
-	cn.session_id = pb_bytes(lc.session_id, SESSION_ID_LEN);
+	cn.session_id = proto_bytes(lc.session_id, SESSION_ID_LEN);
 	cn.id = lc.id;
-	if (wire_addr_to_proto(&lc.peer_addr, &peer) == 0)
-		cn.peer_addr = &peer;
-	cn.token = pb_bytes(lc.token, TOKEN_LEN);
-	cn.peer_local_addrs = ploc;
-	cn.n_peer_local_addrs = wire_addrs_to_proto(lc.peer_local,
-	    lc.npeer_local, loc, ploc);
+	cn.peer_addr = pb_peer_addrs(&pa, &lc.peer_addr, lc.peer_local,
+	    lc.npeer_local);
+	cn.token = proto_bytes(lc.token, TOKEN_LEN);
+	cn.peer_local_addrs = pa.ploc;
+	cn.n_peer_local_addrs = pa.nloc;
 	cn.direct = lc.direct != 0;
 	m.msg_case = RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED;
 	m.connected = &cn;
@@ -1502,8 +1484,7 @@ conn_dispatch_parent(struct peer *p, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_LISTENER_FD:
-		if (imsg_get_data(imsg, &lm, sizeof(lm)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &lm, sizeof(lm));
 		if (cs.nlisteners == CTL_MAX_LISTENERS)
 			bad_imsg(p, imsg, "too many listeners");
 		l = &cs.listeners[cs.nlisteners++];
@@ -1584,16 +1565,7 @@ conn_stop(void)
 	conn_stop_check();
 }
 
-static uint32_t
-conn_count(const struct relayd_limits *lim)
-{
-	return lim->workers_conn;
-}
-
 const struct proc conn_proc = {
-	.role = ROLE_CONN,
-	.name = "conn",
-	.count = conn_count,
 	.peers = R_LEASE | R_FWD,
 	.fd_peers = R_FWD,
 	.init = conn_init,

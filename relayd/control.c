@@ -386,8 +386,7 @@ control_bytes_reply(struct peer *p, struct imsg *imsg)
 			control_sessions_send(c);
 		return;
 	}
-	if (imsg_get_data(imsg, &fb, sizeof(fb)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &fb, sizeof(fb));
 	if (c->nbytes >= ls.nsessions + 1024)
 		return;		/* more than there are sessions: ignore */
 	if (c->nbytes == c->capbytes) {
@@ -435,8 +434,7 @@ control_stats_reply(struct peer *p, struct imsg *imsg)
 	struct ctl_stats	 st;
 	struct ctl_conn		*c;
 
-	if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &st, sizeof(st));
 	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
 	    !(c->stats_wait & control_bit(p->role, p->index)))
 		return;
@@ -592,13 +590,20 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 	}
 }
 
+/* One request read; the next is read while the client is not closing. */
+static int
+control_take(struct imsg *imsg, void *arg)
+{
+	struct ctl_conn	*c = arg;
+
+	control_request(c, imsg);
+	return !c->closing;
+}
+
 static void
 control_conn_event(int fd, short ev, void *arg)
 {
 	struct ctl_conn	*c = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 r;
 
 	if (ev & EV_WRITE) {
 		if (imsgbuf_flush(&c->ibuf) == -1) {
@@ -606,22 +611,10 @@ control_conn_event(int fd, short ev, void *arg)
 			return;
 		}
 	}
-	if ((ev & EV_READ) && !c->closing) {
-		n = imsgbuf_read(&c->ibuf);
-		if (n == 0 || (n == -1 && errno != EAGAIN)) {
-			control_close(c);
-			return;
-		}
-		while (!c->closing) {
-			if ((r = imsg_get(&c->ibuf, &imsg)) == -1) {
-				control_close(c);
-				return;
-			}
-			if (r == 0)
-				break;
-			control_request(c, &imsg);
-			imsg_free(&imsg);
-		}
+	if ((ev & EV_READ) && !c->closing &&
+	    imsgbuf_read_each(&c->ibuf, control_take, c) != 0) {
+		control_close(c);
+		return;
 	}
 	if (c->closing && c->ibuf.queued == 0) {
 		control_close(c);

@@ -107,8 +107,8 @@ struct orphan {
 
 RB_HEAD(tok_tree, tokref);
 RB_HEAD(fsession_tree, fsession);
-static int	tokref_cmp(struct tokref *, struct tokref *);
-static int	fsession_cmp(struct fsession *, struct fsession *);
+TREE_CMP_BYTES(tokref_cmp, tokref, index)
+TREE_CMP_BYTES(fsession_cmp, fsession, session_id)
 RB_GENERATE_LOCAL(tok_tree, tokref, entry, tokref_cmp)
 RB_GENERATE_LOCAL(fsession_tree, fsession, entry, fsession_cmp)
 
@@ -132,18 +132,6 @@ static struct {
 static void	fwd_end(struct fsession *, const char *);
 static void	fdir_pump(struct fdir *);
 static void	pipe_retry_cb(int, short, void *);
-
-static int
-tokref_cmp(struct tokref *a, struct tokref *b)
-{
-	return memcmp(a->index, b->index, sizeof(a->index));
-}
-
-static int
-fsession_cmp(struct fsession *a, struct fsession *b)
-{
-	return memcmp(a->session_id, b->session_id, SESSION_ID_LEN);
-}
 
 static void
 tok_index(uint8_t index[32], const uint8_t token[TOKEN_LEN])
@@ -330,18 +318,15 @@ fsession_free(struct fsession *s)
 	for (i = 0; i < 2; i++) {
 		struct fdir	*d = &s->dir[i];
 
-		if (d->ev_read != NULL)
-			event_free(d->ev_read);
-		if (d->ev_write != NULL)
-			event_free(d->ev_write);
+		event_free_opt(d->ev_read);
+		event_free_opt(d->ev_write);
 		d->ev_read = d->ev_write = NULL;
 		pipe_unwait(d);
 		pipe_put(d);
 		if (s->fd[i] != -1)
 			close(s->fd[i]);
 	}
-	if (s->ev_timer != NULL)
-		event_free(s->ev_timer);
+	event_free_opt(s->ev_timer);
 	RB_REMOVE(fsession_tree, &fw.sessions, s);
 	free(s);
 }
@@ -586,8 +571,7 @@ fwd_data_fd(struct peer *p, struct imsg *imsg)
 	struct timeval	 tv = { 0, ORPHAN_WAIT_MS * 1000 };
 	int		 s;
 
-	if (imsg_get_data(imsg, &fd, sizeof(fd)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &fd, sizeof(fd));
 	if (imsg->fd_lost) {
 		/* this worker had no descriptor left: the kernel dropped it */
 		worker->stats.sessions_refused_nofile++;
@@ -629,8 +613,7 @@ fwd_session(struct peer *p, struct imsg *imsg)
 	struct timeval		 tv;
 	int			 i;
 
-	if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &fs, sizeof(fs));
 	if (fsession_find(fs.session_id) != NULL)
 		bad_imsg(p, imsg, "duplicate session");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -710,8 +693,7 @@ fwd_dispatch_lease(struct peer *p, struct imsg *imsg)
 		break;
 	case IMSG_F_CANCEL:
 	case IMSG_F_KILL:
-		if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &fs, sizeof(fs));
 		if ((s = fsession_find(fs.session_id)) == NULL)
 			break;
 		if (imsg->hdr.type == IMSG_F_CANCEL && !s->paired)
@@ -732,16 +714,7 @@ fwd_dispatch_conn(struct peer *p, struct imsg *imsg)
 	fwd_data_fd(p, imsg);
 }
 
-static uint32_t
-fwd_count(const struct relayd_limits *lim)
-{
-	return lim->workers_fwd;
-}
-
 const struct proc fwd_proc = {
-	.role = ROLE_FWD,
-	.name = "fwd",
-	.count = fwd_count,
 	.peers = R_LEASE | R_CONN,
 	.fd_peers = R_CONN,
 	.init = fwd_init,

@@ -31,29 +31,16 @@
 #include "relayd.h"
 #include "util.h"
 
-RB_GENERATE(lease_id_tree, lease, id_entry, lease_id_cmp)
-RB_GENERATE(lease_name_tree, lease, name_entry, lease_name_cmp)
-RB_GENERATE(holder_tree, holder, entry, holder_cmp)
-RB_GENERATE(session_tree, session, entry, session_cmp)
-RB_GENERATE(bucket_tree, bucket, entry, bucket_cmp)
-RB_GENERATE(id_count_tree, id_count, entry, id_count_cmp)
-RB_GENERATE(addr_pending_tree, addr_pending, entry, addr_pending_cmp)
-
 struct lease_state	 ls;
 
-int
-lease_id_cmp(struct lease *a, struct lease *b)
-{
-	return memcmp(a->lease_id, b->lease_id, LEASE_ID_LEN);
-}
+TREE_CMP_BYTES(lease_id_cmp, lease, lease_id)
+TREE_CMP_STRING(lease_name_cmp, lease, name)
+TREE_CMP_BYTES(session_cmp, session, session_id)
+TREE_CMP_STRING(bucket_cmp, bucket, id)
+TREE_CMP_STRING(id_count_cmp, id_count, id)
+TREE_CMP_BYTES(addr_pending_cmp, addr_pending, key)
 
-int
-lease_name_cmp(struct lease *a, struct lease *b)
-{
-	return strcmp(a->name, b->name);
-}
-
-int
+static int
 holder_cmp(struct holder *a, struct holder *b)
 {
 	if (a->conn != b->conn)
@@ -61,29 +48,7 @@ holder_cmp(struct holder *a, struct holder *b)
 	return a->cid < b->cid ? -1 : a->cid > b->cid;
 }
 
-int
-session_cmp(struct session *a, struct session *b)
-{
-	return memcmp(a->session_id, b->session_id, SESSION_ID_LEN);
-}
-
-int
-bucket_cmp(struct bucket *a, struct bucket *b)
-{
-	return strcmp(a->id, b->id);
-}
-
-int
-id_count_cmp(struct id_count *a, struct id_count *b)
-{
-	return strcmp(a->id, b->id);
-}
-
-int
-addr_pending_cmp(struct addr_pending *a, struct addr_pending *b)
-{
-	return memcmp(a->key, b->key, sizeof(a->key));
-}
+LEASE_TREES(RB_GENERATE)
 
 static void
 lease_init(void)
@@ -189,52 +154,35 @@ lease_conn_up(int conn)
 
 /* ---- replies to a conn worker ---- */
 
+/*
+ * An IMSG_L_ERROR for the client cid on conn worker conn. answer says it
+ * answers a Register, Renew, Unregister, Accept, Reject or ListLeases:
+ * the conn worker counts those in flight per client.
+ */
 static void
-reply_verror(int answer, int conn, uint32_t cid, uint32_t request_id,
-    int code, const char *fmt, va_list ap)
+send_error(int answer, int conn, uint32_t cid, uint32_t request_id,
+    int code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void
+send_error(int answer, int conn, uint32_t cid, uint32_t request_id,
+    int code, const char *fmt, ...)
 {
 	struct l_error	 e;
+	va_list		 ap;
 
 	memset(&e, 0, sizeof(e));
 	e.request_id = request_id;
 	e.code = code;
 	e.answer = answer;
+	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
 	peer_compose(worker->conn[conn], IMSG_L_ERROR, cid, -1, &e, sizeof(e));
 }
 
 /* An error about a session or lease, not the answer to a request. */
-static void
-reply_error(int conn, uint32_t cid, uint32_t request_id, int code,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void
-reply_error(int conn, uint32_t cid, uint32_t request_id, int code,
-    const char *fmt, ...)
-{
-	va_list		 ap;
-
-	va_start(ap, fmt);
-	reply_verror(0, conn, cid, request_id, code, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * The answer to a Register, Renew, Unregister, Accept, Reject or
- * ListLeases: the conn worker counts those in flight per client.
- */
-static void
-answer_error(int conn, uint32_t cid, uint32_t request_id, int code,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void
-answer_error(int conn, uint32_t cid, uint32_t request_id, int code,
-    const char *fmt, ...)
-{
-	va_list		 ap;
-
-	va_start(ap, fmt);
-	reply_verror(1, conn, cid, request_id, code, fmt, ap);
-	va_end(ap);
-}
+#define reply_error(...)	send_error(0, __VA_ARGS__)
+/* The answer to a request, an error. */
+#define answer_error(...)	send_error(1, __VA_ARGS__)
 
 static void
 answer_done(int conn, uint32_t cid)
@@ -364,22 +312,19 @@ lease_remove(struct lease *l, const char *why)
 	free(l);
 }
 
-/* Unsolicited news about a lease, to the connection holding it. */
+/*
+ * Unsolicited news about a lease, to the connection holding it: "lease
+ * NAME what".
+ */
 static void
-lease_notice(struct lease *l, int kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
-lease_notice(struct lease *l, int kind, const char *fmt, ...)
+lease_notice(struct lease *l, int kind, const char *what)
 {
 	struct l_notice	 n;
-	va_list		 ap;
 
 	memset(&n, 0, sizeof(n));
 	n.kind = kind;
 	memcpy(n.lease_id, l->lease_id, LEASE_ID_LEN);
-	va_start(ap, fmt);
-	vsnprintf(n.message, sizeof(n.message), fmt, ap);
-	va_end(ap);
+	snprintf(n.message, sizeof(n.message), "lease %s %s", l->name, what);
 	peer_compose(worker->conn[l->holder->conn], IMSG_L_NOTICE,
 	    l->holder->cid, -1, &n, sizeof(n));
 }
@@ -440,7 +385,7 @@ lease_refused(struct holder *h, struct l_register *lr, char *why,
 		 * replaces, and the old lease's connection is told so.
 		 */
 		lease_notice(old, RELAY__V1__NOTICE__KIND__LEASE_REPLACED,
-		    "lease %s was registered again by its ID", old->name);
+		    "was registered again by its ID");
 		lease_remove(old, "replaced");
 	}
 	if ((idc = id_count_find(h->id)) != NULL &&
@@ -655,8 +600,7 @@ session_remove(struct session *s, int tell_fwd)
 		ls.fwd_sessions[s->fwd]--;
 	RB_REMOVE(session_tree, &ls.sessions, s);
 	ls.nsessions--;
-	if (s->ev_timer != NULL)
-		event_free(s->ev_timer);
+	event_free_opt(s->ev_timer);
 	free(s);
 }
 
@@ -1163,7 +1107,7 @@ static void
 lease_revoke_one(struct lease *l)
 {
 	lease_notice(l, RELAY__V1__NOTICE__KIND__LEASE_REVOKED,
-	    "lease %s revoked by the relay operator", l->name);
+	    "revoked by the relay operator");
 	worker->stats.leases_revoked++;
 	log_info("lease %s (%s) revoked", l->name, l->id);
 	lease_remove(l, "revoked");
@@ -1355,15 +1299,13 @@ lease_dispatch_fwd(struct peer *p, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_F_PAIRED:
-		if (imsg_get_data(imsg, &fs, sizeof(fs)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &fs, sizeof(fs));
 		if ((s = session_find(fs.session_id)) != NULL &&
 		    s->state != SESS_PAIRED)
 			lease_paired(s);
 		break;
 	case IMSG_F_ENDED:
-		if (imsg_get_data(imsg, &fe, sizeof(fe)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &fe, sizeof(fe));
 		if ((s = session_find(fe.session_id)) == NULL || s->direct)
 			break;	/* a direct session ends by its holder's word */
 		control_event(CTL_EV_SESSION_END, s->lease_name, s->from_id,
@@ -1388,8 +1330,7 @@ lease_cfg_worker(struct peer *p, struct imsg *imsg)
 	struct ctl_worker	 cw;
 	uint32_t		 i;
 
-	if (imsg_get_data(imsg, &cw, sizeof(cw)) == -1)
-		bad_imsg(p, imsg, "size");
+	peer_get_data(p, imsg, &cw, sizeof(cw));
 	/* a restarted worker replaces its own line */
 	for (i = 0; i < ls.nworkers; i++)
 		if (strcmp(ls.workers[i].role, cw.role) == 0 &&
@@ -1416,8 +1357,7 @@ lease_dispatch_parent(struct peer *p, struct imsg *imsg)
 		control_init(imsg_take_fd(imsg));
 		break;
 	case IMSG_CFG_INFO:
-		if (imsg_get_data(imsg, &ls.info, sizeof(ls.info)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &ls.info, sizeof(ls.info));
 		break;
 	case IMSG_CFG_WORKER:
 		lease_cfg_worker(p, imsg);
@@ -1434,8 +1374,7 @@ lease_dispatch_parent(struct peer *p, struct imsg *imsg)
 		}
 		break;
 	case IMSG_CFG_RESERVE:
-		if (imsg_get_data(imsg, &rm, sizeof(rm)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &rm, sizeof(rm));
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			fatal("calloc");
 		strlcpy(r->name, rm.name, sizeof(r->name));
@@ -1443,16 +1382,14 @@ lease_dispatch_parent(struct peer *p, struct imsg *imsg)
 		TAILQ_INSERT_TAIL(&ls.new_reserved, r, entry);
 		break;
 	case IMSG_CFG_ALLOW:
-		if (imsg_get_data(imsg, &am, sizeof(am)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &am, sizeof(am));
 		if ((a = calloc(1, sizeof(*a))) == NULL)
 			fatal("calloc");
 		strlcpy(a->id, am.id, sizeof(a->id));
 		TAILQ_INSERT_TAIL(&ls.new_allowed, a, entry);
 		break;
 	case IMSG_CTL_REPLY:
-		if (imsg_get_data(imsg, &res, sizeof(res)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &res, sizeof(res));
 		control_reply_from_parent(imsg->hdr.peerid, &res);
 		break;
 	default:
@@ -1460,16 +1397,7 @@ lease_dispatch_parent(struct peer *p, struct imsg *imsg)
 	}
 }
 
-static uint32_t
-lease_count(const struct relayd_limits *lim)
-{
-	return 1;
-}
-
 const struct proc lease_proc = {
-	.role = ROLE_LEASE,
-	.name = "lease",
-	.count = lease_count,
 	.peers = R_CONN | R_FWD,
 	.fd_peers = 0,
 	.pause_peers = R_CONN | R_FWD,

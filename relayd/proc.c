@@ -2,7 +2,7 @@
 /*
  * proc.c: relayd's process launcher and the channels between processes.
  *
- * The parent's side: start count() workers of every role in procs[]
+ * The parent's side: start the workers of every role in procs[]
  * (fork, then re-execute relayd -P role -I index with the channel on fd
  * 3), link every pair of roles that name each other, let the parent's
  * role (relayd.c) hand each worker its descriptors and configuration,
@@ -46,6 +46,20 @@ const struct proc *const procs[ROLE_MAX] = {
 };
 const char		*role_names[] = { "parent", "lease", "conn", "fwd" };
 
+/* The workers of role r the limits ask for: one lease worker. */
+static uint32_t
+proc_role_count(enum proc_role r, const struct relayd_limits *lim)
+{
+	switch (r) {
+	case ROLE_CONN:
+		return lim->workers_conn;
+	case ROLE_FWD:
+		return lim->workers_fwd;
+	default:
+		return 1;
+	}
+}
+
 struct relayd_worker	*worker;
 uint8_t			 relay_pk[ED25519_PK_LEN];
 
@@ -86,8 +100,7 @@ child_update(struct child *c)
 		want |= EV_WRITE;
 	if (c->ev != NULL && want == c->events)
 		return;
-	if (c->ev != NULL)
-		event_free(c->ev);
+	event_free_opt(c->ev);
 	c->events = want;
 	c->ev = event_new(pr.base, c->ibuf.fd, want, child_event, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) == -1)
@@ -170,8 +183,7 @@ child_disconnect(struct child *c)
 	if (!c->alive)
 		return;
 	c->alive = 0;
-	if (c->ev != NULL)
-		event_free(c->ev);
+	event_free_opt(c->ev);
 	c->ev = NULL;
 	c->events = 0;
 	imsgbuf_clear(&c->ibuf);
@@ -230,34 +242,35 @@ child_dispatch(struct child *c, struct imsg *imsg)
 	pr.ops->tree_ready();
 }
 
+/* One message read; the next is read while the channel stands. */
+static int
+child_take(struct imsg *imsg, void *arg)
+{
+	struct child	*c = arg;
+
+	child_dispatch(c, imsg);
+	return c->alive;
+}
+
 static void
 child_event(int fd, short ev, void *arg)
 {
 	struct child	*c = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 r;
+	int		 r = 0;
 
 	if ((ev & EV_WRITE) && imsgbuf_flush(&c->ibuf) == -1) {
 		child_disconnect(c);	/* SIGCHLD tells which and why */
 		return;
 	}
-	if (ev & EV_READ) {
-		n = imsgbuf_read(&c->ibuf);
-		if (n == 0 || (n == -1 && errno != EAGAIN)) {
-			child_disconnect(c);
-			return;
-		}
-		while (c->alive) {
-			if ((r = imsg_get(&c->ibuf, &imsg)) == -1) {
-				proc_child_kill(c, "malformed message");
-				return;
-			}
-			if (r == 0)
-				break;
-			child_dispatch(c, &imsg);
-			imsg_free(&imsg);
-		}
+	if (ev & EV_READ)
+		r = imsgbuf_read_each(&c->ibuf, child_take, c);
+	if (r == -1) {
+		child_disconnect(c);
+		return;
+	}
+	if (r == -2) {
+		proc_child_kill(c, "malformed message");
+		return;
 	}
 	child_update(c);
 }
@@ -362,7 +375,7 @@ proc_init(struct event_base *base, const char *self,
 	pr.lim = *lim;
 	pr.ops = ops;
 	for (r = ROLE_LEASE; r < ROLE_MAX; r++) {
-		n = procs[r]->count(lim);
+		n = proc_role_count(r, lim);
 		for (i = 0; i < n; i++) {
 			if (pr.nchildren == MAX_CHILDREN)
 				fatalx("too many workers");
@@ -838,10 +851,8 @@ peer_free(struct peer *p)
 {
 	if (p->flush_queued)
 		TAILQ_REMOVE(&flushq, p, flush_entry);
-	if (p->ev_read != NULL)
-		event_free(p->ev_read);
-	if (p->ev_write != NULL)
-		event_free(p->ev_write);
+	event_free_opt(p->ev_read);
+	event_free_opt(p->ev_write);
 	imsgbuf_clear(&p->ibuf);
 	close(p->ibuf.fd);
 	free(p);
@@ -865,6 +876,24 @@ peer_gone(struct peer *p)
 		procs[worker->role]->peer_gone(role, index);
 }
 
+/*
+ * The slot of the peer that pm names, emptied: a replacement's old one
+ * died and its end may be unread yet.
+ */
+static struct peer **
+worker_peer_clear(struct peer *p, struct imsg *imsg,
+    const struct peer_msg *pm)
+{
+	struct peer	**slot;
+
+	if (!(procs[worker->role]->peers & (1 << pm->role)))
+		bad_imsg(p, imsg, "no channel to that role");
+	slot = peer_slot(pm->role, pm->index);
+	if (*slot != NULL)
+		peer_gone(*slot);
+	return slot;
+}
+
 static void
 worker_peer_fd(struct peer *p, struct imsg *imsg)
 {
@@ -875,12 +904,7 @@ worker_peer_fd(struct peer *p, struct imsg *imsg)
 	if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1 ||
 	    (fd = imsg_take_fd(imsg)) == -1)
 		bad_imsg(p, imsg, "no descriptor");
-	if (!(procs[worker->role]->peers & (1 << pm.role)))
-		bad_imsg(p, imsg, "no channel to that role");
-	slot = peer_slot(pm.role, pm.index);
-	/* a replacement: the old one died and its end may be unread yet */
-	if (*slot != NULL)
-		peer_gone(*slot);
+	slot = worker_peer_clear(p, imsg, &pm);
 	if ((np = calloc(1, sizeof(*np))) == NULL)
 		fatal("calloc");
 	peer_init(np, pm.role, pm.index, fd,
@@ -900,7 +924,6 @@ static int
 worker_generic(struct peer *p, struct imsg *imsg)
 {
 	struct peer_msg	 pm;
-	struct peer	**slot;
 	uint32_t	 gen;
 	int32_t		 v;
 
@@ -909,21 +932,14 @@ worker_generic(struct peer *p, struct imsg *imsg)
 		worker_peer_fd(p, imsg);
 		return 1;
 	case IMSG_PEER_GONE:
-		if (imsg_get_data(imsg, &pm, sizeof(pm)) == -1)
-			bad_imsg(p, imsg, "size");
-		if (!(procs[worker->role]->peers & (1 << pm.role)))
-			bad_imsg(p, imsg, "no channel to that role");
-		slot = peer_slot(pm.role, pm.index);
-		if (*slot != NULL)
-			peer_gone(*slot);
+		peer_get_data(p, imsg, &pm, sizeof(pm));
+		worker_peer_clear(p, imsg, &pm);
 		return 1;
 	case IMSG_CFG_LIMITS:
-		if (imsg_get_data(imsg, &worker->lim, sizeof(worker->lim)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &worker->lim, sizeof(worker->lim));
 		return 0;	/* the role may start collecting its lists */
 	case IMSG_CFG_END:
-		if (imsg_get_data(imsg, &gen, sizeof(gen)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &gen, sizeof(gen));
 		procs[worker->role]->configured(!worker->configured);
 		if (worker->configured)
 			log_info("configuration reloaded");
@@ -940,8 +956,7 @@ worker_generic(struct peer *p, struct imsg *imsg)
 		}
 		return 1;
 	case IMSG_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1)
-			bad_imsg(p, imsg, "size");
+		peer_get_data(p, imsg, &v, sizeof(v));
 		log_setverbose(v);
 		return 1;
 	case IMSG_STOP:

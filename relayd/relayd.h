@@ -357,11 +357,7 @@ struct l_connected {
 #define LIST_PAGE	20	/* leases per LeaseList: always fits one record */
 
 struct l_leaseinfo {
-	char		 name[NAME_MAX_LEN + 1];
-	char		 id[ID_BUFSZ];
-	char		 alpn[ALPN_MAX_COUNT][ALPN_MAX_LEN + 1];
-	uint32_t	 nalpn;
-	char		 description[DESC_MAX_LEN + 1];
+	LEASE_DESC_MEMBERS;
 	uint64_t	 expires;
 };
 
@@ -430,14 +426,12 @@ typedef void (*peer_dispatch_fn)(struct peer *, struct imsg *);
 
 /*
  * A worker role, declared by its own file (lease.c, conn.c, fwd.c).
- * proc.c starts count() instances of each, links every pair of roles
+ * proc.c starts the instances the limits ask for (proc_role_count()),
+ * links every pair of roles
  * that name each other in peers, passes descriptors only on the channels
  * fd_peers names, and hands each message to dispatch[sender's role].
  */
 struct proc {
-	enum proc_role	 role;
-	const char	*name;
-	uint32_t	 (*count)(const struct relayd_limits *);
 	int		 peers;		/* R_* of the roles it has channels to */
 	int		 fd_peers;	/* R_* of those that pass descriptors */
 	int		 pause_peers;	/* R_*: not read while our queue to
@@ -536,6 +530,22 @@ int	 peer_backlogged(const struct peer *);
 struct peer *peer_for(enum proc_role, int);
 __attribute__((noreturn)) void bad_imsg(struct peer *, struct imsg *,
 	    const char *);
+
+/* event_free() for an event that may not have been made. */
+static inline void
+event_free_opt(struct event *ev)
+{
+	if (ev != NULL)
+		event_free(ev);
+}
+
+/* Exactly len bytes of imsg's data into data, or p sent a bad message. */
+static inline void
+peer_get_data(struct peer *p, struct imsg *imsg, void *data, size_t len)
+{
+	if (imsg_get_data(imsg, data, len) == -1)
+		bad_imsg(p, imsg, "size");
+}
 __attribute__((noreturn)) void worker_exit(void);
 void	 stats_add(struct ctl_stats *, const struct ctl_stats *);
 void	 wire_addr_from_sockaddr(struct wire_addr *, const struct sockaddr *);
@@ -594,11 +604,7 @@ struct lease {
 	TAILQ_ENTRY(lease)	 holder_entry;
 	TAILQ_ENTRY(lease)	 idc_entry;
 	uint8_t			 lease_id[LEASE_ID_LEN];
-	char			 name[NAME_MAX_LEN + 1];
-	char			 id[ID_BUFSZ];
-	char			 alpn[ALPN_MAX_COUNT][ALPN_MAX_LEN + 1];
-	uint32_t		 nalpn;
-	char			 description[DESC_MAX_LEN + 1];
+	LEASE_DESC_MEMBERS;
 	int			 hidden;
 	struct wire_addr	 local[ADDR_MAX_COUNT];
 	uint32_t		 nlocal;
@@ -652,27 +658,35 @@ struct bucket {				/* connect rate per requester ID */
 	double			 last;
 };
 
-RB_HEAD(lease_id_tree, lease);
-RB_HEAD(lease_name_tree, lease);
-RB_HEAD(holder_tree, holder);
-RB_HEAD(session_tree, session);
-RB_HEAD(bucket_tree, bucket);
-RB_HEAD(id_count_tree, id_count);
-RB_HEAD(addr_pending_tree, addr_pending);
-int	 lease_id_cmp(struct lease *, struct lease *);
-int	 lease_name_cmp(struct lease *, struct lease *);
-int	 holder_cmp(struct holder *, struct holder *);
-int	 session_cmp(struct session *, struct session *);
-int	 bucket_cmp(struct bucket *, struct bucket *);
-int	 id_count_cmp(struct id_count *, struct id_count *);
-int	 addr_pending_cmp(struct addr_pending *, struct addr_pending *);
-RB_PROTOTYPE(lease_id_tree, lease, id_entry, lease_id_cmp)
-RB_PROTOTYPE(lease_name_tree, lease, name_entry, lease_name_cmp)
-RB_PROTOTYPE(holder_tree, holder, entry, holder_cmp)
-RB_PROTOTYPE(session_tree, session, entry, session_cmp)
-RB_PROTOTYPE(bucket_tree, bucket, entry, bucket_cmp)
-RB_PROTOTYPE(id_count_tree, id_count, entry, id_count_cmp)
-RB_PROTOTYPE(addr_pending_tree, addr_pending, entry, addr_pending_cmp)
+/* The lease worker's trees: name, element, entry and comparison. */
+#define LEASE_TREES(X)							\
+	X(lease_id_tree, lease, id_entry, lease_id_cmp)			\
+	X(lease_name_tree, lease, name_entry, lease_name_cmp)		\
+	X(holder_tree, holder, entry, holder_cmp)			\
+	X(session_tree, session, entry, session_cmp)			\
+	X(bucket_tree, bucket, entry, bucket_cmp)			\
+	X(id_count_tree, id_count, entry, id_count_cmp)			\
+	X(addr_pending_tree, addr_pending, entry, addr_pending_cmp)
+
+#define LEASE_TREE_DECLARE(name, type, field, cmp)			\
+	RB_HEAD(name, type);						\
+	RB_PROTOTYPE(name, type, field, cmp)
+
+/* A tree's order: a key member compared as bytes, or as a string. */
+#define TREE_CMP_BYTES(cmp, type, key)					\
+static int								\
+cmp(struct type *a, struct type *b)					\
+{									\
+	return memcmp(a->key, b->key, sizeof(a->key));			\
+}
+#define TREE_CMP_STRING(cmp, type, key)					\
+static int								\
+cmp(struct type *a, struct type *b)					\
+{									\
+	return strcmp(a->key, b->key);					\
+}
+
+LEASE_TREES(LEASE_TREE_DECLARE)
 
 struct lease_state {
 	struct lease_id_tree	 by_id;
