@@ -355,8 +355,13 @@ check "slowloris: $late closed at the handshake deadline, counted (+$(delta 7 8 
 check "random tokens: every one closed, nothing sent back ($(tail -n 1 "$T/tokens.out" | cut -d' ' -f3-))" \
     sh -c "[ $(val "$T/tokens.out" connected) -ge 100 ] &&
     grep -q 'still_open=0 relay_sent_bytes=0 ' '$T/tokens.out'"
-check "random tokens: those that got to the token check counted (+$(delta 7 8 tokens_unknown) of $(val "$T/tokens.out" closed_later))" \
-    sh -c "[ $(val "$T/tokens.out" closed_later) -ge 100 ] &&
+# The tokens arrive with the slowloris waves, so how many the accept rate
+# refuses first depends on the machine's load (103 of 200 under ASan once):
+# every token is either refused at once or reaches the token check, and
+# each one that reaches it is counted.
+check "random tokens: those that got to the token check counted (+$(delta 7 8 tokens_unknown) of $(val "$T/tokens.out" closed_later), $(val "$T/tokens.out" refused_at_once) refused at accept)" \
+    sh -c "[ $(val "$T/tokens.out" closed_later) -ge 20 ] &&
+    [ $(($(val "$T/tokens.out" closed_later) + $(val "$T/tokens.out" refused_at_once))) -eq $(val "$T/tokens.out" connected) ] &&
     [ $(delta 7 8 tokens_unknown) -ge $(val "$T/tokens.out" closed_later) ]"
 check "Connect flood of one ID: rate limited ($(val "$T/reqflood.out" ERR_RATE_LIMITED) of 60), counted" \
     sh -c "[ $(val "$T/reqflood.out" ERR_RATE_LIMITED) -ge 30 ] &&
