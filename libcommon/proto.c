@@ -86,13 +86,39 @@ arena_string_ok(const struct proto_arena *a, const char *s)
 	return len >= 1 && strnlen(s, len) == len - 1;
 }
 
+/*
+ * The values a field of m holds: their count, and in *vals the array of
+ * pointers (for a string or message field). A oneof member that is not
+ * the one set holds none.
+ */
+size_t
+proto_field_values(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    void * const **vals)
+{
+	const uint8_t	*base = (const uint8_t *)m;
+	uint32_t	 qc;
+	size_t		 n;
+
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		memcpy(&qc, base + f->quantifier_offset, sizeof(qc));
+		if (qc != f->id)
+			return 0;
+	}
+	if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+		*vals = (void * const *)(base + f->offset);
+		return 1;
+	}
+	memcpy(&n, base + f->quantifier_offset, sizeof(n));
+	memcpy(vals, base + f->offset, sizeof(*vals));
+	return n;
+}
+
 /* Walk every string field, nested messages and repeated fields included. */
 static int
 strings_ok(const struct proto_arena *a, const ProtobufCMessage *m, int depth)
 {
 	const ProtobufCMessageDescriptor	*d = m->descriptor;
 	const ProtobufCFieldDescriptor		*f;
-	const uint8_t				*base = (const uint8_t *)m;
 	unsigned int				 i;
 	size_t					 n, k;
 	void * const				*vals;
@@ -104,20 +130,7 @@ strings_ok(const struct proto_arena *a, const ProtobufCMessage *m, int depth)
 		if (f->type != PROTOBUF_C_TYPE_STRING &&
 		    f->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-			uint32_t	 qc;
-
-			memcpy(&qc, base + f->quantifier_offset, sizeof(qc));
-			if (qc != f->id)
-				continue;
-		}
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			memcpy(&n, base + f->quantifier_offset, sizeof(n));
-			memcpy(&vals, base + f->offset, sizeof(vals));
-		} else {
-			n = 1;
-			vals = (void * const *)(base + f->offset);
-		}
+		n = proto_field_values(m, f, &vals);
 		for (k = 0; k < n; k++) {
 			if (vals[k] == NULL)
 				continue;

@@ -41,6 +41,8 @@ RelayMessage	*proto_unpack_relay(struct proto_arena *, const uint8_t *, size_t);
 ssize_t		 proto_pack_client(const ClientMessage *, uint8_t *, size_t);
 ssize_t		 proto_pack_relay(const RelayMessage *, uint8_t *, size_t);
 ProtobufCBinaryData proto_bytes(const uint8_t *, size_t);
+size_t		 proto_field_values(const ProtobufCMessage *,
+		    const ProtobufCFieldDescriptor *, void * const **);
 
 int		 proto_check_client(const ClientMessage *, char *, size_t);
 int		 proto_check_relay(const RelayMessage *, char *, size_t);

@@ -344,11 +344,9 @@ has_unknown(const ProtobufCMessage *m, int depth)
 {
 	const ProtobufCMessageDescriptor	*d = m->descriptor;
 	const ProtobufCFieldDescriptor		*fd;
-	const uint8_t				*base = (const uint8_t *)m;
 	void * const				*vals;
 	unsigned int				 i;
 	size_t					 n, k;
-	uint32_t				 qc;
 
 	if (m->n_unknown_fields > 0 || depth > 8)
 		return 1;
@@ -356,18 +354,7 @@ has_unknown(const ProtobufCMessage *m, int depth)
 		fd = &d->fields[i];
 		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
-		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-			memcpy(&qc, base + fd->quantifier_offset, sizeof(qc));
-			if (qc != fd->id)
-				continue;
-		}
-		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-			memcpy(&n, base + fd->quantifier_offset, sizeof(n));
-			memcpy(&vals, base + fd->offset, sizeof(vals));
-		} else {
-			n = 1;
-			vals = (void * const *)(base + fd->offset);
-		}
+		n = proto_field_values(m, fd, &vals);
 		for (k = 0; k < n; k++)
 			if (vals[k] != NULL && has_unknown(vals[k], depth + 1))
 				return 1;
