@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <err.h>
 #include <stdint.h>
 
 #include "crypto.h"
@@ -29,15 +30,31 @@
 /* ---- time, processes ---- */
 
 double	 now(void);
-void	 raise_nofile(void);
 /* roots: "PID[,PID...]"; 0 when s is NULL or empty */
 int	 parse_pids(const char *s, pid_t *roots, int max);
+/* a tool's options: getopt(3) driven by a table, each with an argument */
+enum bench_optkind { OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_PIDS, OPT_STR };
+struct bench_opt {
+	int			 ch;		/* 0 ends the table */
+	enum bench_optkind	 kind;
+	void			*val;	/* int, long, double, pid_t[MAX_ROOTS],
+					   const char * */
+	int			*n;	/* OPT_PIDS: how many */
+};
+/*
+ * A tool's start: stdout line-buffered, as many descriptors as the hard
+ * limit allows, and each option given set from opts (an unknown one
+ * calls usage); *argc and *argv are left with the operands. flags: "+"
+ * to stop at the first operand, or "".
+ */
+void	 bench_start(int *argc, char ***argv, const char *flags,
+	    const struct bench_opt *opts, void (*usage)(void));
 /* utime + stime of every live process under the roots, in seconds */
 double	 tree_cpu(const pid_t *roots, int nroots);
 /* VmRSS summed over the same processes, in KiB */
 long	 tree_rss_kib(const pid_t *roots, int nroots);
-void	 die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-	    noreturn));
+/* the message and a newline on stderr (after the tool's name), exit 1 */
+#define die(...)	errx(1, __VA_ARGS__)
 
 /* ---- loopback sockets ---- */
 

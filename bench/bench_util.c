@@ -21,7 +21,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,20 +42,8 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void
-die(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 /* As many descriptors as the hard limit allows. */
-void
+static void
 raise_nofile(void)
 {
 	struct rlimit	 rl;
@@ -88,6 +75,57 @@ parse_pids(const char *s, pid_t *roots, int max)
 	}
 	free(copy);
 	return n;
+}
+
+static void
+opt_set(const struct bench_opt *o, const char *arg)
+{
+	switch (o->kind) {
+	case OPT_INT:
+		*(int *)o->val = atoi(arg);
+		break;
+	case OPT_LONG:
+		*(long *)o->val = atol(arg);
+		break;
+	case OPT_DOUBLE:
+		*(double *)o->val = atof(arg);
+		break;
+	case OPT_PIDS:
+		*o->n = parse_pids(arg, o->val, MAX_ROOTS);
+		break;
+	case OPT_STR:
+		*(const char **)o->val = arg;
+		break;
+	}
+}
+
+void
+bench_start(int *argc, char ***argv, const char *flags,
+    const struct bench_opt *opts, void (*usage)(void))
+{
+	const struct bench_opt	*o;
+	char			 optstring[64];
+	size_t			 len;
+	int			 ch;
+
+	len = strlcpy(optstring, flags, sizeof(optstring));
+	for (o = opts; o->ch != 0 && len + 2 < sizeof(optstring); o++) {
+		optstring[len++] = (char)o->ch;
+		optstring[len++] = ':';
+	}
+	optstring[len] = '\0';
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	raise_nofile();
+	while ((ch = getopt(*argc, *argv, optstring)) != -1) {
+		for (o = opts; o->ch != 0 && o->ch != ch; o++)
+			;
+		if (o->ch == 0)
+			usage();
+		else
+			opt_set(o, optarg);
+	}
+	*argc -= optind;
+	*argv += optind;
 }
 
 struct procinfo {
@@ -578,104 +616,117 @@ struct half {
 	int	 fd;
 };
 
-/* A half whose other half is known: put both at slot *done. */
-static int
-half_match(struct half *pend, int *npend, const uint8_t *sid, int fd,
-    int mine_is_q, int *fq, int *fh, int *done)
-{
-	int	 i;
+/* pair_many's state: the halves waiting for their other half, by side */
+struct pairing {
+	struct half	*pend[2];	/* HALF_H: holder, HALF_Q: requester */
+	int		 npend[2];
+	int		*fq, *fh;
+	int		 done, inflight;
+};
+#define HALF_H	0
+#define HALF_Q	1
 
-	for (i = 0; i < *npend; i++)
-		if (memcmp(pend[i].sid, sid, SESSION_ID_LEN) == 0) {
-			fq[*done] = mine_is_q ? fd : pend[i].fd;
-			fh[*done] = mine_is_q ? pend[i].fd : fd;
-			(*done)++;
-			pend[i] = pend[--*npend];
-			return 1;
+/*
+ * One side of a session got its token (the holder first accepts on
+ * accept_on): open its data connection, and put both halves at slot
+ * done when the other side's came first, else keep it waiting.
+ */
+static int
+half_arrive(struct pairer *pr, struct pairing *pg, int side,
+    struct bconn *accept_on, const ProtobufCBinaryData *sid,
+    const ProtobufCBinaryData *token)
+{
+	struct half	*other = pg->pend[!side];
+	int		*nother = &pg->npend[!side];
+	int		 fd, i;
+
+	if (sid->len != SESSION_ID_LEN || token->len != TOKEN_LEN)
+		return -1;
+	if (accept_on != NULL && send_accept(accept_on, sid->data) == -1)
+		return -1;
+	if ((fd = data_open(pr->port, 2 + pg->done % 8, token->data)) == -1)
+		return -1;
+	for (i = 0; i < *nother; i++)
+		if (memcmp(other[i].sid, sid->data, SESSION_ID_LEN) == 0) {
+			pg->fq[pg->done] = side == HALF_Q ? fd : other[i].fd;
+			pg->fh[pg->done] = side == HALF_Q ? other[i].fd : fd;
+			pg->done++;
+			pg->inflight--;
+			other[i] = other[--*nother];
+			return 0;
 		}
+	memcpy(pg->pend[side][pg->npend[side]].sid, sid->data,
+	    SESSION_ID_LEN);
+	pg->pend[side][pg->npend[side]++].fd = fd;
 	return 0;
+}
+
+/* What both control connections have brought: -1 on a failure. */
+static int
+pairing_read(struct pairer *pr, struct pairing *pg)
+{
+	RelayMessage	*m;
+	int		 err;
+
+	if (bc_fill(&pr->h) == -1 || bc_fill(&pr->q) == -1) {
+		fprintf(stderr, "pairing: the relay closed a control "
+		    "connection\n");
+		return -1;
+	}
+	while ((m = bc_next(&pr->h, &pr->arena, &err)) != NULL)
+		if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_INCOMING &&
+		    half_arrive(pr, pg, HALF_H, &pr->h,
+		    &m->incoming->session_id, &m->incoming->token) == -1)
+			return -1;
+	if (err)
+		return -1;
+	while ((m = bc_next(&pr->q, &pr->arena, &err)) != NULL) {
+		if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
+			print_error("connect", m);
+			return -1;
+		}
+		if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED &&
+		    half_arrive(pr, pg, HALF_Q, NULL,
+		    &m->connected->session_id, &m->connected->token) == -1)
+			return -1;
+	}
+	return err ? -1 : 0;
 }
 
 int
 pair_many(struct pairer *pr, int n, int w, int *fq, int *fh)
 {
-	struct half	*hq, *hh;
+	struct pairing	 pg;
 	struct pollfd	 pfd[2];
-	RelayMessage	*m;
-	int		 sent = 0, done = 0, nq = 0, nh = 0, fd, i, err;
-	int		 inflight = 0;
+	int		 sent = 0, i;
 	uint8_t		 c;
 
-	if ((hq = calloc(w + 1, sizeof(*hq))) == NULL ||
-	    (hh = calloc(w + 1, sizeof(*hh))) == NULL)
+	memset(&pg, 0, sizeof(pg));
+	pg.fq = fq;
+	pg.fh = fh;
+	if ((pg.pend[HALF_H] = calloc(w + 1, sizeof(struct half))) == NULL ||
+	    (pg.pend[HALF_Q] = calloc(w + 1, sizeof(struct half))) == NULL)
 		die("calloc");
-	while (done < n) {
-		while (sent < n && inflight < w) {
+	while (pg.done < n) {
+		while (sent < n && pg.inflight < w) {
 			if (send_connect(&pr->q, pr->name, pr->reqid++) == -1)
 				return -1;
 			sent++;
-			inflight++;
+			pg.inflight++;
 		}
 		pfd[0].fd = pr->h.fd;
 		pfd[1].fd = pr->q.fd;
 		pfd[0].events = pfd[1].events = POLLIN;
 		if (poll(pfd, 2, BENCH_TIMEOUT_MS) <= 0) {
 			fprintf(stderr, "pairing: the relay went silent "
-			    "(%d of %d paired)\n", done, n);
+			    "(%d of %d paired)\n", pg.done, n);
 			return -1;
 		}
-		if (bc_fill(&pr->h) == -1 || bc_fill(&pr->q) == -1) {
-			fprintf(stderr, "pairing: the relay closed a control "
-			    "connection\n");
-			return -1;
-		}
-		while ((m = bc_next(&pr->h, &pr->arena, &err)) != NULL) {
-			if (m->msg_case != RELAY__V1__RELAY_MESSAGE__MSG_INCOMING)
-				continue;
-			if (m->incoming->session_id.len != SESSION_ID_LEN ||
-			    m->incoming->token.len != TOKEN_LEN)
-				return -1;
-			if (send_accept(&pr->h, m->incoming->session_id.data) ==
-			    -1 || (fd = data_open(pr->port, 2 + done % 8,
-			    m->incoming->token.data)) == -1)
-				return -1;
-			if (!half_match(hq, &nq, m->incoming->session_id.data,
-			    fd, 0, fq, fh, &done)) {
-				memcpy(hh[nh].sid, m->incoming->session_id.data,
-				    SESSION_ID_LEN);
-				hh[nh++].fd = fd;
-			} else
-				inflight--;
-		}
-		if (err)
-			return -1;
-		while ((m = bc_next(&pr->q, &pr->arena, &err)) != NULL) {
-			if (m->msg_case == RELAY__V1__RELAY_MESSAGE__MSG_ERROR) {
-				print_error("connect", m);
-				return -1;
-			}
-			if (m->msg_case !=
-			    RELAY__V1__RELAY_MESSAGE__MSG_CONNECTED)
-				continue;
-			if (m->connected->session_id.len != SESSION_ID_LEN ||
-			    m->connected->token.len != TOKEN_LEN)
-				return -1;
-			if ((fd = data_open(pr->port, 2 + done % 8,
-			    m->connected->token.data)) == -1)
-				return -1;
-			if (!half_match(hh, &nh, m->connected->session_id.data,
-			    fd, 1, fq, fh, &done)) {
-				memcpy(hq[nq].sid, m->connected->session_id.data,
-				    SESSION_ID_LEN);
-				hq[nq++].fd = fd;
-			} else
-				inflight--;
-		}
-		if (err)
+		if (pairing_read(pr, &pg) == -1)
 			return -1;
 	}
-	free(hq);
-	free(hh);
+	free(pg.pend[HALF_H]);
+	free(pg.pend[HALF_Q]);
 	/* paired for real: a byte goes through each */
 	for (i = 0; i < n; i++)
 		if (write_full(fq[i], "p", 1) == -1)

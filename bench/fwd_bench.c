@@ -152,23 +152,31 @@ int
 main(int argc, char *argv[])
 {
 	struct pairer	 pr;
-	int		 ch, n = 1, lfd, port, i, nk = 0, rounds = 1;
+	int		 n = 1, lfd, port, i, nk = 0, rounds = 1;
 	int		 k[16];
 	int		*w, *r;
 	long		 mib = 1024;
+	const char	*idle = NULL;
+	struct bench_opt opts[] = {
+		{ 'c', OPT_PIDS, roots, &nroots },
+		{ 'k', OPT_STR, &idle, NULL },
+		{ 'm', OPT_LONG, &mib, NULL },
+		{ 'n', OPT_INT, &n, NULL },
+		{ 'r', OPT_INT, &rounds, NULL },
+		{ 0, OPT_INT, NULL, NULL }
+	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	raise_nofile();
-	if (argc == 2 && strcmp(argv[1], "port") == 0) {
+	bench_start(&argc, &argv, "", opts, usage);
+	if (argc == 1 && strcmp(argv[0], "port") == 0) {
 		port = 0;
 		close(tcp_listen(&port));
 		printf("%d\n", port);
 		return 0;
 	}
-	if (argc == 3 && strcmp(argv[1], "wait") == 0) {
+	if (argc == 2 && strcmp(argv[0], "wait") == 0) {
 		double	 until = now() + 10;
 
-		while ((lfd = tcp_connect(atoi(argv[2]), -1)) == -1)
+		while ((lfd = tcp_connect(atoi(argv[1]), -1)) == -1)
 			if (now() > until)
 				return 1;
 			else
@@ -176,29 +184,8 @@ main(int argc, char *argv[])
 		close(lfd);
 		return 0;
 	}
-	while ((ch = getopt(argc, argv, "c:k:m:n:r:")) != -1) {
-		switch (ch) {
-		case 'c':
-			nroots = parse_pids(optarg, roots, MAX_ROOTS);
-			break;
-		case 'k':
-			parse_counts(optarg, k, &nk, 16);
-			break;
-		case 'm':
-			mib = atol(optarg);
-			break;
-		case 'n':
-			n = atoi(optarg);
-			break;
-		case 'r':
-			rounds = atoi(optarg);
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	if (idle != NULL)
+		parse_counts(idle, k, &nk, 16);
 	if (argc < 1 || n < 1 || n > 4096 || mib < 1 || rounds < 1)
 		usage();
 	w = fd_array(n);

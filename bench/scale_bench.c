@@ -473,25 +473,15 @@ sessions(int *steps, int nsteps)
 int
 main(int argc, char *argv[])
 {
-	int	 ch, steps[16], nsteps;
+	int	 steps[16], nsteps;
+	struct bench_opt opts[] = {
+		{ 'p', OPT_PIDS, roots, &nroots },
+		{ 'T', OPT_DOUBLE, &reg_timeout, NULL },
+		{ 0, OPT_INT, NULL, NULL }
+	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	raise_nofile();
+	bench_start(&argc, &argv, "", opts, usage);
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "p:T:")) != -1) {
-		switch (ch) {
-		case 'p':
-			nroots = parse_pids(optarg, roots, MAX_ROOTS);
-			break;
-		case 'T':
-			reg_timeout = atof(optarg);
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
 	if (argc < 4 || nroots == 0)
 		usage();
 	port = atoi(argv[1]);

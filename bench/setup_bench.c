@@ -369,31 +369,17 @@ main(int argc, char *argv[])
 	RelayMessage	*m;
 	void		*(*fn)(void *);
 	double		 t0, el, sc0, sc1, cc0, cc1, p50, p99;
-	int		 ch, i, relay = 0;
+	int		 i, relay = 0;
+	struct bench_opt opts[] = {
+		{ 'c', OPT_PIDS, sroots, &nsroots },
+		{ 'C', OPT_PIDS, croots, &ncroots },
+		{ 'n', OPT_INT, &conc, NULL },
+		{ 't', OPT_DOUBLE, &secs, NULL },
+		{ 0, OPT_INT, NULL, NULL }
+	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	raise_nofile();
+	bench_start(&argc, &argv, "+", opts, usage);
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "+c:C:n:t:")) != -1) {
-		switch (ch) {
-		case 'c':
-			nsroots = parse_pids(optarg, sroots, MAX_ROOTS);
-			break;
-		case 'C':
-			ncroots = parse_pids(optarg, croots, MAX_ROOTS);
-			break;
-		case 'n':
-			conc = atoi(optarg);
-			break;
-		case 't':
-			secs = atof(optarg);
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
 	if (argc < 2 || conc < 1 || conc > MAX_CONC || secs <= 0)
 		usage();
 	if (strcmp(argv[0], "serve") == 0 && argc == 2) {
