@@ -22,6 +22,7 @@
 
 #include "crypto.h"
 #include "proto.h"
+#include "util.h"
 
 #define BENCH_TIMEOUT_MS	20000
 #define BC_INBUF		4096	/* control messages the tools get are small */
@@ -61,9 +62,10 @@ long	 tree_rss_kib(const pid_t *roots, int nroots);
 int	 tcp_listen(int *port);		/* 127.0.0.1; *port 0: any */
 /* to 127.0.0.1:port from 127.0.0.<2 + src % 200> (src -1: the default) */
 int	 tcp_connect(int port, int src);
-int	 write_full(int fd, const void *, size_t);
+/* libcommon's: blocking or not, BENCH_TIMEOUT_MS without progress fails */
+#define write_full(fd, p, len)	fd_write_full((fd), (p), (len), BENCH_TIMEOUT_MS)
 /* 0 all read, -1 error or timeout, -2 end of stream first */
-int	 read_full(int fd, void *, size_t, int timeout_ms);
+#define read_full(fd, p, len, ms)	fd_read_full((fd), (p), (len), (ms))
 int	 set_nonblock(int fd, int on);
 
 /* ---- a light control connection ---- */

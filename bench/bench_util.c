@@ -29,6 +29,7 @@
 
 #include "buffer.h"
 #include "bench.h"
+#include "util.h"
 
 #define PUMP_CHUNK	(256 * 1024)
 #define MAX_PROCS	65536
@@ -302,63 +303,7 @@ tcp_connect(int port, int src)
 	}
 	sin.sin_port = htons(port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-		close(fd);
-		return -1;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	return fd;
-}
-
-int
-write_full(int fd, const void *p, size_t len)
-{
-	const uint8_t	*b = p;
-	struct pollfd	 pfd;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, BENCH_TIMEOUT_MS) <= 0)
-				return -1;
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= n;
-	}
-	return 0;
-}
-
-int
-read_full(int fd, void *p, size_t len, int timeout_ms)
-{
-	struct pollfd	 pfd;
-	uint8_t		*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return -1;
-		n = read(fd, b, len);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == 0)
-			return -2;
-		if (n < 0)
-			return -1;
-		b += n;
-		len -= n;
-	}
-	return 0;
+	return tcp_connect_nodelay(fd, (struct sockaddr *)&sin, sizeof(sin));
 }
 
 /* ---- control connections ---- */

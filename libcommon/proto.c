@@ -392,6 +392,12 @@ check_id_len(ProtobufCBinaryData b, size_t len, const char *what,
 	return -1;
 }
 
+/* A lease_id or session_id field: its name and length written once. */
+#define check_lease_id(b, err, errlen)					\
+	check_id_len((b), LEASE_ID_LEN, "lease_id", (err), (errlen))
+#define check_session_id(b, err, errlen)				\
+	check_id_len((b), SESSION_ID_LEN, "session_id", (err), (errlen))
+
 /* The ALPN names of a Register or the one of a Connect. */
 static int
 check_alpns(char * const *alpn, size_t n, char *err, size_t errlen)
@@ -458,27 +464,23 @@ proto_check_client(const ClientMessage *m, char *err, size_t errlen)
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REGISTER:
 		return check_register(m->register_, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_RENEW:
-		return check_id_len(m->renew->lease_id, LEASE_ID_LEN,
-		    "lease_id", err, errlen);
+		return check_lease_id(m->renew->lease_id, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_UNREGISTER:
-		return check_id_len(m->unregister->lease_id, LEASE_ID_LEN,
-		    "lease_id", err, errlen);
+		return check_lease_id(m->unregister->lease_id, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_CONNECT:
 		return check_connect(m->connect, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_ACCEPT:
-		return check_id_len(m->accept->session_id, SESSION_ID_LEN,
-		    "session_id", err, errlen);
+		return check_session_id(m->accept->session_id, err, errlen);
 	case RELAY__V1__CLIENT_MESSAGE__MSG_REJECT:
-		if (check_id_len(m->reject->session_id, SESSION_ID_LEN,
-		    "session_id", err, errlen) == -1)
+		if (check_session_id(m->reject->session_id, err, errlen) == -1)
 			return -1;
 		if (!proto_text_valid(m->reject->reason, REASON_MAX_LEN))
 			return bad(err, errlen, "reason must be at most 256 "
 			    "bytes of UTF-8");
 		return 0;
 	case RELAY__V1__CLIENT_MESSAGE__MSG_PATH_REPORT:
-		if (check_id_len(m->path_report->session_id, SESSION_ID_LEN,
-		    "session_id", err, errlen) == -1)
+		if (check_session_id(m->path_report->session_id, err,
+		    errlen) == -1)
 			return -1;
 		if (m->path_report->outcome < RELAY__V1__PATH_OUTCOME__PATH_DIRECT ||
 		    m->path_report->outcome > RELAY__V1__PATH_OUTCOME__PATH_ENDED)
@@ -501,8 +503,7 @@ proto_check_relay(const RelayMessage *m, char *err, size_t errlen)
 	case RELAY__V1__RELAY_MESSAGE__MSG_REGISTERED: {
 		const Relay__V1__Registered	*r = m->registered;
 
-		if (check_id_len(r->lease_id, LEASE_ID_LEN, "lease_id", err,
-		    errlen) == -1)
+		if (check_lease_id(r->lease_id, err, errlen) == -1)
 			return -1;
 		if (!proto_name_valid(r->name))
 			return bad(err, errlen, "bad lease name");
@@ -564,8 +565,7 @@ proto_check_relay(const RelayMessage *m, char *err, size_t errlen)
 			return bad(err, errlen, "bad notice text");
 		if (m->notice->lease_id.len == 0)
 			return 0;
-		return check_id_len(m->notice->lease_id, LEASE_ID_LEN,
-		    "lease_id", err, errlen);
+		return check_lease_id(m->notice->lease_id, err, errlen);
 	default:
 		return bad(err, errlen, "no message in the envelope");
 	}

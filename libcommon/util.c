@@ -18,6 +18,8 @@
 #include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,3 +233,84 @@ mkdir_parent(const char *path, mode_t mode)
 	if (mkdir(p, mode) == -1 && errno != EEXIST)
 		return -1;
 	return 0;}
+
+/* Wait up to timeout_ms for events on fd: 0 when they came, -1 if not. */
+static int
+fd_wait(int fd, short events, int timeout_ms)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	return poll(&pfd, 1, timeout_ms) > 0 ? 0 : -1;
+}
+
+/*
+ * All of len bytes to fd, blocking or not: 0, or -1 on an error or when
+ * the descriptor takes nothing for timeout_ms.
+ */
+int
+fd_write_full(int fd, const void *p, size_t len, int timeout_ms)
+{
+	const uint8_t	*b = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, b, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (fd_wait(fd, POLLOUT, timeout_ms) == -1)
+				return -1;
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Exactly len bytes from fd, each read waiting at most timeout_ms: 0,
+ * -1 on an error or a timeout, -2 at the end of the stream.
+ */
+int
+fd_read_full(int fd, void *p, size_t len, int timeout_ms)
+{
+	uint8_t		*b = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if (fd_wait(fd, POLLIN, timeout_ms) == -1)
+			return -1;
+		n = read(fd, b, len);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 0)
+			return -2;
+		if (n < 0)
+			return -1;
+		b += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Connect the TCP socket fd to dst with Nagle off: fd, or -1 with fd
+ * closed.
+ */
+int
+tcp_connect_nodelay(int fd, const struct sockaddr *dst, socklen_t len)
+{
+	int	 on = 1;
+
+	if (connect(fd, dst, len) == -1) {
+		close(fd);
+		return -1;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	return fd;
+}

@@ -17,6 +17,7 @@
 
 #include "buffer.h"
 #include "tclient.h"
+#include "util.h"
 
 int
 t_tcp_connect(int port)
@@ -29,7 +30,7 @@ int
 t_tcp_connect_from(const char *src, int port)
 {
 	struct sockaddr_in	 sin;
-	int			 fd, on = 1;
+	int			 fd;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
@@ -46,56 +47,7 @@ t_tcp_connect_from(const char *src, int port)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-		close(fd);
-		return -1;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	return fd;
-}
-
-int
-t_write_full(int fd, const void *p, size_t len)
-{
-	const uint8_t	*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* 0 when all bytes came, -1 on error or timeout, -2 at end of stream. */
-int
-t_read_full(int fd, void *p, size_t len, int timeout_ms)
-{
-	struct pollfd	 pfd;
-	uint8_t		*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return -1;
-		n = read(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == 0)
-			return -2;
-		if (n < 0)
-			return -1;
-		b += n;
-		len -= n;
-	}
-	return 0;
+	return tcp_connect_nodelay(fd, (struct sockaddr *)&sin, sizeof(sin));
 }
 
 static int

@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "proto.h"
+#include "util.h"
 
 struct tconn {
 	int			 fd;
@@ -44,8 +45,10 @@ int	 t_data_open_from(const char *src, int port,
 int	 t_e2e(struct tconn *, int fd, int initiator, const struct identity *,
 	    const uint8_t session_id[SESSION_ID_LEN], const char *alpn,
 	    const char *expect_id);
-int	 t_read_full(int fd, void *, size_t, int timeout_ms);
-int	 t_write_full(int fd, const void *, size_t);
+/* 0 when all bytes came, -1 on error or timeout, -2 at end of stream */
+#define t_read_full(fd, p, len, ms)	fd_read_full((fd), (p), (len), (ms))
+/* a write to a test peer that takes nothing for 30 s fails */
+#define t_write_full(fd, p, len)	fd_write_full((fd), (p), (len), 30000)
 
 /* Requests: m made ready to send, with its part beside it. */
 void	 t_msg_register(ClientMessage *m, Relay__V1__Register *,
