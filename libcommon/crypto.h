@@ -131,8 +131,14 @@ int	 hs_drive(struct handshake *, const struct identity *,
 
 /* ---- records ---- */
 
+/*
+ * A direction holds its raw key: every record is sealed or opened with
+ * the process's one cipher context, keyed for that record (a ChaCha20-
+ * Poly1305 key setup is a copy), so that an idle connection costs its 64
+ * bytes of keys and no cipher state of its own.
+ */
 struct rec_dir {
-	void		*ctx;		/* EVP_CIPHER_CTX */
+	uint8_t		 key[HS_KEY_LEN];
 	uint64_t	 counter;
 	int		 closed;	/* close record sent / received */
 };

@@ -29,21 +29,39 @@ rec_fail(struct rec_layer *rl, const char *why)
 	return REC_ERR;
 }
 
-static int
-rec_dir_init(struct rec_dir *d, const uint8_t key[HS_KEY_LEN], int enc)
-{
-	EVP_CIPHER_CTX	*c;
+/*
+ * The one cipher context of this thread (of the process, for the daemon
+ * and relay-client, which have one thread each), made with its first
+ * record layer and kept: each record keys it with its direction's key
+ * and nonce.
+ */
+static _Thread_local EVP_CIPHER_CTX	*rec_ctx;
 
-	memset(d, 0, sizeof(*d));
-	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+static int
+rec_ctx_make(void)
+{
+	if (rec_ctx != NULL)
+		return 0;
+	if ((rec_ctx = EVP_CIPHER_CTX_new()) == NULL)
 		return -1;
-	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, NULL,
-	    enc) != 1) {
-		EVP_CIPHER_CTX_free(c);
+	if (EVP_CipherInit_ex(rec_ctx, EVP_chacha20_poly1305(), NULL, NULL,
+	    NULL, 1) != 1) {
+		EVP_CIPHER_CTX_free(rec_ctx);
+		rec_ctx = NULL;
 		return -1;
 	}
-	d->ctx = c;
 	return 0;
+}
+
+/* The context, keyed for one record of this direction; NULL if it fails. */
+static EVP_CIPHER_CTX *
+rec_ctx_key(const struct rec_dir *d, const uint8_t nonce[AEAD_NONCE_LEN],
+    int enc)
+{
+	if (rec_ctx_make() == -1 ||
+	    EVP_CipherInit_ex(rec_ctx, NULL, NULL, d->key, nonce, enc) != 1)
+		return NULL;
+	return rec_ctx;
 }
 
 int
@@ -51,11 +69,10 @@ rec_init(struct rec_layer *rl, const uint8_t send_key[HS_KEY_LEN],
     const uint8_t recv_key[HS_KEY_LEN])
 {
 	memset(rl, 0, sizeof(*rl));
-	if (rec_dir_init(&rl->send, send_key, 1) == -1 ||
-	    rec_dir_init(&rl->recv, recv_key, 0) == -1) {
-		rec_clear(rl);
+	if (rec_ctx_make() == -1)
 		return -1;
-	}
+	memcpy(rl->send.key, send_key, HS_KEY_LEN);
+	memcpy(rl->recv.key, recv_key, HS_KEY_LEN);
 	return 0;
 }
 
@@ -73,13 +90,19 @@ rec_init_from_hs(struct rec_layer *rl, struct handshake *hs)
 	return r;
 }
 
+/*
+ * Wipe the layer's keys, and the shared context's last key with them
+ * (whichever layer it was: the next record keys it again anyway).
+ */
 void
 rec_clear(struct rec_layer *rl)
 {
-	/* EVP_CIPHER_CTX_free cleanses the key schedule. */
-	EVP_CIPHER_CTX_free(rl->send.ctx);
-	EVP_CIPHER_CTX_free(rl->recv.ctx);
-	memset(rl, 0, sizeof(*rl));
+	static const uint8_t	 zero[HS_KEY_LEN], zero_nonce[AEAD_NONCE_LEN];
+
+	crypto_wipe(rl, sizeof(*rl));
+	if (rec_ctx != NULL)
+		(void)EVP_CipherInit_ex(rec_ctx, NULL, NULL, zero, zero_nonce,
+		    1);
 }
 
 static void
@@ -98,7 +121,7 @@ ssize_t
 rec_seal(struct rec_layer *rl, int type, const uint8_t *payload, size_t len,
     uint8_t *out, size_t outlen)
 {
-	EVP_CIPHER_CTX	*c = rl->send.ctx;
+	EVP_CIPHER_CTX	*c;
 	uint8_t		 nonce[AEAD_NONCE_LEN], tb;
 	size_t		 ctlen = 1 + len + AEAD_TAG_LEN;
 	int		 n;
@@ -122,7 +145,7 @@ rec_seal(struct rec_layer *rl, int type, const uint8_t *payload, size_t len,
 	put_be16(out, (uint16_t)ctlen);
 	rec_nonce(nonce, rl->send.counter);
 	tb = (uint8_t)type;
-	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
+	if ((c = rec_ctx_key(&rl->send, nonce, 1)) == NULL ||
 	    EVP_EncryptUpdate(c, NULL, &n, out, FRAME_HDR_LEN) != 1 ||
 	    EVP_EncryptUpdate(c, out + FRAME_HDR_LEN, &n, &tb, 1) != 1 ||
 	    (len > 0 && EVP_EncryptUpdate(c, out + FRAME_HDR_LEN + 1, &n,
@@ -163,7 +186,7 @@ int
 rec_open(struct rec_layer *rl, const uint8_t *frame, size_t framelen,
     uint8_t *out, size_t outlen, size_t *plen)
 {
-	EVP_CIPHER_CTX	*c = rl->recv.ctx;
+	EVP_CIPHER_CTX	*c;
 	uint8_t		 nonce[AEAD_NONCE_LEN], tag[AEAD_TAG_LEN], tb;
 	ssize_t		 flen;
 	size_t		 len;
@@ -185,7 +208,7 @@ rec_open(struct rec_layer *rl, const uint8_t *frame, size_t framelen,
 
 	rec_nonce(nonce, rl->recv.counter);
 	memcpy(tag, frame + framelen - AEAD_TAG_LEN, AEAD_TAG_LEN);
-	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
+	if ((c = rec_ctx_key(&rl->recv, nonce, 0)) == NULL ||
 	    EVP_DecryptUpdate(c, NULL, &n, frame, FRAME_HDR_LEN) != 1 ||
 	    EVP_DecryptUpdate(c, &tb, &n, frame + FRAME_HDR_LEN, 1) != 1 ||
 	    (len > 0 && EVP_DecryptUpdate(c, out, &n,

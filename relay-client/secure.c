@@ -372,6 +372,7 @@ secure_path_direct(struct secure_conn *sc, int fd, struct rec_layer *rec,
 		memcpy(p, out, outlen);
 	iobuf_commit(sc->cout, p != NULL ? outlen : 0);
 	sc->rec = *rec;
+	crypto_wipe(rec, sizeof(*rec));		/* the keys live here only */
 	sc->rec_ready = 1;
 	direct_free(sc->dp);	/* in, out, peer_id and rec lived there */
 	sc->dp = NULL;
