@@ -446,8 +446,7 @@ bc_close(struct bconn *bc)
 	if (bc->fd != -1)
 		close(bc->fd);
 	bc->fd = -1;
-	if (bc->rec.send.ctx != NULL)
-		rec_clear(&bc->rec);
+	rec_clear(&bc->rec);
 	free(bc->in);
 	bc->in = NULL;
 }
