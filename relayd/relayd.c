@@ -353,9 +353,9 @@ parent_nofile(struct relayd_limits *lim)
 		    "least %d", (unsigned long long)nofile, 2 * NOFILE_RESERVE);
 	lim->nofile = nofile;
 	lim->conns_per_worker = (nofile - NOFILE_RESERVE) / FDS_PER_CONN;
-	/* a quarter of a fwd worker's room waits for halves to pair */
-	lim->sessions_per_fwd = (nofile - NOFILE_RESERVE) * 3 / 4 /
-	    FDS_PER_SESSION;
+	/* the rest of a fwd worker's room: pipes and halves to pair */
+	lim->sessions_per_fwd = (nofile - NOFILE_RESERVE) * SESSION_ROOM_NUM /
+	    SESSION_ROOM_DEN / FDS_PER_SESSION;
 	conns = (uint64_t)lim->conns_per_worker * lim->workers_conn;
 	sessions = (uint64_t)lim->sessions_per_fwd * lim->workers_fwd;
 	if (conns > lim->conns_total)

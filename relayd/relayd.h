@@ -50,7 +50,15 @@
 /* Descriptors a worker keeps for itself (channels, event loop, logs). */
 #define NOFILE_RESERVE		32
 #define FDS_PER_CONN		1
-#define FDS_PER_SESSION		6	/* two sockets, two pipes */
+/*
+ * A session holds its two sockets; a pipe only while bytes are in flight
+ * (fwd.c), taken from the descriptors sessions leave over.
+ */
+#define FDS_PER_SESSION		2
+/* A fwd worker gives sessions this share of its room; the rest is for
+ * pipes in flight and data connections waiting for their other half. */
+#define SESSION_ROOM_NUM	2
+#define SESSION_ROOM_DEN	3
 
 enum proc_role {
 	ROLE_PARENT = 0,
