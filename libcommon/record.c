@@ -105,6 +105,9 @@ rec_clear(struct rec_layer *rl)
 		    1);
 }
 
+/* ChaCha20's block: the type byte and the payload's first 63 bytes */
+#define REC_HEAD_LEN	64
+
 static void
 rec_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 {
@@ -122,7 +125,7 @@ rec_seal(struct rec_layer *rl, int type, const uint8_t *payload, size_t len,
     uint8_t *out, size_t outlen)
 {
 	EVP_CIPHER_CTX	*c;
-	uint8_t		 nonce[AEAD_NONCE_LEN], tb;
+	uint8_t		 nonce[AEAD_NONCE_LEN];
 	size_t		 ctlen = 1 + len + AEAD_TAG_LEN;
 	int		 n;
 
@@ -142,14 +145,20 @@ rec_seal(struct rec_layer *rl, int type, const uint8_t *payload, size_t len,
 	if (rl->send.counter == UINT64_MAX)
 		return rec_fail(rl, "record counter exhausted");
 
+	/*
+	 * The type byte and the payload side by side in out, sealed in
+	 * place in one pass: a caller that read its payload into its slot
+	 * (out + FRAME_HDR_LEN + 1) costs no copy.
+	 */
+	if (len > 0 && payload != out + FRAME_HDR_LEN + 1)
+		memmove(out + FRAME_HDR_LEN + 1, payload, len);
 	put_be16(out, (uint16_t)ctlen);
+	out[FRAME_HDR_LEN] = (uint8_t)type;
 	rec_nonce(nonce, rl->send.counter);
-	tb = (uint8_t)type;
 	if ((c = rec_ctx_key(&rl->send, nonce, 1)) == NULL ||
 	    EVP_EncryptUpdate(c, NULL, &n, out, FRAME_HDR_LEN) != 1 ||
-	    EVP_EncryptUpdate(c, out + FRAME_HDR_LEN, &n, &tb, 1) != 1 ||
-	    (len > 0 && EVP_EncryptUpdate(c, out + FRAME_HDR_LEN + 1, &n,
-	    payload, (int)len) != 1) ||
+	    EVP_EncryptUpdate(c, out + FRAME_HDR_LEN, &n, out + FRAME_HDR_LEN,
+	    (int)(1 + len)) != 1 ||
 	    EVP_EncryptFinal_ex(c, out + FRAME_HDR_LEN + 1 + len, &n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN,
 	    out + FRAME_HDR_LEN + 1 + len) != 1)
@@ -188,8 +197,9 @@ rec_open(struct rec_layer *rl, const uint8_t *frame, size_t framelen,
 {
 	EVP_CIPHER_CTX	*c;
 	uint8_t		 nonce[AEAD_NONCE_LEN], tag[AEAD_TAG_LEN], tb;
+	uint8_t		 first[REC_HEAD_LEN];
 	ssize_t		 flen;
-	size_t		 len;
+	size_t		 len, head;
 	int		 n;
 
 	*plen = 0;
@@ -208,17 +218,27 @@ rec_open(struct rec_layer *rl, const uint8_t *frame, size_t framelen,
 
 	rec_nonce(nonce, rl->recv.counter);
 	memcpy(tag, frame + framelen - AEAD_TAG_LEN, AEAD_TAG_LEN);
+	/*
+	 * The type byte and the start of the payload are opened as one
+	 * cipher block, so the rest goes in whole blocks straight to out.
+	 */
+	head = len < REC_HEAD_LEN - 1 ? len + 1 : REC_HEAD_LEN;
 	if ((c = rec_ctx_key(&rl->recv, nonce, 0)) == NULL ||
 	    EVP_DecryptUpdate(c, NULL, &n, frame, FRAME_HDR_LEN) != 1 ||
-	    EVP_DecryptUpdate(c, &tb, &n, frame + FRAME_HDR_LEN, 1) != 1 ||
-	    (len > 0 && EVP_DecryptUpdate(c, out, &n,
-	    frame + FRAME_HDR_LEN + 1, (int)len) != 1) ||
+	    EVP_DecryptUpdate(c, first, &n, frame + FRAME_HDR_LEN,
+	    (int)head) != 1 ||
+	    (len >= head && EVP_DecryptUpdate(c, out + head - 1, &n,
+	    frame + FRAME_HDR_LEN + head, (int)(len + 1 - head)) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN,
 	    tag) != 1 ||
 	    EVP_DecryptFinal_ex(c, out + len, &n) != 1) {
+		crypto_wipe(first, sizeof(first));
 		crypto_wipe(out, len);
 		return rec_fail(rl, "record authentication failed");
 	}
+	tb = first[0];
+	memcpy(out, first + 1, head - 1);
+	crypto_wipe(first, sizeof(first));
 	rl->recv.counter++;
 	switch (tb) {
 	case REC_TYPE_DATA:

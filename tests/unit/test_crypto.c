@@ -445,7 +445,9 @@ START_TEST(test_record_roundtrip)
 	struct rec_layer	 a, b;
 	static uint8_t		 buf[REC_MAX_FRAME], pt[REC_MAX_PAYLOAD];
 	static uint8_t		 msg[REC_MAX_PAYLOAD];
-	size_t			 lens[] = { 0, 1, 100, 4096, REC_MAX_PAYLOAD };
+	/* around 63: the type byte and 63 payload bytes open as one block */
+	size_t			 lens[] = { 0, 1, 62, 63, 64, 65, 100, 4096,
+	    REC_MAX_PAYLOAD };
 	size_t			 i, plen;
 	ssize_t			 n;
 
@@ -460,8 +462,15 @@ START_TEST(test_record_roundtrip)
 		ck_assert_uint_eq(plen, lens[i]);
 		ck_assert_int_eq(memcmp(pt, msg, plen), 0);
 	}
-	ck_assert_uint_eq(a.send.counter, 5);
-	ck_assert_uint_eq(b.recv.counter, 5);
+	ck_assert_uint_eq(a.send.counter, 9);
+	ck_assert_uint_eq(b.recv.counter, 9);
+	/* sealed in place: the payload already in its slot of the frame */
+	memcpy(buf + 3, msg, 4096);
+	n = rec_seal(&a, REC_TYPE_DATA, buf + 3, 4096, buf, sizeof(buf));
+	ck_assert_int_eq(n, 2 + 1 + 4096 + 16);
+	ck_assert_int_eq(rec_open(&b, buf, n, pt, sizeof(pt), &plen), REC_DATA);
+	ck_assert_uint_eq(plen, 4096);
+	ck_assert_int_eq(memcmp(pt, msg, plen), 0);
 	/* The other direction has its own counter, from 0. */
 	ck_assert_uint_eq(b.send.counter, 0);
 	n = rec_seal(&b, REC_TYPE_DATA, msg, 10, buf, sizeof(buf));
