@@ -111,6 +111,7 @@ struct listener {
 	char			 name[64];
 	double			 tokens;	/* accept rate */
 	double			 last;
+	int			 nodelay;	/* accepted ones inherit it */
 };
 
 RB_HEAD(client_tree, client);
@@ -425,8 +426,9 @@ conn_accept(int lfd, short ev, void *arg)
 			continue;
 		}
 		/* small records and interactive sessions: no Nagle delay */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
+		if (!l->nodelay)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
 		if ((c = calloc(1, sizeof(*c))) == NULL ||
 		    (c->out = evbuffer_new()) == NULL) {
 			free(c);
@@ -477,11 +479,18 @@ conn_listeners_enable(int on)
 
 /* ---- output ---- */
 
+/*
+ * Output is written once per turn of the event loop, everything queued
+ * for the client in one writev(2): the write callback is made active, not
+ * polled for, and the socket's write event is armed only while the
+ * socket is full.
+ */
 static void
 client_flush_later(struct client *c)
 {
-	if (evbuffer_get_length(c->out) > 0)
-		event_add(c->ev_write, NULL);
+	if (evbuffer_get_length(c->out) > 0 &&
+	    !event_pending(c->ev_write, EV_WRITE, NULL))
+		event_active(c->ev_write, EV_WRITE, 1);
 }
 
 /* Read from the client only while its answers drain and few are due. */
@@ -767,6 +776,7 @@ static void
 client_read(int fd, short ev, void *arg)
 {
 	struct client	*c = arg;
+	enum client_state prev;
 	size_t		 want;
 	ssize_t		 n;
 
@@ -774,8 +784,10 @@ client_read(int fd, short ev, void *arg)
 		client_timeout(c);
 		return;
 	}
+again:
 	/* Before the kind is known, read exactly the preamble (and a data
 	 * connection's token): what follows belongs to the peer. */
+	prev = c->state;
 	switch (c->state) {
 	case CL_PREAMBLE:
 		want = PREAMBLE_LEN - c->inlen;
@@ -816,6 +828,10 @@ client_read(int fd, short ev, void *arg)
 	c->inlen += n;
 	client_process(c);
 	client_keep_input(c);
+	/* the token or the first handshake frame likely came with it */
+	if (prev == CL_PREAMBLE && (size_t)n == want &&
+	    (c->state == CL_DATA_TOKEN || c->state == CL_HANDSHAKE))
+		goto again;
 }
 
 static void
@@ -1481,6 +1497,7 @@ conn_dispatch_parent(struct peer *p, struct imsg *imsg)
 {
 	struct listener_msg	 lm;
 	struct listener		*l;
+	int			 one = 1;
 
 	switch (imsg->hdr.type) {
 	case IMSG_LISTENER_FD:
@@ -1489,6 +1506,9 @@ conn_dispatch_parent(struct peer *p, struct imsg *imsg)
 			bad_imsg(p, imsg, "too many listeners");
 		l = &cs.listeners[cs.nlisteners++];
 		l->fd = imsg_take_fd(imsg);
+		/* set once here, every accepted connection inherits it */
+		l->nodelay = setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one)) == 0;
 		strlcpy(l->name, lm.name, sizeof(l->name));
 		l->last = conn_now();
 		l->ev = event_new(worker->base, l->fd, EV_READ | EV_PERSIST,

@@ -379,7 +379,7 @@ sandbox_seccomp(enum proc_role role, int debug)
 #ifdef RELAYD_SANITIZERS
 	sandbox_add_rules(sc, role, sc_sanitizer_rules, SC_SANITIZER_RULES);
 #endif
-	/* conn: TCP_NODELAY on accepted connections, no other option */
+	/* conn: TCP_NODELAY on its listeners (or accepted ones), nothing else */
 	if (role == ROLE_CONN && seccomp_rule_add(sc, SCMP_ACT_ALLOW,
 	    SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP),
 	    SCMP_A2(SCMP_CMP_EQ, TCP_NODELAY)) < 0)
