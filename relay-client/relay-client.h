@@ -76,7 +76,7 @@ enum exit_code {
 #define SECURE_BATCH		16
 #define SECURE_CIN_MAX		(SECURE_BATCH * REC_MAX_FRAME)
 #define SECURE_COUT_MAX		(SECURE_BATCH * REC_MAX_FRAME)
-#define SECURE_POUT_MAX		(SECURE_BATCH * REC_MAX_PAYLOAD)
+#define SECURE_POUT_MAX		(SECURE_BATCH * REC_MAX_PAYLOAD + 1)
 #define CLIENT_MAX_SESSIONS	4096	/* per expose or forward */
 #define DEFAULT_LEASE_TTL	60
 #define SESSION_LABEL_LEN	(2 * 8 + 1)	/* hex of 8 bytes: for logs */

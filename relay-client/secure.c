@@ -412,7 +412,8 @@ secure_open_records(struct secure_conn *sc)
 			    "record with a bad length");
 		if (flen == 0 || (size_t)flen > buf_len(sc->cin))
 			return progress;
-		maxp = flen - FRAME_HDR_LEN - 1 - AEAD_TAG_LEN;
+		/* and a byte to spare: the record opens in one pass */
+		maxp = flen - FRAME_HDR_LEN - 1 - AEAD_TAG_LEN + 1;
 		if ((p = iobuf_space(sc->pout, maxp)) == NULL)
 			return progress;	/* backpressure */
 		r = rec_open(&sc->rec, buf_rptr(sc->cin), flen, p, maxp,
