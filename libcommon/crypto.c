@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -23,7 +24,6 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 
 #include "crypto.h"
 #include "util.h"
@@ -39,10 +39,27 @@ crypto_wipe(void *p, size_t len)
 	OPENSSL_cleanse(p, len);
 }
 
+/*
+ * The kernel's generator, asked directly: no generator state of our own
+ * to seed, and none of OpenSSL's, whose first use costs a process more
+ * than half a millisecond of CPU (a relay-client per session pays it).
+ */
 int
 crypto_random(void *p, size_t len)
 {
-	return RAND_bytes(p, (int)len) == 1 ? 0 : -1;
+	uint8_t	*b = p;
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = getrandom(b, len, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int
@@ -330,15 +347,19 @@ identity_fill(struct identity *ident, EVP_PKEY *k)
 	return -1;
 }
 
+/* A new key from the kernel's generator, like every other secret here. */
 int
 identity_generate(struct identity *ident)
 {
-	EVP_PKEY	*k;
+	uint8_t	 seed[ED25519_SEED_LEN];
+	int	 r;
 
 	memset(ident, 0, sizeof(*ident));
-	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
+	if (crypto_random(seed, sizeof(seed)) == -1)
 		return -1;
-	return identity_fill(ident, k);
+	r = identity_from_seed(ident, seed);
+	crypto_wipe(seed, sizeof(seed));
+	return r;
 }
 
 int
@@ -686,4 +707,33 @@ identity_clear(struct identity *ident)
 {
 	EVP_PKEY_free(ident->pkey);
 	memset(ident, 0, sizeof(*ident));
+}
+
+/*
+ * OpenSSL reads its configuration and sets up its algorithms on first
+ * use, opening files: a sandboxed process calls this before its sandbox,
+ * so that no later first use needs a file. Every algorithm of the
+ * protocol is used once here, on throwaway values.
+ */
+int
+crypto_init(void)
+{
+	struct rec_layer	 rl;
+	uint8_t			 k[32], pk[32], out[32], sig[ED25519_SIG_LEN];
+
+	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
+		return -1;
+	memset(k, 7, sizeof(k));
+	memset(sig, 0, sizeof(sig));
+	if (x25519_keypair(k, pk) == -1 ||
+	    sha256_parts(out, k, sizeof(k), NULL, 0, NULL, 0) == -1 ||
+	    hkdf_extract(out, k, pk, sizeof(pk)) == -1 ||
+	    hkdf_expand(out, sizeof(out), k, "init") == -1 ||
+	    crypto_keyed_hash(out, k, pk, sizeof(pk)) == -1 ||
+	    rec_init(&rl, k, k) == -1)
+		return -1;
+	rec_clear(&rl);
+	(void)ed25519_verify(pk, k, sizeof(k), sig);	/* fails: fetched */
+	crypto_wipe(k, sizeof(k));
+	return 0;
 }

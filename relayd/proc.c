@@ -1103,6 +1103,8 @@ worker_main(enum proc_role role, int index, int debug)
 	/* Everything that opens a descriptor happens before the sandbox. */
 	if ((worker->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	if (crypto_init() == -1)
+		fatalx("OpenSSL could not set up its algorithms");
 	procs[role]->init();
 
 	privdrop(&pm, title);
