@@ -185,7 +185,8 @@ static const struct sc_rule sc_rules[] = {
 	{ SCMP_SYS(madvise),		R_ALL,	"free" },
 	{ SCMP_SYS(futex),		R_LEASE | R_CONN, "OpenSSL's locks" },
 	{ SCMP_SYS(getpid),		R_LEASE | R_CONN,
-	    "OpenSSL's RNG checks for a fork on every call" },
+	    "OpenSSL's RNG checks for a fork (relayd's own random bytes come "
+	    "from getrandom, not from it)" },
 	{ SCMP_SYS(rt_sigprocmask),	R_ALL,	"libevent, exit paths" },
 	{ SCMP_SYS(restart_syscall),	R_ALL,
 	    "a sleep resumed after SIGSTOP and SIGCONT" },
