@@ -39,6 +39,7 @@ void	 identity_clear(struct identity *);
 int	 ed25519_pk_usable(const uint8_t pk[ED25519_PK_LEN]);
 int	 ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const uint8_t *, size_t,
 	    const uint8_t sig[ED25519_SIG_LEN]);
+int	 crypto_setup(void);
 int	 crypto_init(void);
 int	 crypto_random(void *, size_t);
 int	 crypto_keyed_hash(uint8_t out[32], const uint8_t key[32],

@@ -440,6 +440,8 @@ main(int argc, char *argv[])
 	log_init(LOG_TO_STDERR, 0, LOG_USER);
 	/* a peer that goes away is an error to handle, not a signal */
 	signal(SIGPIPE, SIG_IGN);
+	if (crypto_setup() == -1)
+		fatalx("OpenSSL could not start");
 
 	while ((ch = getopt_long(argc, argv, "+hv", longopts, NULL)) != -1) {
 		switch (ch) {

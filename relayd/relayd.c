@@ -475,6 +475,8 @@ main(int argc, char *argv[])
 	proc_title_init(argc, argv);
 	log_init(LOG_TO_STDERR, 0, 0);
 	log_procname("relayd");
+	if (crypto_setup() == -1)
+		fatalx("OpenSSL could not start");
 	parent.conffile = RELAYD_CONF;
 
 	while ((ch = getopt(argc, argv, "dD:f:hI:nP:Sv")) != -1) {

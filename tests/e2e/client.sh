@@ -68,10 +68,36 @@ st=$?
 check "keygen -f into a missing directory: status $st, the file named" \
     sh -c "[ $st -eq 1 ] && grep -q 'cannot create $T/no/such/dir/key: .*directory must exist' '$T/keygen-nodir.err'"
 
+# ---- OpenSSL's configuration file is not read ----
+# This one names a provider that does not exist, with diagnostics on: any
+# program that reads it fails to set OpenSSL up. relay-client and relayd
+# (every worker too) start with it all the same.
+cat >"$T/bad-openssl.cnf" <<'EOT'
+config_diagnostics = 1
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+nosuch = nosuch_sect
+[nosuch_sect]
+activate = 1
+EOT
+id4=$(OPENSSL_CONF="$T/bad-openssl.cnf" "$RC" keygen -f "$T/key4" \
+    2>"$T/keygen-conf.err")
+check "keygen with a broken OPENSSL_CONF, which it does not read" \
+    sh -c "echo '$id4' | grep -Eqx '[a-z2-7]{32}'"
+
 # ---- relayd, targets, exposes ----
-relay_start <<EOT || exit 1
+OPENSSL_CONF="$T/bad-openssl.cnf"
+export OPENSSL_CONF
+relay_start <<EOT
 $RELAY_CONF
 EOT
+st=$?
+unset OPENSSL_CONF
+check "relayd starts with a broken OPENSSL_CONF, which it does not read" \
+    [ "$st" -eq 0 ]
+[ "$st" -eq 0 ] || exit 1
 FIXED_PORT=$PORT
 R="127.0.0.1:$PORT"
 
