@@ -6,7 +6,8 @@
  * process never holds the relay key), turns control records into
  * requests to the lease worker and its answers back into records, and
  * hands data connections (preamble + token, nothing more read) to the fwd
- * worker that the token names. conn_listener_open() runs in the parent.
+ * worker that the token names. conn_listener_open() and
+ * conn_listener_defer() run in the parent.
  *
  * Every length is checked before use, every client has a deadline, and a
  * misbehaving client is closed without disturbing the others. A closed
@@ -58,6 +59,7 @@ _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
 #define CONN_INFLIGHT_MAX	8
 #define CONN_IN_MAX		(REC_MAX_FRAME + 64)
 #define ACCEPT_BATCH		64
+#define DEFER_ACCEPT_SECS	10	/* conn_listener_defer() */
 #define STOP_FLUSH_MS		1000	/* an orderly stop: time to say so */
 #define NOFILE_PAUSE_MS		250
 
@@ -200,8 +202,8 @@ conn_listener_label(const struct listen_addr *la, char *out, size_t outlen)
 		snprintf(out, outlen, "%.46s:%u", la->host, la->port);
 }
 
-int
-conn_listener_open(const struct listen_addr *la)
+static int
+conn_listener_socket(const struct listen_addr *la, int reuseport)
 {
 	int	 fd, on = 1;
 
@@ -211,14 +213,71 @@ conn_listener_open(const struct listen_addr *la)
 		fatal("socket for %s", la->host);
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		fatal("SO_REUSEADDR");
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1) {
+		close(fd);
+		return -1;
+	}
 	if (la->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		fatal("IPV6_V6ONLY");
 	if (bind(fd, (struct sockaddr *)&la->ss, la->sslen) == -1)
 		fatal("cannot listen on %s port %u", la->host, la->port);
-	if (listen(fd, 512) == -1)
-		fatal("listen %s port %u", la->host, la->port);
 	return fd;
+}
+
+/*
+ * One listening socket per conn worker, all bound to the address with
+ * SO_REUSEPORT: the kernel gives each new connection to one of them, so
+ * one connection wakes one worker, where a shared socket wakes them all
+ * and all but one find nothing to accept. The first bind has no
+ * SO_REUSEPORT, so that an address already in use (another relayd) is
+ * refused as before, not shared; the group is then bound by this
+ * process, as this user, and only this user can join it. Returns how
+ * many sockets are in fds: count, or 1 when the kernel cannot do it.
+ */
+int
+conn_listener_open(const struct listen_addr *la, int *fds, int count)
+{
+	int	 i;
+
+	fds[0] = conn_listener_socket(la, 0);
+	if (count > 1) {
+		close(fds[0]);
+		for (i = 0; i < count; i++)
+			if ((fds[i] = conn_listener_socket(la, 1)) == -1)
+				break;
+		if (i < count) {
+			/* no SO_REUSEPORT: one socket for every worker */
+			while (i-- > 0)
+				close(fds[i]);
+			fds[0] = conn_listener_socket(la, 0);
+			count = 1;
+		}
+	}
+	for (i = 0; i < count; i++)
+		if (listen(fds[i], 512) == -1)
+			fatal("listen %s port %u", la->host, la->port);
+	return count;
+}
+
+/*
+ * A client always speaks first (its preamble), so a connection is handed
+ * to accept(2) only once its first bytes are in: conn_accept() reads
+ * them at once, with no wait for the socket to become readable. One
+ * that sends nothing stays in the kernel, not in a worker, until the
+ * kernel gives up deferring it (about as long as the default handshake
+ * timeout); it is then accepted and its timeout runs as usual. The
+ * parent calls this on every listener, systemd's included.
+ */
+void
+conn_listener_defer(int fd)
+{
+	int	 secs = DEFER_ACCEPT_SECS;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+	    sizeof(secs)) == -1)
+		log_debug("TCP_DEFER_ACCEPT: %s", strerror(errno));
 }
 
 /* ==== the worker ==== */
@@ -461,6 +520,8 @@ conn_accept(int lfd, short ev, void *arg)
 		tv.tv_sec = worker->lim.timeout_handshake;
 		tv.tv_usec = 0;
 		evtimer_add(c->ev_timer, &tv);
+		/* the preamble is most likely in already (conn_listener_defer) */
+		client_read(fd, EV_READ, c);
 	}
 }
 

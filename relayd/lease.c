@@ -621,24 +621,30 @@ session_timeout_cb(int fd, short ev, void *arg)
 	session_remove(s, 1);
 }
 
+/*
+ * token[0] mod nfwd names the fwd worker: both halves must agree. A
+ * random first byte below the largest multiple of nfwd is moved down to
+ * the nearest value that names fwd: uniform over those values, as
+ * drawing until one names fwd would be, from one draw.
+ */
 static void
-random_token_for(uint8_t token[TOKEN_LEN], unsigned int fwd, unsigned int nfwd)
+token_name_fwd(uint8_t token[TOKEN_LEN], unsigned int fwd, unsigned int nfwd)
 {
-	/* token[0] mod nfwd names the fwd worker: both halves must agree */
-	do {
-		if (crypto_random(token, TOKEN_LEN) == -1)
+	unsigned int	 limit = 256 - 256 % nfwd;
+
+	while (token[0] >= limit)
+		if (crypto_random(token, 1) == -1)
 			fatalx("random");
-	} while (token[0] % nfwd != fwd || token[0] >= 256 - 256 % nfwd);
+	token[0] = (uint8_t)(token[0] - token[0] % nfwd + fwd);
 }
 
-/* A live fwd worker with room for one more session, chosen at random. */
+/* A live fwd worker with room for one more session, taken in turn. */
 static int
 session_pick_fwd(uint32_t *fwd)
 {
-	uint32_t	 n = worker->lim.workers_fwd, start, i, k;
+	static uint32_t	 next;
+	uint32_t	 n = worker->lim.workers_fwd, start = next++, i, k;
 
-	if (crypto_random(&start, sizeof(start)) == -1)
-		fatalx("random");
 	for (i = 0; i < n; i++) {
 		k = (start + i) % n;
 		if (peer_up(worker->fwd[k]) &&
@@ -753,6 +759,7 @@ session_new(struct holder *req, struct lease *l, struct l_connect *lc,
 {
 	struct session	*s;
 	uint32_t	 nfwd = worker->lim.workers_fwd;
+	uint8_t		 rnd[SESSION_ID_LEN + 2 * TOKEN_LEN];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->ev_timer = evtimer_new(worker->base, session_timeout_cb,
@@ -763,13 +770,18 @@ session_new(struct holder *req, struct lease *l, struct l_connect *lc,
 		free(s);
 		return NULL;
 	}
+	/* the session's ID and both its tokens from one draw */
 	do {
-		if (crypto_random(s->session_id, SESSION_ID_LEN) == -1)
+		if (crypto_random(rnd, sizeof(rnd)) == -1)
 			fatalx("random");
+		memcpy(s->session_id, rnd, SESSION_ID_LEN);
 	} while (session_find(s->session_id) != NULL);
+	memcpy(s->token_i, rnd + SESSION_ID_LEN, TOKEN_LEN);
+	memcpy(s->token_r, rnd + SESSION_ID_LEN + TOKEN_LEN, TOKEN_LEN);
+	crypto_wipe(rnd, sizeof(rnd));
 	s->fwd = fwd;
-	random_token_for(s->token_i, s->fwd, nfwd);
-	random_token_for(s->token_r, s->fwd, nfwd);
+	token_name_fwd(s->token_i, s->fwd, nfwd);
+	token_name_fwd(s->token_r, s->fwd, nfwd);
 	s->lease = l;
 	s->requester = req;
 	memcpy(s->lease_id, l->lease_id, LEASE_ID_LEN);

@@ -44,7 +44,10 @@ static struct {
 	uid_t			 run_uid;
 	gid_t			 run_gid;
 	int			 control_fd;
-	int			 lfds[CTL_MAX_LISTENERS];
+	int			 lfds[CTL_MAX_LISTENERS];	/* systemd's */
+	/* per listener: one socket per conn worker, or one for all */
+	int			 lgroup[CTL_MAX_LISTENERS][RELAYD_MAX_WORKERS];
+	int			 lcount[CTL_MAX_LISTENERS];
 	char			 labels[CTL_MAX_LISTENERS][64];
 	int			 nlisteners;
 	uint32_t		 generation;
@@ -130,7 +133,8 @@ parent_setup(struct child *c)
 	switch (c->role) {
 	case ROLE_CONN:
 		for (i = 0; i < parent.nlisteners; i++) {
-			if ((fd = dup(parent.lfds[i])) == -1)
+			fd = parent.lgroup[i][c->index % parent.lcount[i]];
+			if ((fd = dup(fd)) == -1)
 				fatal("dup");
 			memset(&lm, 0, sizeof(lm));
 			strlcpy(lm.name, parent.labels[i], sizeof(lm.name));
@@ -384,7 +388,7 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 	struct passwd		*pw;
 	char			 err[512];
 	int			 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
-	int			 i, created;
+	int			 i, j, created;
 
 	parent.conf = conf;
 	parent.root = geteuid() == 0;
@@ -420,20 +424,29 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 	if ((parent.nlisteners = activate_listeners(parent.lfds, parent.labels,
 	    CTL_MAX_LISTENERS, err, sizeof(err))) == -1)
 		fatalx("%s", err);
-	if (parent.nlisteners > 0)
+	if (parent.nlisteners > 0) {
 		log_info("listening on %d socket%s from systemd; the listen "
 		    "lines of the configuration are not used",
 		    parent.nlisteners, parent.nlisteners == 1 ? "" : "s");
-	else
+		for (i = 0; i < parent.nlisteners; i++) {
+			parent.lgroup[i][0] = parent.lfds[i];
+			parent.lcount[i] = 1;
+		}
+	} else
 		TAILQ_FOREACH(la, &conf->listens, entry) {
 			if (parent.nlisteners == CTL_MAX_LISTENERS)
 				fatalx("too many listeners");
 			conn_listener_label(la,
 			    parent.labels[parent.nlisteners],
 			    sizeof(parent.labels[0]));
-			parent.lfds[parent.nlisteners++] =
-			    conn_listener_open(la);
+			parent.lcount[parent.nlisteners] = conn_listener_open(la,
+			    parent.lgroup[parent.nlisteners],
+			    (int)conf->lim.workers_conn);
+			parent.nlisteners++;
 		}
+	for (i = 0; i < parent.nlisteners; i++)
+		for (j = 0; j < parent.lcount[i]; j++)
+			conn_listener_defer(parent.lgroup[i][j]);
 	parent.control_fd = control_open(conf->socket, parent.root,
 	    parent.run_gid);
 

@@ -729,7 +729,8 @@ int	 session_kill(const uint8_t *);
 int	 lease_conn_up(int);
 
 /* conn.c */
-int	 conn_listener_open(const struct listen_addr *);
+int	 conn_listener_open(const struct listen_addr *, int *, int);
+void	 conn_listener_defer(int);
 void	 conn_listener_label(const struct listen_addr *, char *, size_t);
 
 /* control.c */

@@ -29,6 +29,40 @@ for p in $(children "$RELAYD_PID"); do
 done
 check "every worker has NoNewPrivs set" [ "$nnp" -eq 5 ]
 
+# ---- a listening socket per conn worker, the address not shared ----
+# The LISTEN sockets on the port (/proc/net/tcp: state 0A), by inode.
+listen_inodes() {
+	awk -v p=":$(printf '%04X' "$PORT")" \
+	    'substr($2, length($2) - 4) == p && $4 == "0A" { print $10 }' \
+	    /proc/net/tcp | sort
+}
+# The listening sockets a process holds.
+held_listeners() {
+	for i in $(listen_inodes); do
+		ls -l "/proc/$1/fd" 2>/dev/null | grep -q "socket:\[$i\]" &&
+		    echo "$i"
+	done
+}
+c0=$(ps -o pid=,args= --ppid "$RELAYD_PID" | awk '/relayd: conn 0/ { print $1 }')
+c1=$(ps -o pid=,args= --ppid "$RELAYD_PID" | awk '/relayd: conn 1/ { print $1 }')
+check "two listening sockets on the port, one per conn worker ($(listen_inodes | wc -l))" \
+    [ "$(listen_inodes | wc -l)" -eq 2 ]
+check "conn 0 and conn 1 each hold one, not the same" sh -c \
+    "[ '$(held_listeners "$c0" | wc -l)' -eq 1 ] && [ '$(held_listeners "$c1" | wc -l)' -eq 1 ] && [ '$(held_listeners "$c0")' != '$(held_listeners "$c1")' ]"
+cat >"$T/second.conf" <<EOT
+listen on 127.0.0.1 port $PORT
+identity "$T/identity2"
+socket "$T/second.sock"
+EOT
+[ "$(id -u)" -eq 0 ] && [ "$ROOT_MODE" = 0 ] && chown 65534:65534 "$T/second.conf"
+timeout 10 $AS_RELAY_USER "$RELAYD" -d -f "$T/second.conf" >"$T/second.log" 2>&1
+st=$?
+check "a second relayd on the same port, as the same user, is refused (status $st)" \
+    [ "$st" -eq 1 ]
+check "... saying the address is in use" grep -q "Address already in use" "$T/second.log"
+check "... and the first still listens on both sockets" \
+    sh -c "kill -0 $RELAYD_PID && [ \$(awk -v p=':$(printf '%04X' "$PORT")' 'substr(\$2, length(\$2) - 4) == p && \$4 == \"0A\"' /proc/net/tcp | wc -l) -eq 2 ]"
+
 # ---- reload: a good file ----
 sed -i 's/^lease ttl 30 max 600/lease ttl 45 max 900/' "$T/relayd.conf"
 kill -HUP "$RELAYD_PID"
