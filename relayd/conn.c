@@ -59,7 +59,7 @@ _Static_assert(CTL_NERR == RELAY__V1__ERROR_CODE__ERR_INTERNAL + 1,
 #define CONN_INFLIGHT_MAX	8
 #define CONN_IN_MAX		(REC_MAX_FRAME + 64)
 #define ACCEPT_BATCH		64
-#define DEFER_ACCEPT_SECS	10	/* conn_listener_defer() */
+#define DEFER_ACCEPT_SECS	1	/* conn_listener_defer() */
 #define STOP_FLUSH_MS		1000	/* an orderly stop: time to say so */
 #define NOFILE_PAUSE_MS		250
 
@@ -203,7 +203,7 @@ conn_listener_label(const struct listen_addr *la, char *out, size_t outlen)
 }
 
 static int
-conn_listener_socket(const struct listen_addr *la, int reuseport)
+conn_listener_socket(const struct listen_addr *la)
 {
 	int	 fd, on = 1;
 
@@ -213,16 +213,9 @@ conn_listener_socket(const struct listen_addr *la, int reuseport)
 		fatal("socket for %s", la->host);
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		fatal("SO_REUSEADDR");
-	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
-	    sizeof(on)) == -1) {
-		close(fd);
-		return -1;
-	}
 	if (la->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		fatal("IPV6_V6ONLY");
-	if (bind(fd, (struct sockaddr *)&la->ss, la->sslen) == -1)
-		fatal("cannot listen on %s port %u", la->host, la->port);
 	return fd;
 }
 
@@ -230,29 +223,38 @@ conn_listener_socket(const struct listen_addr *la, int reuseport)
  * One listening socket per conn worker, all bound to the address with
  * SO_REUSEPORT: the kernel gives each new connection to one of them, so
  * one connection wakes one worker, where a shared socket wakes them all
- * and all but one find nothing to accept. The first bind has no
- * SO_REUSEPORT, so that an address already in use (another relayd) is
- * refused as before, not shared; the group is then bound by this
- * process, as this user, and only this user can join it. Returns how
- * many sockets are in fds: count, or 1 when the kernel cannot do it.
+ * and all but one find nothing to accept. The first socket is bound
+ * without SO_REUSEPORT, so that an address already in use (another
+ * relayd) is refused as before, not shared; it keeps the address from
+ * then on and is given SO_REUSEPORT only after its bind, so the rest of
+ * the group, bound by this process as this user, can join it, and only
+ * this user can. Returns how many sockets are in fds: count, or 1 when
+ * the kernel will not take the others.
  */
 int
 conn_listener_open(const struct listen_addr *la, int *fds, int count)
 {
-	int	 i;
+	int	 i, on = 1;
 
-	fds[0] = conn_listener_socket(la, 0);
-	if (count > 1) {
-		close(fds[0]);
-		for (i = 0; i < count; i++)
-			if ((fds[i] = conn_listener_socket(la, 1)) == -1)
-				break;
-		if (i < count) {
-			/* no SO_REUSEPORT: one socket for every worker */
-			while (i-- > 0)
+	fds[0] = conn_listener_socket(la);
+	if (bind(fds[0], (struct sockaddr *)&la->ss, la->sslen) == -1)
+		fatal("cannot listen on %s port %u", la->host, la->port);
+	if (count > 1 && setsockopt(fds[0], SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1)
+		count = 1;
+	for (i = 1; i < count; i++) {
+		fds[i] = conn_listener_socket(la);
+		if (setsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &on,
+		    sizeof(on)) == -1 || bind(fds[i],
+		    (struct sockaddr *)&la->ss, la->sslen) == -1) {
+			log_debug("%s port %u: one socket for every conn "
+			    "worker: %s", la->host, la->port, strerror(errno));
+			/* the first socket serves them all, as without it */
+			do
 				close(fds[i]);
-			fds[0] = conn_listener_socket(la, 0);
+			while (--i > 0);
 			count = 1;
+			break;
 		}
 	}
 	for (i = 0; i < count; i++)
@@ -264,11 +266,11 @@ conn_listener_open(const struct listen_addr *la, int *fds, int count)
 /*
  * A client always speaks first (its preamble), so a connection is handed
  * to accept(2) only once its first bytes are in: conn_accept() reads
- * them at once, with no wait for the socket to become readable. One
- * that sends nothing stays in the kernel, not in a worker, until the
- * kernel gives up deferring it (about as long as the default handshake
- * timeout); it is then accepted and its timeout runs as usual. The
- * parent calls this on every listener, systemd's included.
+ * them at once, with no wait for the socket to become readable. The
+ * kernel defers one that sends nothing for about a second only, then
+ * hands it over as usual: its handshake timeout and the per-address
+ * limits apply to it as to any other. The parent calls this on every
+ * listener, systemd's included.
  */
 void
 conn_listener_defer(int fd)

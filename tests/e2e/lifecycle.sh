@@ -54,6 +54,9 @@ listen on 127.0.0.1 port $PORT
 identity "$T/identity2"
 socket "$T/second.sock"
 EOT
+if [ "$ROOT_MODE" = 1 ]; then
+	printf 'user _relayd\nchroot "%s"\n' "$T/empty" >>"$T/second.conf"
+fi
 [ "$(id -u)" -eq 0 ] && [ "$ROOT_MODE" = 0 ] && chown 65534:65534 "$T/second.conf"
 timeout 10 $AS_RELAY_USER "$RELAYD" -d -f "$T/second.conf" >"$T/second.log" 2>&1
 st=$?
