@@ -44,7 +44,6 @@ static struct {
 	uid_t			 run_uid;
 	gid_t			 run_gid;
 	int			 control_fd;
-	int			 lfds[CTL_MAX_LISTENERS];	/* systemd's */
 	/* per listener: one socket per conn worker, or one for all */
 	int			 lgroup[CTL_MAX_LISTENERS][RELAYD_MAX_WORKERS];
 	int			 lcount[CTL_MAX_LISTENERS];
@@ -388,6 +387,7 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 	struct passwd		*pw;
 	char			 err[512];
 	int			 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+	int			 sfds[CTL_MAX_LISTENERS];	/* systemd's */
 	int			 i, j, created;
 
 	parent.conf = conf;
@@ -421,7 +421,7 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 		log_info("created the relay identity %s: relay ID %s",
 		    conf->identity, parent.ident.id);
 	/* systemd's sockets (relayd.socket) stand for the listen lines */
-	if ((parent.nlisteners = activate_listeners(parent.lfds, parent.labels,
+	if ((parent.nlisteners = activate_listeners(sfds, parent.labels,
 	    CTL_MAX_LISTENERS, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	if (parent.nlisteners > 0) {
@@ -429,7 +429,7 @@ parent_main(struct relayd_config *conf, int verbose, int debug,
 		    "lines of the configuration are not used",
 		    parent.nlisteners, parent.nlisteners == 1 ? "" : "s");
 		for (i = 0; i < parent.nlisteners; i++) {
-			parent.lgroup[i][0] = parent.lfds[i];
+			parent.lgroup[i][0] = sfds[i];
 			parent.lcount[i] = 1;
 		}
 	} else
