@@ -38,9 +38,9 @@ listen_inodes() {
 }
 # The listening sockets a process holds.
 held_listeners() {
+	links=$(for f in "/proc/$1/fd/"*; do readlink "$f"; done 2>/dev/null)
 	for i in $(listen_inodes); do
-		ls -l "/proc/$1/fd" 2>/dev/null | grep -q "socket:\[$i\]" &&
-		    echo "$i"
+		echo "$links" | grep -qx "socket:\[$i\]" && echo "$i"
 	done
 }
 c0=$(ps -o pid=,args= --ppid "$RELAYD_PID" | awk '/relayd: conn 0/ { print $1 }')
